@@ -1,0 +1,157 @@
+//! Admission: submit, interrupt, and `/retry` of a lane's last item.
+
+use super::{Admission, Machine};
+use crate::clock::Millis;
+use crate::error::Error;
+use crate::event::{Event, QueueKind};
+use crate::item::{Item, ItemId, LaneKey};
+use crate::run::{CancelReason, RunId};
+use crate::sync::CancelSignal;
+
+impl<C: CancelSignal> Machine<C> {
+    fn admissible(&self, item: &Item) -> Result<(), Error> {
+        if self.shutting_down {
+            return Err(Error::ShuttingDown);
+        }
+        if self.dedupe.contains(&item.id) {
+            return Err(Error::Duplicate(item.id.clone()));
+        }
+        Ok(())
+    }
+
+    /// Submits an item: starts it if its lane is idle and capacity is free,
+    /// queues it otherwise (preempting a scheduled run that stands in the
+    /// way of user work).
+    pub fn submit(&mut self, item: Item, now: Millis) -> Result<Admission<C>, Error> {
+        self.admissible(&item)?;
+        let key = item.lane;
+        let scheduled = item.is_scheduled();
+        let has_capacity = self.has_capacity();
+        let max_queue = self.config.max_queue;
+        let lane = self.lane_mut(key);
+        if lane.current.is_none() && lane.queued() == 0 && has_capacity {
+            self.dedupe.admit(item.id.clone());
+            self.emit(now, Event::Admitted { item: item.clone() });
+            return Ok(Admission::Started(self.start_item(key, item, now)));
+        }
+        if !scheduled && lane.user_queue.len() >= max_queue {
+            return Err(Error::QueueFull(max_queue));
+        }
+        // An idle lane with work queued is only possible while capacity is
+        // full: the drain leaves nothing startable behind.
+        debug_assert!(lane.current.is_some() || !has_capacity || lane.queued() == 0);
+        let (queue, index, position) = if scheduled {
+            lane.cron_queue.push_back(item.clone());
+            let index = lane.cron_queue.len() - 1;
+            (QueueKind::Cron, index, lane.user_queue.len() + index + 1)
+        } else {
+            lane.user_queue.push_back(item.clone());
+            let index = lane.user_queue.len() - 1;
+            (QueueKind::User, index, index + 1)
+        };
+        self.queued += 1;
+        self.dedupe.admit(item.id.clone());
+        let id = item.id.clone();
+        self.emit(now, Event::Admitted { item });
+        self.emit(
+            now,
+            Event::Queued {
+                item: id,
+                lane: key,
+                queue,
+                index,
+            },
+        );
+        let cancelled = if scheduled {
+            None
+        } else {
+            self.preempt_for(key, now)
+        };
+        self.refresh_ready(key);
+        Ok(Admission::Queued {
+            position,
+            cancelled,
+        })
+    }
+
+    /// User work waiting behind scheduled work cancels that scheduled run:
+    /// the one holding its lane, or, when the lane is idle and capacity is
+    /// what blocks it, the oldest scheduled run in flight. Only the first
+    /// waiting user item of a lane preempts; the ones behind it would have to
+    /// wait for it anyway.
+    fn preempt_for(&mut self, key: LaneKey, now: Millis) -> Option<RunId> {
+        let lane = self.lanes.get(&key)?;
+        if let Some(run) = &lane.current {
+            let preemptible = run.item.is_scheduled() && run.cancel_reason.is_none();
+            return if preemptible {
+                self.cancel_current(key, CancelReason::Preempt, now)
+            } else {
+                None
+            };
+        }
+        if lane.user_queue.len() != 1 || self.has_capacity() {
+            return None;
+        }
+        let victim = *self.preemptible.iter().next()?;
+        let victim_lane = *self.runs.get(&victim)?;
+        self.cancel_current(victim_lane, CancelReason::Preempt, now)
+    }
+
+    /// A `!` message: cancels the lane's run and waits at the head of the
+    /// lane (after earlier interrupts) for exactly the capacity that run
+    /// frees. On an idle lane it is a plain submit.
+    pub fn interrupt(&mut self, item: Item, now: Millis) -> Result<Admission<C>, Error> {
+        self.admissible(&item)?;
+        let key = item.lane;
+        let max_queue = self.config.max_queue;
+        let lane = self.lane_mut(key);
+        if lane.current.is_none() {
+            return self.submit(item, now);
+        }
+        if lane.user_queue.len() >= max_queue {
+            return Err(Error::QueueFull(max_queue));
+        }
+        let index = lane.interrupts;
+        lane.user_queue.insert(index, item.clone());
+        lane.interrupts += 1;
+        self.queued += 1;
+        self.dedupe.admit(item.id.clone());
+        let id = item.id.clone();
+        self.emit(now, Event::Admitted { item });
+        self.emit(
+            now,
+            Event::Queued {
+                item: id,
+                lane: key,
+                queue: QueueKind::User,
+                index,
+            },
+        );
+        let cancelled = self.cancel_current(key, CancelReason::Interrupt, now);
+        Ok(Admission::Queued {
+            position: index + 1,
+            cancelled,
+        })
+    }
+
+    /// `/retry`: submits the lane's own last started user item again, under
+    /// a new id.
+    pub fn retry_last(
+        &mut self,
+        lane: LaneKey,
+        id: ItemId,
+        now: Millis,
+    ) -> Result<Admission<C>, Error> {
+        let last = self
+            .lanes
+            .get(&lane)
+            .and_then(|l| l.last_item.clone())
+            .ok_or(Error::NothingToRetry)?;
+        let item = Item {
+            id,
+            arrived_at: now,
+            ..last
+        };
+        self.submit(item, now)
+    }
+}
