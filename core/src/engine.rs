@@ -151,6 +151,12 @@ impl<S: SyncFamily> Core<S> {
         self.step(|m, now| m.shutdown(now))
     }
 
+    /// Loads a journal replay into this (fresh) core and hands back the
+    /// tickets to start; see [`Machine::restore`].
+    pub fn restore(&self, recovered: crate::journal::Recovered) -> Vec<TicketOf<S>> {
+        self.step(|m, now| m.restore(recovered, now))
+    }
+
     pub fn drain_journal(&self) -> Vec<JournalEntry> {
         self.step(|m, _| m.drain_journal())
     }
