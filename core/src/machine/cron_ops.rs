@@ -62,9 +62,13 @@ impl<C: CancelSignal> Machine<C> {
             attachments: Vec::new(),
             arrived_at: now,
         };
+        // Checked first so that a refused fire leaves no claim behind; a
+        // scheduled item is never refused for a full queue, so the submit
+        // below cannot fail once this passes.
+        self.admissible(&item)?;
         let id = item.id.clone();
-        // Pending is set before the submit so a fire that starts and the
-        // journal both see the claim first.
+        // Pending is set before the submit so that a fire starting at once
+        // and the journal both see the claim first.
         self.cron.get_mut(job).expect("looked up above").pending = Some(id.clone());
         self.emit(
             now,
@@ -73,13 +77,7 @@ impl<C: CancelSignal> Machine<C> {
                 item: id,
             },
         );
-        match self.submit(item, now) {
-            Ok(admission) => Ok(CronClaim::Admitted(admission)),
-            Err(error) => {
-                self.cron.get_mut(job).expect("looked up above").pending = None;
-                Err(error)
-            }
-        }
+        self.submit(item, now).map(CronClaim::Admitted)
     }
 
     /// Cancels a job: it will never be claimed again, and a fire still

@@ -2,7 +2,8 @@
 
 use super::Machine;
 use crate::clock::Millis;
-use crate::cron::CronJob;
+use crate::cron::{CronJob, CronKind};
+use crate::event::Event;
 use crate::journal::Recovered;
 use crate::lane::Lane;
 use crate::run::Ticket;
@@ -39,6 +40,15 @@ impl<C: CancelSignal> Machine<C> {
             self.refresh_ready(key);
         }
         for (job, saved) in recovered.cron {
+            // A one-shot fire that was in flight when the process died ended
+            // then, interrupted: it is reported, not rerun.
+            let interrupted = saved.pending.as_ref().is_some_and(|pending| {
+                recovered.in_flight.values().any(|item| &item.id == pending)
+            });
+            if interrupted && saved.kind == CronKind::OneShot {
+                self.emit(now, Event::CronEnded { job });
+                continue;
+            }
             let queued = saved.pending.as_ref().is_some_and(|pending| {
                 self.lanes
                     .get(&saved.lane)

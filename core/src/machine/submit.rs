@@ -9,7 +9,7 @@ use crate::run::{CancelReason, RunId};
 use crate::sync::CancelSignal;
 
 impl<C: CancelSignal> Machine<C> {
-    fn admissible(&self, item: &Item) -> Result<(), Error> {
+    pub(super) fn admissible(&self, item: &Item) -> Result<(), Error> {
         if self.shutting_down {
             return Err(Error::ShuttingDown);
         }
@@ -127,7 +127,19 @@ impl<C: CancelSignal> Machine<C> {
                 index,
             },
         );
-        let cancelled = self.cancel_current(key, CancelReason::Interrupt, now);
+        // A scheduled run in the way of user work is preempted (requeued),
+        // not interrupted (dropped): user work has priority over scheduled
+        // work, it does not destroy it.
+        let scheduled = self.lanes[&key]
+            .current
+            .as_ref()
+            .is_some_and(|run| run.item.is_scheduled());
+        let reason = if scheduled {
+            CancelReason::Preempt
+        } else {
+            CancelReason::Interrupt
+        };
+        let cancelled = self.cancel_current(key, reason, now);
         Ok(Admission::Queued {
             position: index + 1,
             cancelled,
