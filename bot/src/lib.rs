@@ -1,0 +1,3 @@
+//! baton-bot: Telegram and the agent CLIs around baton-core.
+
+pub mod platform;
