@@ -67,6 +67,10 @@ impl<S: SyncFamily> Core<S> {
         self.step(|m, now| m.stop(lane, clear_queue, now))
     }
 
+    pub fn stop_run(&self, run: RunId) -> Result<crate::RunView, Error> {
+        self.step(|m, now| m.stop_run(run, now))
+    }
+
     pub fn spawned(&self, run: RunId) -> Result<(), Error> {
         self.step(|m, now| m.spawned(run, now))
     }

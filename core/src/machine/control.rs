@@ -6,7 +6,8 @@ use crate::clock::Millis;
 use crate::event::{Event, RemovalReason};
 use crate::item::{Item, LaneKey};
 use crate::prefs::{Driver, Preferences};
-use crate::run::{CancelReason, RunView};
+use crate::error::Error;
+use crate::run::{CancelReason, RunId, RunView};
 use crate::sync::CancelSignal;
 
 impl<C: CancelSignal> Machine<C> {
@@ -53,6 +54,15 @@ impl<C: CancelSignal> Machine<C> {
             Vec::new()
         };
         StopReport { cancelled, removed }
+    }
+
+    /// Stops exactly `run` (a Stop button under its answer): refused once
+    /// that run is no longer its lane's current one, so a button pressed
+    /// late can never stop a later run.
+    pub fn stop_run(&mut self, run: RunId, now: Millis) -> Result<RunView, Error> {
+        let key = *self.runs.get(&run).ok_or(Error::StaleRun(run))?;
+        self.cancel_current(key, CancelReason::Stop, now);
+        self.current_view(key, now).ok_or(Error::StaleRun(run))
     }
 
     /// `/new`: cancels the current run, removes what is queued, and forgets
