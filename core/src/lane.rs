@@ -29,6 +29,7 @@ impl<C> Run<C> {
             run: self.id,
             lane: self.item.lane,
             item: self.item.id.clone(),
+            preview: self.item.preview(60),
             scheduled: self.item.is_scheduled(),
             driver: self.driver,
             model: self.model.clone(),

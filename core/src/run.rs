@@ -79,6 +79,8 @@ pub struct RunView {
     pub run: RunId,
     pub lane: LaneKey,
     pub item: crate::ItemId,
+    /// The first characters of the item's prompt.
+    pub preview: String,
     pub scheduled: bool,
     pub driver: Driver,
     pub model: Option<String>,
