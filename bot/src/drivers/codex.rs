@@ -1,0 +1,1 @@
+//! Codex driver (placeholder until its parser lands).
