@@ -9,6 +9,7 @@ pub mod process;
 use std::path::PathBuf;
 
 pub use claude::{ClaudeConfig, ClaudeDriver, ClaudeParser};
+pub use codex::{CodexConfig, CodexDriver, CodexParser, CodexSandbox};
 
 pub use process::ExitReport;
 
