@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use baton_bot::drivers::{AgentEvent, AgentOutcome, ClaudeDriver};
 use serde_json::json;
-use support::agent_cli::{self, Sandbox, collect};
+use support::agent_cli::{self, Sandbox, collect, session_ids, wait_for};
 use support::fake_anthropic::{FakeAnthropic, Reply};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -19,37 +19,6 @@ async fn run_turn(
     let driver = ClaudeDriver::new(agent_cli::claude_config(fake, sandbox));
     let (tx, rx) = mpsc::unbounded_channel();
     collect(driver.run(req, tx, CancellationToken::new()), rx).await
-}
-
-fn session_ids(events: &[AgentEvent]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::Session { id } => Some(id.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Receives events until one matches, failing after `limit`.
-async fn wait_for(
-    rx: &mut mpsc::UnboundedReceiver<AgentEvent>,
-    seen: &mut Vec<AgentEvent>,
-    limit: Duration,
-    wanted: impl Fn(&AgentEvent) -> bool,
-) {
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        let event = tokio::time::timeout_at(deadline, rx.recv())
-            .await
-            .unwrap_or_else(|_| panic!("no matching event within {limit:?}; saw {seen:?}"))
-            .unwrap_or_else(|| panic!("run ended without a matching event; saw {seen:?}"));
-        let hit = wanted(&event);
-        seen.push(event);
-        if hit {
-            return;
-        }
-    }
 }
 
 #[tokio::test]

@@ -134,6 +134,24 @@ async fn process_cancel_kills_the_whole_group_including_tool_children() {
 }
 
 #[tokio::test]
+async fn process_stop_reaches_descendants_that_left_the_group() {
+    // setsid puts the sleep in a session (and group) of its own, as codex's sandbox does; it also
+    // ignores SIGINT (a background job), so only the remembered-descendant kill can end it.
+    let mut launch = sh("setsid sleep 300 & echo $!; wait", "");
+    launch.stall_timeout = Duration::from_millis(500);
+    let mut pid = 0;
+    let report = process::run(launch, &CancellationToken::new(), |line| {
+        pid = text(line).parse().expect("a pid");
+        LineAction::Continue
+    })
+    .await
+    .expect("sh starts");
+    assert!(report.stalled);
+    assert!(pid > 0);
+    assert!(wait_gone(pid), "the escaped process {pid} outlived the run");
+}
+
+#[tokio::test]
 async fn process_stall_kills_a_silent_run() {
     let mut launch = sh("echo hi; sleep 300", "");
     launch.stall_timeout = Duration::from_millis(400);

@@ -5,6 +5,7 @@ pub mod codex;
 mod detail;
 pub mod jsonl;
 pub mod process;
+mod proctree;
 
 use std::path::PathBuf;
 

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::detail;
 use super::jsonl::{LineReader, RawLine};
+use super::proctree::Descendants;
 
 /// Stderr lines kept for error messages.
 const STDERR_TAIL_LINES: usize = 20;
@@ -93,9 +94,11 @@ enum Output {
     StderrClosed,
 }
 
-/// Kills the whole process group if the run is dropped before it cleaned up itself.
+/// The CLI's process group and the descendants that left it (sandboxes and PTYs start their own
+/// sessions); killed whole if the run is dropped before it cleaned up itself.
 struct GroupGuard {
     pgid: Option<i32>,
+    escaped: Descendants,
 }
 
 impl GroupGuard {
@@ -106,15 +109,25 @@ impl GroupGuard {
                 libc::killpg(pgid, signal);
             }
         }
+        self.escaped.signal(signal);
+    }
+
+    /// Remembers the leader's current descendants, so they can be reached once orphaned.
+    fn scan(&mut self) {
+        if let Some(pgid) = self.pgid {
+            self.escaped.scan(pgid);
+        }
     }
 
     fn disarm(&mut self) {
         self.pgid = None;
+        self.escaped = Descendants::default();
     }
 }
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
+        self.scan();
         self.signal(libc::SIGKILL);
     }
 }
@@ -154,6 +167,7 @@ pub async fn run(
     })?;
     let mut guard = GroupGuard {
         pgid: child.id().and_then(|pid| i32::try_from(pid).ok()),
+        escaped: Descendants::default(),
     };
 
     let (out_tx, mut out_rx) = mpsc::channel::<Output>(64);
@@ -217,6 +231,7 @@ pub async fn run(
                 if let Some(stop) = stopping.as_mut()
                     && let Some((&signal, rest)) = stop.next.split_first()
                 {
+                    guard.scan();
                     guard.signal(signal);
                     stop.next = rest;
                     stop.at = Instant::now() + launch.grace;

@@ -3,11 +3,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use baton_bot::drivers::{AgentEvent, AgentOutcome, AgentRequest, ClaudeConfig};
+use baton_bot::drivers::{AgentEvent, AgentOutcome, AgentRequest, ClaudeConfig, CodexConfig};
 use tempfile::TempDir;
 use tokio::sync::mpsc;
 
 use super::fake_anthropic::FakeAnthropic;
+use super::fake_openai::FakeOpenAi;
 
 /// The repository root: the bot crate's parent.
 pub fn repo_root() -> PathBuf {
@@ -101,6 +102,31 @@ pub fn claude_config(fake: &FakeAnthropic, sandbox: &Sandbox) -> ClaudeConfig {
     }
 }
 
+/// Model the codex tests ask for: its tool set has the `exec_command` function the fake calls.
+pub const CODEX_TEST_MODEL: &str = "gpt-5.1-codex";
+
+/// Codex pointed at the fake through a custom model provider, with its own `CODEX_HOME`.
+pub fn codex_config(fake: &FakeOpenAi, sandbox: &Sandbox) -> CodexConfig {
+    let codex_home = sandbox.home.join(".codex");
+    std::fs::create_dir_all(&codex_home).expect("codex home");
+    let mut config = CodexConfig::new(codex_bin());
+    config.codex_home = Some(codex_home);
+    config.config_overrides = vec![
+        format!("model={CODEX_TEST_MODEL:?}"),
+        "model_provider=\"fake\"".into(),
+        format!(
+            "model_providers.fake={{name=\"fake\",base_url=\"{}\",wire_api=\"responses\",env_key=\"BATON_FAKE_OPENAI_KEY\"}}",
+            fake.base_url
+        ),
+    ];
+    config.extra_env = vec![
+        ("HOME".into(), sandbox.home.display().to_string()),
+        ("BATON_FAKE_OPENAI_KEY".into(), "test-key".into()),
+    ];
+    config.stall_timeout = Duration::from_secs(60);
+    config
+}
+
 /// Runs a driver future to its outcome, collecting every event it sent.
 pub async fn collect(
     run: impl Future<Output = AgentOutcome>,
@@ -112,6 +138,38 @@ pub async fn collect(
         events.push(event);
     }
     (events, outcome)
+}
+
+/// The session ids among `events`, in order.
+pub fn session_ids(events: &[AgentEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::Session { id } => Some(id.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Receives events until one matches, failing after `limit`.
+pub async fn wait_for(
+    rx: &mut mpsc::UnboundedReceiver<AgentEvent>,
+    seen: &mut Vec<AgentEvent>,
+    limit: Duration,
+    wanted: impl Fn(&AgentEvent) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let event = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no matching event within {limit:?}; saw {seen:?}"))
+            .unwrap_or_else(|| panic!("run ended without a matching event; saw {seen:?}"));
+        let hit = wanted(&event);
+        seen.push(event);
+        if hit {
+            return;
+        }
+    }
 }
 
 /// A process seen in /proc.
