@@ -210,6 +210,7 @@ async fn claude_http_400_is_a_failure_with_the_api_message() {
     let AgentOutcome::Failed { message } = &outcome else {
         panic!("expected a failure, got {outcome:?} after {events:?}");
     };
+    println!("claude reported: {message}");
     assert!(message.contains("fake bad request xyz"), "{message}");
 }
 
