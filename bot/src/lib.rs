@@ -1,3 +1,5 @@
-//! baton-bot: Telegram and the agent CLIs around baton-core.
+//! baton-bot: the Telegram front, the agent drivers, and the glue that plugs
+//! them into baton-core.
 
+pub mod drivers;
 pub mod platform;

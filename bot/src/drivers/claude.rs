@@ -1,0 +1,551 @@
+//! Claude Code driver: runs `claude -p` with stream-json output and turns its lines into events.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+use super::detail::clip;
+use super::jsonl::{self, Decoded, RawLine};
+use super::process::{self, ExitReport, Launch, LineAction};
+use super::{AgentEvent, AgentOutcome, AgentRequest};
+
+/// Time between the stop signals (SIGINT, SIGTERM, SIGKILL) on cancel or stall.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+/// Tool details and results are cut to this many characters.
+const DETAIL_CHARS: usize = 200;
+
+/// How to run the claude CLI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaudeConfig {
+    /// Path of the `claude` executable.
+    pub bin: PathBuf,
+    /// Passed as `--permission-mode` (e.g. "acceptEdits"); as root the CLI refuses
+    /// "bypassPermissions" unless `IS_SANDBOX=1` is in `extra_env`.
+    pub permission_mode: Option<String>,
+    /// Passed as `--allowedTools`, e.g. "Bash(echo:*)" or "Edit".
+    pub allowed_tools: Vec<String>,
+    /// Added to the inherited environment of every run.
+    pub extra_env: Vec<(String, String)>,
+    /// No output for this long kills the run as stalled.
+    pub stall_timeout: Duration,
+}
+
+/// Runs claude turns.
+#[derive(Debug, Clone)]
+pub struct ClaudeDriver {
+    config: ClaudeConfig,
+}
+
+impl ClaudeDriver {
+    pub fn new(config: ClaudeConfig) -> Self {
+        Self { config }
+    }
+
+    /// Command-line arguments for one request; the prompt itself goes on stdin.
+    pub fn args(&self, req: &AgentRequest) -> Vec<OsString> {
+        let mut args: Vec<OsString> = [
+            "-p",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--include-partial-messages",
+        ]
+        .map(OsString::from)
+        .to_vec();
+        let mut pair = |flag: &str, value: &str| {
+            args.push(flag.into());
+            args.push(value.into());
+        };
+        if !req.images.is_empty() {
+            pair("--input-format", "stream-json");
+        }
+        if let Some(model) = &req.model {
+            pair("--model", model);
+        }
+        if let Some(effort) = &req.effort {
+            pair("--effort", effort);
+        }
+        if let Some(id) = &req.resume {
+            pair("--resume", id);
+        }
+        if let Some(mode) = &self.config.permission_mode {
+            pair("--permission-mode", mode);
+        }
+        // Takes several values, so it goes last (the prompt is on stdin, never positional).
+        if !self.config.allowed_tools.is_empty() {
+            args.push("--allowedTools".into());
+            args.extend(self.config.allowed_tools.iter().map(OsString::from));
+        }
+        args
+    }
+
+    /// Runs one turn, sending events as they happen; never panics on odd CLI output.
+    pub async fn run(
+        &self,
+        req: AgentRequest,
+        events: UnboundedSender<AgentEvent>,
+        cancel: CancellationToken,
+    ) -> AgentOutcome {
+        let streamed = !req.images.is_empty();
+        let stdin = if streamed {
+            match stream_json_input(&req.prompt, &req.images) {
+                Ok(bytes) => bytes,
+                Err(message) => return AgentOutcome::Failed { message },
+            }
+        } else {
+            req.prompt.clone().into_bytes()
+        };
+        let launch = Launch {
+            program: self.config.bin.clone(),
+            args: self.args(&req),
+            workdir: req.workdir.clone(),
+            env: self
+                .config
+                .extra_env
+                .iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+            stdin,
+            // With stream-json input the CLI ends when its input does, and an input that ends
+            // before the CLI has started reading it is silently dropped: close after the result.
+            keep_stdin_open: streamed,
+            stall_timeout: self.config.stall_timeout,
+            grace: STOP_GRACE,
+        };
+        let mut parser = ClaudeParser::new();
+        let exit = process::run(launch, &cancel, |line| {
+            let had_result = parser.has_result();
+            for event in parser.feed_raw(line) {
+                let _ = events.send(event);
+            }
+            if !had_result && parser.has_result() {
+                LineAction::CloseStdin
+            } else {
+                LineAction::Continue
+            }
+        })
+        .await;
+        match exit {
+            Ok(exit) => parser.finish(&exit),
+            Err(err) => AgentOutcome::Failed {
+                message: err.to_string(),
+            },
+        }
+    }
+}
+
+/// One stream-json user message holding the prompt and the images as base64 blocks.
+fn stream_json_input(prompt: &str, images: &[PathBuf]) -> Result<Vec<u8>, String> {
+    let mut content = vec![serde_json::json!({"type": "text", "text": prompt})];
+    for path in images {
+        let bytes = std::fs::read(path)
+            .map_err(|err| format!("cannot read image {}: {err}", path.display()))?;
+        content.push(serde_json::json!({
+            "type": "image",
+            "source": {
+                "type": "base64",
+                "media_type": image_media_type(path, &bytes),
+                "data": base64::engine::general_purpose::STANDARD.encode(&bytes),
+            }
+        }));
+    }
+    let message = serde_json::json!({
+        "type": "user",
+        "message": {"role": "user", "content": content},
+    });
+    let mut line = message.to_string().into_bytes();
+    line.push(b'\n');
+    Ok(line)
+}
+
+/// The image type from the file's first bytes, falling back on its extension.
+fn image_media_type(path: &Path, bytes: &[u8]) -> &'static str {
+    if bytes.starts_with(b"\x89PNG") {
+        "image/png"
+    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        "image/jpeg"
+    } else if bytes.starts_with(b"GIF8") {
+        "image/gif"
+    } else if bytes.len() > 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        "image/webp"
+    } else {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("png") => "image/png",
+            Some("gif") => "image/gif",
+            Some("webp") => "image/webp",
+            _ => "image/jpeg",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Line {
+    System {
+        #[serde(default)]
+        subtype: Option<String>,
+        #[serde(default)]
+        session_id: Option<String>,
+    },
+    StreamEvent {
+        event: StreamEvent,
+        #[serde(default)]
+        parent_tool_use_id: Option<String>,
+    },
+    Assistant {
+        message: Message,
+        #[serde(default)]
+        parent_tool_use_id: Option<String>,
+        /// Set on synthetic messages that only restate an API error; the result carries it too.
+        #[serde(default)]
+        error: Option<Value>,
+    },
+    User {
+        message: Message,
+    },
+    Result {
+        #[serde(default)]
+        subtype: Option<String>,
+        #[serde(default)]
+        is_error: bool,
+        #[serde(default)]
+        result: Option<String>,
+        #[serde(default)]
+        session_id: Option<String>,
+        #[serde(default)]
+        errors: Vec<Value>,
+        #[serde(default)]
+        usage: Option<Usage>,
+    },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum StreamEvent {
+    ContentBlockDelta {
+        delta: Delta,
+    },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Delta {
+    TextDelta {
+        text: String,
+    },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Debug, Deserialize)]
+struct Message {
+    #[serde(default)]
+    content: Content,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Content {
+    Blocks(Vec<Block>),
+    Text(#[allow(dead_code)] String),
+}
+
+impl Default for Content {
+    fn default() -> Self {
+        Content::Blocks(Vec::new())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Block {
+    Text {
+        #[serde(default)]
+        text: String,
+    },
+    Thinking {
+        #[serde(default)]
+        thinking: String,
+    },
+    ToolUse {
+        #[serde(default)]
+        id: String,
+        #[serde(default)]
+        name: String,
+        #[serde(default)]
+        input: Value,
+    },
+    ToolResult {
+        #[serde(default)]
+        tool_use_id: String,
+        #[serde(default)]
+        content: Value,
+        #[serde(default)]
+        is_error: Option<bool>,
+    },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Usage {
+    #[serde(default)]
+    input_tokens: u64,
+    #[serde(default)]
+    cache_creation_input_tokens: u64,
+    #[serde(default)]
+    cache_read_input_tokens: u64,
+    #[serde(default)]
+    output_tokens: u64,
+}
+
+#[derive(Debug, Clone)]
+struct ResultSummary {
+    is_error: bool,
+    text: Option<String>,
+    message: String,
+}
+
+/// Turns claude's stream-json lines into events; a pure function of the lines it is fed.
+#[derive(Debug, Default)]
+pub struct ClaudeParser {
+    session: Option<String>,
+    tool_names: HashMap<String, String>,
+    result: Option<ResultSummary>,
+}
+
+impl ClaudeParser {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether a `result` line has been seen.
+    pub fn has_result(&self) -> bool {
+        self.result.is_some()
+    }
+
+    /// Events for one raw line from the process.
+    pub fn feed_raw(&mut self, line: RawLine) -> Vec<AgentEvent> {
+        match line {
+            RawLine::Text(text) => self.feed(&text),
+            RawLine::TooLong { len } => vec![AgentEvent::Notice {
+                message: format!("claude printed a line of {len} bytes; it was skipped"),
+            }],
+        }
+    }
+
+    /// Events for one line of output.
+    pub fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
+        let mut out = Vec::new();
+        match jsonl::decode::<Line>("claude", line) {
+            Decoded::Blank => {}
+            Decoded::Unreadable(message) => out.push(AgentEvent::Notice { message }),
+            Decoded::Event(event) => self.event(event, &mut out),
+        }
+        out
+    }
+
+    fn event(&mut self, event: Line, out: &mut Vec<AgentEvent>) {
+        match event {
+            Line::System {
+                subtype,
+                session_id,
+            } => {
+                if subtype.as_deref() == Some("init")
+                    && let Some(id) = session_id
+                {
+                    self.session(id, out);
+                }
+            }
+            Line::StreamEvent {
+                event,
+                parent_tool_use_id,
+            } => {
+                if parent_tool_use_id.is_none()
+                    && let StreamEvent::ContentBlockDelta {
+                        delta: Delta::TextDelta { text },
+                    } = event
+                    && !text.is_empty()
+                {
+                    out.push(AgentEvent::TextDelta { text });
+                }
+            }
+            Line::Assistant {
+                message,
+                parent_tool_use_id,
+                error,
+            } => {
+                let Content::Blocks(blocks) = message.content else {
+                    return;
+                };
+                // A subagent's words are its own; only its tool calls show what it is doing.
+                let own = parent_tool_use_id.is_none() && error.is_none();
+                for block in blocks {
+                    match block {
+                        Block::Text { text } if own && !text.trim().is_empty() => {
+                            out.push(AgentEvent::TextSegment { text });
+                        }
+                        Block::Thinking { thinking } if own && !thinking.trim().is_empty() => {
+                            out.push(AgentEvent::Thinking { text: thinking });
+                        }
+                        Block::ToolUse { id, name, input } => {
+                            let detail = tool_detail(&name, &input);
+                            self.tool_names.insert(id, name.clone());
+                            out.push(AgentEvent::ToolStarted { name, detail });
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Line::User { message } => {
+                let Content::Blocks(blocks) = message.content else {
+                    return;
+                };
+                for block in blocks {
+                    if let Block::ToolResult {
+                        tool_use_id,
+                        content,
+                        is_error,
+                    } = block
+                    {
+                        let name = self
+                            .tool_names
+                            .remove(&tool_use_id)
+                            .unwrap_or_else(|| "tool".to_string());
+                        out.push(AgentEvent::ToolFinished {
+                            name,
+                            ok: !is_error.unwrap_or(false),
+                            detail: clip(&result_text(&content), DETAIL_CHARS),
+                        });
+                    }
+                }
+            }
+            Line::Result {
+                subtype,
+                is_error,
+                result,
+                session_id,
+                errors,
+                usage,
+            } => {
+                if let Some(usage) = usage {
+                    out.push(AgentEvent::Usage {
+                        input_tokens: usage.input_tokens
+                            + usage.cache_creation_input_tokens
+                            + usage.cache_read_input_tokens,
+                        output_tokens: usage.output_tokens,
+                    });
+                }
+                if !is_error && let Some(id) = session_id {
+                    self.session(id, out);
+                }
+                let text = result.filter(|t| !t.trim().is_empty());
+                let message = text.clone().unwrap_or_else(|| {
+                    let listed: Vec<String> = errors.iter().map(value_text).collect();
+                    if listed.is_empty() {
+                        format!(
+                            "claude failed ({})",
+                            subtype.as_deref().unwrap_or("no detail")
+                        )
+                    } else {
+                        listed.join("; ")
+                    }
+                });
+                self.result = Some(ResultSummary {
+                    is_error,
+                    text,
+                    message,
+                });
+            }
+            Line::Other => {}
+        }
+    }
+
+    fn session(&mut self, id: String, out: &mut Vec<AgentEvent>) {
+        if self.session.as_deref() != Some(id.as_str()) {
+            self.session = Some(id.clone());
+            out.push(AgentEvent::Session { id });
+        }
+    }
+
+    /// The outcome once the process has ended.
+    pub fn finish(self, exit: &ExitReport) -> AgentOutcome {
+        if exit.stalled {
+            return AgentOutcome::Stalled;
+        }
+        match self.result {
+            Some(result) if !result.is_error => AgentOutcome::Completed {
+                final_text: result.text,
+            },
+            _ if exit.cancel_requested => AgentOutcome::Cancelled,
+            Some(result) => AgentOutcome::Failed {
+                message: result.message,
+            },
+            None => AgentOutcome::Failed {
+                message: format!("claude exited without a result: {exit}"),
+            },
+        }
+    }
+}
+
+/// What a tool call is about, in a few words: the command, the file, the pattern.
+fn tool_detail(name: &str, input: &Value) -> String {
+    let field = |key: &str| input.get(key).and_then(Value::as_str).map(str::to_owned);
+    let picked = match name {
+        "Bash" => field("command"),
+        "Read" | "Write" | "Edit" | "MultiEdit" => field("file_path"),
+        "NotebookEdit" => field("notebook_path"),
+        "Grep" | "Glob" => field("pattern"),
+        "WebFetch" => field("url"),
+        "WebSearch" => field("query"),
+        "Task" | "Agent" => field("description"),
+        "TodoWrite" => input
+            .get("todos")
+            .and_then(Value::as_array)
+            .map(|todos| format!("{} items", todos.len())),
+        _ => None,
+    };
+    let text = picked.unwrap_or_else(|| match input {
+        Value::Null => String::new(),
+        Value::Object(map) if map.is_empty() => String::new(),
+        other => other.to_string(),
+    });
+    clip(&text, DETAIL_CHARS)
+}
+
+/// The text of a tool result, whether a string or a list of text blocks.
+fn result_text(content: &Value) -> String {
+    match content {
+        Value::String(text) => text.clone(),
+        Value::Array(blocks) => blocks
+            .iter()
+            .filter_map(|b| b.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}

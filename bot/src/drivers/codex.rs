@@ -1,0 +1,532 @@
+//! Codex driver: runs `codex exec --json` and turns its thread/turn/item lines into events.
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+use super::detail::clip;
+use super::jsonl::{self, Decoded, RawLine};
+use super::process::{self, ExitReport, Launch, LineAction};
+use super::{AgentEvent, AgentOutcome, AgentRequest};
+
+/// Time between the stop signals (SIGINT, SIGTERM, SIGKILL) on cancel or stall.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+/// Tool details are cut to this many characters.
+const DETAIL_CHARS: usize = 200;
+
+/// Where codex lets model-generated commands write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CodexSandbox {
+    ReadOnly,
+    /// The working directory (and temp dirs) only.
+    #[default]
+    WorkspaceWrite,
+    DangerFullAccess,
+}
+
+impl CodexSandbox {
+    fn flag_value(self) -> &'static str {
+        match self {
+            CodexSandbox::ReadOnly => "read-only",
+            CodexSandbox::WorkspaceWrite => "workspace-write",
+            CodexSandbox::DangerFullAccess => "danger-full-access",
+        }
+    }
+}
+
+/// How to run the codex CLI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodexConfig {
+    /// Path of the `codex` executable.
+    pub bin: PathBuf,
+    pub sandbox: CodexSandbox,
+    /// `approval_policy`; "never" is the only one a headless run can honour (nobody can approve).
+    pub approval_policy: String,
+    /// Whether sandboxed commands may reach the network (workspace-write only).
+    pub network_access: bool,
+    /// `CODEX_HOME` for the runs (sessions and config live there); inherited when `None`.
+    pub codex_home: Option<PathBuf>,
+    /// Extra `-c key=value` overrides, e.g. a model provider.
+    pub config_overrides: Vec<String>,
+    /// Added to the inherited environment of every run.
+    pub extra_env: Vec<(String, String)>,
+    /// No output for this long kills the run as stalled.
+    pub stall_timeout: Duration,
+}
+
+impl CodexConfig {
+    /// Least privilege: workspace-write sandbox, no network, never ask for approval.
+    pub fn new(bin: PathBuf) -> Self {
+        Self {
+            bin,
+            sandbox: CodexSandbox::WorkspaceWrite,
+            approval_policy: "never".into(),
+            network_access: false,
+            codex_home: None,
+            config_overrides: Vec::new(),
+            extra_env: Vec::new(),
+            stall_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// Runs codex turns.
+#[derive(Debug, Clone)]
+pub struct CodexDriver {
+    config: CodexConfig,
+}
+
+/// A TOML string literal, for `-c key="value"`.
+fn toml_string(value: &str) -> String {
+    // A JSON string is a valid TOML basic string for everything serde_json escapes.
+    serde_json::Value::String(value.to_owned()).to_string()
+}
+
+impl CodexDriver {
+    pub fn new(config: CodexConfig) -> Self {
+        Self { config }
+    }
+
+    /// Command-line arguments: every option before `resume <id>`, `--image` last, prompt on stdin.
+    pub fn args(&self, req: &AgentRequest) -> Vec<OsString> {
+        let config = &self.config;
+        let mut args: Vec<String> = vec![
+            "exec".into(),
+            "--json".into(),
+            "--skip-git-repo-check".into(),
+            "--sandbox".into(),
+            config.sandbox.flag_value().into(),
+            "-c".into(),
+            format!("approval_policy={}", toml_string(&config.approval_policy)),
+            "-c".into(),
+            format!(
+                "sandbox_workspace_write.network_access={}",
+                config.network_access
+            ),
+        ];
+        if let Some(model) = &req.model {
+            args.extend(["--model".into(), model.clone()]);
+        }
+        if let Some(effort) = &req.effort {
+            args.extend([
+                "-c".into(),
+                format!("model_reasoning_effort={}", toml_string(effort)),
+            ]);
+        }
+        for over in &config.config_overrides {
+            args.extend(["-c".into(), over.clone()]);
+        }
+        if let Some(id) = &req.resume {
+            // "-" reads the prompt from stdin.
+            args.extend(["resume".into(), id.clone(), "-".into()]);
+        }
+        let mut args: Vec<OsString> = args.into_iter().map(OsString::from).collect();
+        if !req.images.is_empty() {
+            args.push("--image".into());
+            args.extend(req.images.iter().map(OsString::from));
+        }
+        args
+    }
+
+    /// Runs one turn, sending events as they happen; never panics on odd CLI output.
+    pub async fn run(
+        &self,
+        req: AgentRequest,
+        events: UnboundedSender<AgentEvent>,
+        cancel: CancellationToken,
+    ) -> AgentOutcome {
+        let mut env: Vec<(OsString, OsString)> = self
+            .config
+            .extra_env
+            .iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        if let Some(home) = &self.config.codex_home {
+            env.push(("CODEX_HOME".into(), home.into()));
+        }
+        let launch = Launch {
+            program: self.config.bin.clone(),
+            args: self.args(&req),
+            workdir: req.workdir.clone(),
+            env,
+            stdin: req.prompt.clone().into_bytes(),
+            keep_stdin_open: false,
+            stall_timeout: self.config.stall_timeout,
+            grace: STOP_GRACE,
+        };
+        let mut parser = CodexParser::new();
+        let exit = process::run(launch, &cancel, |line| {
+            for event in parser.feed_raw(line) {
+                let _ = events.send(event);
+            }
+            LineAction::Continue
+        })
+        .await;
+        match exit {
+            Ok(exit) => parser.finish(&exit),
+            Err(err) => AgentOutcome::Failed {
+                message: err.to_string(),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type")]
+enum Line {
+    #[serde(rename = "thread.started")]
+    ThreadStarted { thread_id: String },
+    #[serde(rename = "turn.completed")]
+    TurnCompleted {
+        #[serde(default)]
+        usage: Option<Usage>,
+    },
+    #[serde(rename = "turn.failed")]
+    TurnFailed {
+        #[serde(default)]
+        error: Option<ErrorBody>,
+    },
+    #[serde(rename = "item.started")]
+    ItemStarted { item: Item },
+    #[serde(rename = "item.updated")]
+    ItemUpdated { item: Item },
+    #[serde(rename = "item.completed")]
+    ItemCompleted { item: Item },
+    #[serde(rename = "error")]
+    Error {
+        #[serde(default)]
+        message: String,
+    },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Usage {
+    #[serde(default)]
+    input_tokens: u64,
+    #[serde(default)]
+    output_tokens: u64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    message: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Item {
+    #[serde(default)]
+    id: String,
+    #[serde(flatten)]
+    kind: ItemKind,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ItemKind {
+    AgentMessage {
+        #[serde(default)]
+        text: String,
+    },
+    Reasoning {
+        #[serde(default)]
+        text: String,
+    },
+    CommandExecution {
+        #[serde(default)]
+        command: String,
+        #[serde(default)]
+        aggregated_output: String,
+        #[serde(default)]
+        exit_code: Option<i64>,
+        #[serde(default)]
+        status: Option<String>,
+    },
+    FileChange {
+        #[serde(default)]
+        changes: Vec<FileChange>,
+        #[serde(default)]
+        status: Option<String>,
+    },
+    McpToolCall {
+        #[serde(default)]
+        server: String,
+        #[serde(default)]
+        tool: String,
+        #[serde(default)]
+        arguments: Value,
+        #[serde(default)]
+        status: Option<String>,
+        #[serde(default)]
+        error: Option<ErrorBody>,
+    },
+    WebSearch {
+        #[serde(default)]
+        query: String,
+    },
+    TodoList {
+        #[serde(default)]
+        items: Vec<Todo>,
+    },
+    Error {
+        #[serde(default)]
+        message: String,
+    },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Debug, Deserialize)]
+struct FileChange {
+    #[serde(default)]
+    path: String,
+    #[serde(default)]
+    kind: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Todo {
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    completed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TurnEnd {
+    Completed,
+    Failed(String),
+}
+
+/// Turns `codex exec --json` lines into events; a pure function of the lines it is fed.
+#[derive(Debug, Default)]
+pub struct CodexParser {
+    thread: Option<String>,
+    started: HashSet<String>,
+    last_message: Option<String>,
+    last_error: Option<String>,
+    end: Option<TurnEnd>,
+}
+
+/// The name and detail a tool-like item shows, or `None` for items that are not tools.
+fn tool_view(kind: &ItemKind) -> Option<(String, String)> {
+    let view = match kind {
+        ItemKind::CommandExecution { command, .. } => {
+            ("Shell".to_string(), clip(command, DETAIL_CHARS))
+        }
+        ItemKind::FileChange { changes, .. } => {
+            let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+            ("Edit".to_string(), clip(&paths.join(", "), DETAIL_CHARS))
+        }
+        ItemKind::McpToolCall {
+            server,
+            tool,
+            arguments,
+            ..
+        } => {
+            let args = if arguments.is_null() {
+                String::new()
+            } else {
+                arguments.to_string()
+            };
+            (format!("{server}.{tool}"), clip(&args, DETAIL_CHARS))
+        }
+        ItemKind::WebSearch { query } => ("WebSearch".to_string(), clip(query, DETAIL_CHARS)),
+        ItemKind::TodoList { items } => ("Plan".to_string(), todo_summary(items)),
+        _ => return None,
+    };
+    Some(view)
+}
+
+fn todo_summary(items: &[Todo]) -> String {
+    let done = items.iter().filter(|t| t.completed).count();
+    let next = items
+        .iter()
+        .find(|t| !t.completed)
+        .map(|t| t.text.as_str())
+        .unwrap_or("");
+    let summary = format!("{done}/{} done", items.len());
+    if next.is_empty() {
+        summary
+    } else {
+        clip(&format!("{summary}; next: {next}"), DETAIL_CHARS)
+    }
+}
+
+/// Whether a finished tool-like item succeeded, and what it came to.
+fn tool_result(kind: &ItemKind) -> (bool, String) {
+    match kind {
+        ItemKind::CommandExecution {
+            aggregated_output,
+            exit_code,
+            status,
+            ..
+        } => {
+            let ok = *exit_code == Some(0) && status.as_deref() != Some("failed");
+            // The last line of a command's output usually says how it went.
+            let last = aggregated_output
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty());
+            let output = clip(last.unwrap_or(""), DETAIL_CHARS);
+            match (ok, status.as_deref(), exit_code) {
+                (true, ..) => (true, output),
+                (false, Some("declined"), _) => (false, "declined".into()),
+                (false, _, Some(code)) => (false, format!("exit {code}: {output}")),
+                (false, _, None) => (false, output),
+            }
+        }
+        ItemKind::FileChange { changes, status } => {
+            let list: Vec<String> = changes
+                .iter()
+                .map(|c| format!("{} {}", c.kind, c.path))
+                .collect();
+            (
+                status.as_deref() != Some("failed"),
+                clip(&list.join(", "), DETAIL_CHARS),
+            )
+        }
+        ItemKind::McpToolCall { status, error, .. } => match error {
+            Some(err) => (false, clip(&err.message, DETAIL_CHARS)),
+            None => (status.as_deref() != Some("failed"), String::new()),
+        },
+        ItemKind::WebSearch { query } => (true, clip(query, DETAIL_CHARS)),
+        ItemKind::TodoList { items } => (true, todo_summary(items)),
+        _ => (true, String::new()),
+    }
+}
+
+impl CodexParser {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether `turn.completed` or `turn.failed` has been seen.
+    pub fn has_result(&self) -> bool {
+        self.end.is_some()
+    }
+
+    /// Events for one raw line from the process.
+    pub fn feed_raw(&mut self, line: RawLine) -> Vec<AgentEvent> {
+        match line {
+            RawLine::Text(text) => self.feed(&text),
+            RawLine::TooLong { len } => vec![AgentEvent::Notice {
+                message: format!("codex printed a line of {len} bytes; it was skipped"),
+            }],
+        }
+    }
+
+    /// Events for one line of output.
+    pub fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
+        let mut out = Vec::new();
+        match jsonl::decode::<Line>("codex", line) {
+            Decoded::Blank => {}
+            Decoded::Unreadable(message) => out.push(AgentEvent::Notice { message }),
+            Decoded::Event(event) => self.event(event, &mut out),
+        }
+        out
+    }
+
+    fn event(&mut self, event: Line, out: &mut Vec<AgentEvent>) {
+        match event {
+            Line::ThreadStarted { thread_id } => {
+                if self.thread.as_deref() != Some(thread_id.as_str()) {
+                    self.thread = Some(thread_id.clone());
+                    out.push(AgentEvent::Session { id: thread_id });
+                }
+            }
+            Line::ItemStarted { item } | Line::ItemUpdated { item } => self.start_tool(&item, out),
+            Line::ItemCompleted { item } => self.complete(item, out),
+            Line::TurnCompleted { usage } => {
+                if let Some(usage) = usage {
+                    out.push(AgentEvent::Usage {
+                        input_tokens: usage.input_tokens,
+                        output_tokens: usage.output_tokens,
+                    });
+                }
+                self.end = Some(TurnEnd::Completed);
+            }
+            Line::TurnFailed { error } => {
+                let message = error
+                    .map(|e| e.message)
+                    .filter(|m| !m.trim().is_empty())
+                    .or_else(|| self.last_error.clone())
+                    .unwrap_or_else(|| "codex reported a failed turn".into());
+                self.end = Some(TurnEnd::Failed(message));
+            }
+            // Top-level errors are what codex says while it retries; the turn goes on.
+            Line::Error { message } => {
+                self.last_error = Some(message.clone());
+                out.push(AgentEvent::Notice { message });
+            }
+            Line::Other => {}
+        }
+    }
+
+    fn start_tool(&mut self, item: &Item, out: &mut Vec<AgentEvent>) {
+        if self.started.contains(&item.id) {
+            return;
+        }
+        if let Some((name, detail)) = tool_view(&item.kind) {
+            self.started.insert(item.id.clone());
+            out.push(AgentEvent::ToolStarted { name, detail });
+        }
+    }
+
+    fn complete(&mut self, item: Item, out: &mut Vec<AgentEvent>) {
+        match &item.kind {
+            ItemKind::AgentMessage { text } => {
+                if !text.trim().is_empty() {
+                    self.last_message = Some(text.clone());
+                    out.push(AgentEvent::TextSegment { text: text.clone() });
+                }
+            }
+            ItemKind::Reasoning { text } => {
+                if !text.trim().is_empty() {
+                    out.push(AgentEvent::Thinking { text: text.clone() });
+                }
+            }
+            ItemKind::Error { message } => out.push(AgentEvent::Notice {
+                message: message.clone(),
+            }),
+            kind => {
+                if let Some((name, _)) = tool_view(kind) {
+                    self.start_tool(&item, out);
+                    let (ok, detail) = tool_result(kind);
+                    out.push(AgentEvent::ToolFinished { name, ok, detail });
+                }
+            }
+        }
+    }
+
+    /// The outcome once the process has ended.
+    pub fn finish(self, exit: &ExitReport) -> AgentOutcome {
+        if exit.stalled {
+            return AgentOutcome::Stalled;
+        }
+        match self.end {
+            Some(TurnEnd::Completed) => AgentOutcome::Completed {
+                final_text: self.last_message,
+            },
+            _ if exit.cancel_requested => AgentOutcome::Cancelled,
+            Some(TurnEnd::Failed(message)) => AgentOutcome::Failed { message },
+            None => {
+                let said = self
+                    .last_error
+                    .map(|e| format!(" (last error: {e})"))
+                    .unwrap_or_default();
+                AgentOutcome::Failed {
+                    message: format!("codex exited without finishing the turn{said}: {exit}"),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Agent CLI drivers: one request in, a stream of `AgentEvent`s and one `AgentOutcome` out.
+
+pub mod claude;
+pub mod codex;
+mod detail;
+pub mod jsonl;
+pub mod process;
+mod proctree;
+
+use std::path::PathBuf;
+
+pub use claude::{ClaudeConfig, ClaudeDriver, ClaudeParser};
+pub use codex::{CodexConfig, CodexDriver, CodexParser, CodexSandbox};
+
+pub use process::ExitReport;
+
+/// One turn to run: the prompt and where and how to run it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AgentRequest {
+    pub prompt: String,
+    pub workdir: PathBuf,
+    pub model: Option<String>,
+    pub effort: Option<String>,
+    /// Session id (claude) or thread id (codex) to continue.
+    pub resume: Option<String>,
+    pub images: Vec<PathBuf>,
+}
+
+/// What the agent shows while it works, in the order it happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentEvent {
+    /// Session id (claude) or thread id (codex), as soon as it is known.
+    Session {
+        id: String,
+    },
+    /// Partial text of the current answer segment.
+    TextDelta {
+        text: String,
+    },
+    /// A completed assistant text block: the full text of that segment.
+    TextSegment {
+        text: String,
+    },
+    Thinking {
+        text: String,
+    },
+    /// A tool call began, e.g. name "Bash", detail "echo hi".
+    ToolStarted {
+        name: String,
+        detail: String,
+    },
+    ToolFinished {
+        name: String,
+        ok: bool,
+        detail: String,
+    },
+    Usage {
+        input_tokens: u64,
+        output_tokens: u64,
+    },
+    /// Something worth showing that does not end the run (codex reconnecting, an unreadable line).
+    Notice {
+        message: String,
+    },
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentOutcome {
+    Completed {
+        final_text: Option<String>,
+    },
+    Failed {
+        message: String,
+    },
+    /// Stopped because the caller cancelled.
+    Cancelled,
+    /// Killed because the agent printed nothing for the stall timeout.
+    Stalled,
+}

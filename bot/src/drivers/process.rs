@@ -1,0 +1,318 @@
+//! Runs one agent CLI in its own process group: stdin feeding, line pumping, stall and cancel kills.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::process::{Child, Command};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
+
+use super::detail;
+use super::jsonl::{LineReader, RawLine};
+use super::proctree::Descendants;
+
+/// Stderr lines kept for error messages.
+const STDERR_TAIL_LINES: usize = 20;
+/// How long to keep reading output once the CLI itself has exited.
+const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
+
+/// Everything needed to start one CLI run.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    pub workdir: PathBuf,
+    pub env: Vec<(OsString, OsString)>,
+    /// Written to the CLI's stdin right after the start.
+    pub stdin: Vec<u8>,
+    /// Keep stdin open after writing until the line handler asks to close it.
+    pub keep_stdin_open: bool,
+    /// No output line for this long: the run is killed as stalled.
+    pub stall_timeout: Duration,
+    /// Time between the escalating signals (SIGINT, SIGTERM, SIGKILL).
+    pub grace: Duration,
+}
+
+/// What the line handler wants next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineAction {
+    Continue,
+    /// Close the CLI's stdin (a stream-json claude run exits once its input ends).
+    CloseStdin,
+}
+
+/// How the process ended, for the parser to turn into an outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExitReport {
+    /// Exit code, when the process exited normally.
+    pub code: Option<i32>,
+    /// Signal that ended the process, when it was killed.
+    pub signal: Option<i32>,
+    /// Last stderr lines, newest last.
+    pub stderr_tail: String,
+    /// The caller cancelled the run.
+    pub cancel_requested: bool,
+    /// The run was killed because it printed nothing for the stall timeout.
+    pub stalled: bool,
+}
+
+impl fmt::Display for ExitReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.code, self.signal) {
+            (Some(code), _) => write!(f, "exit code {code}")?,
+            (None, Some(signal)) => write!(f, "killed by signal {signal}")?,
+            (None, None) => write!(f, "exit status unknown")?,
+        }
+        let tail = self.stderr_tail.trim();
+        if !tail.is_empty() {
+            write!(f, ", stderr: {}", detail::tail(tail, 600))?;
+        }
+        Ok(())
+    }
+}
+
+/// Starting the CLI failed.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start {program}: {source}")]
+pub struct SpawnError {
+    pub program: String,
+    #[source]
+    pub source: io::Error,
+}
+
+enum Output {
+    Stdout(RawLine),
+    Stderr(String),
+    StdoutClosed,
+    StderrClosed,
+}
+
+/// The CLI's process group and the descendants that left it (sandboxes and PTYs start their own
+/// sessions); killed whole if the run is dropped before it cleaned up itself.
+struct GroupGuard {
+    pgid: Option<i32>,
+    escaped: Descendants,
+}
+
+impl GroupGuard {
+    fn signal(&self, signal: i32) {
+        if let Some(pgid) = self.pgid {
+            // SAFETY: killpg only sends a signal; a stale group id yields ESRCH, which is ignored.
+            unsafe {
+                libc::killpg(pgid, signal);
+            }
+        }
+        self.escaped.signal(signal);
+    }
+
+    /// Remembers the leader's current descendants, so they can be reached once orphaned.
+    fn scan(&mut self) {
+        if let Some(pgid) = self.pgid {
+            self.escaped.scan(pgid);
+        }
+    }
+
+    fn disarm(&mut self) {
+        self.pgid = None;
+        self.escaped = Descendants::default();
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        self.scan();
+        self.signal(libc::SIGKILL);
+    }
+}
+
+/// The stop sequence in progress: which signal comes next and when.
+struct Stopping {
+    next: &'static [i32],
+    at: Instant,
+}
+
+const CANCEL_SIGNALS: &[i32] = &[libc::SIGINT, libc::SIGTERM, libc::SIGKILL];
+const STALL_SIGNALS: &[i32] = &[libc::SIGTERM, libc::SIGKILL];
+
+/// Runs the CLI to its end, handing each stdout line to `on_line` in order.
+///
+/// The CLI gets its own process group; cancelling sends SIGINT, then SIGTERM, then SIGKILL to the
+/// whole group, `grace` apart. Whatever way the CLI ends, its group is killed afterwards so no
+/// tool process outlives the run, and the CLI is always reaped.
+pub async fn run(
+    launch: Launch,
+    cancel: &CancellationToken,
+    mut on_line: impl FnMut(RawLine) -> LineAction,
+) -> Result<ExitReport, SpawnError> {
+    let mut command = Command::new(&launch.program);
+    command
+        .args(&launch.args)
+        .current_dir(&launch.workdir)
+        .envs(launch.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = command.spawn().map_err(|source| SpawnError {
+        program: launch.program.display().to_string(),
+        source,
+    })?;
+    let mut guard = GroupGuard {
+        pgid: child.id().and_then(|pid| i32::try_from(pid).ok()),
+        escaped: Descendants::default(),
+    };
+
+    let (out_tx, mut out_rx) = mpsc::channel::<Output>(64);
+    let readers = spawn_readers(&mut child, out_tx);
+    let (close_tx, close_rx) = oneshot::channel::<()>();
+    let writer = spawn_writer(&mut child, launch.stdin, launch.keep_stdin_open, close_rx);
+    let mut close_tx = Some(close_tx);
+
+    let mut report = ExitReport::default();
+    let mut stderr_tail: VecDeque<String> = VecDeque::new();
+    let mut stdout_open = true;
+    let mut stderr_open = true;
+    let mut status: Option<ExitStatus> = None;
+    let mut stall_at = Instant::now() + launch.stall_timeout;
+    let mut stopping: Option<Stopping> = None;
+    let mut drain_until: Option<Instant> = None;
+
+    loop {
+        if status.is_some() && !stdout_open && !stderr_open {
+            break;
+        }
+        let stop_at = stopping.as_ref().map(|s| s.at);
+        tokio::select! {
+            output = out_rx.recv(), if stdout_open || stderr_open => {
+                stall_at = Instant::now() + launch.stall_timeout;
+                match output {
+                    Some(Output::Stdout(line)) => {
+                        if on_line(line) == LineAction::CloseStdin {
+                            close_tx.take();
+                        }
+                    }
+                    Some(Output::Stderr(line)) => {
+                        if stderr_tail.len() == STDERR_TAIL_LINES {
+                            stderr_tail.pop_front();
+                        }
+                        stderr_tail.push_back(line);
+                    }
+                    Some(Output::StdoutClosed) => stdout_open = false,
+                    Some(Output::StderrClosed) => stderr_open = false,
+                    None => {
+                        stdout_open = false;
+                        stderr_open = false;
+                    }
+                }
+            }
+            exited = child.wait(), if status.is_none() => {
+                // The CLI is gone: anything left in its group is an orphaned tool process.
+                guard.signal(libc::SIGKILL);
+                status = Some(exited.unwrap_or_else(|_| ExitStatus::default()));
+                drain_until = Some(Instant::now() + DRAIN_AFTER_EXIT);
+            }
+            () = cancel.cancelled(), if stopping.is_none() && !report.cancel_requested && status.is_none() => {
+                report.cancel_requested = true;
+                stopping = Some(Stopping { next: CANCEL_SIGNALS, at: Instant::now() });
+            }
+            () = sleep_until(stall_at), if stopping.is_none() && status.is_none() => {
+                report.stalled = true;
+                stopping = Some(Stopping { next: STALL_SIGNALS, at: Instant::now() });
+            }
+            () = sleep_until(stop_at.unwrap_or_else(Instant::now)), if stop_at.is_some() && status.is_none() => {
+                if let Some(stop) = stopping.as_mut()
+                    && let Some((&signal, rest)) = stop.next.split_first()
+                {
+                    guard.scan();
+                    guard.signal(signal);
+                    stop.next = rest;
+                    stop.at = Instant::now() + launch.grace;
+                }
+            }
+            () = sleep_until(drain_until.unwrap_or_else(Instant::now)), if drain_until.is_some() => {
+                break;
+            }
+        }
+    }
+
+    guard.signal(libc::SIGKILL);
+    guard.disarm();
+    writer.abort();
+    for reader in readers {
+        reader.abort();
+    }
+    if status.is_none() {
+        status = child.wait().await.ok();
+    }
+    if let Some(status) = status {
+        use std::os::unix::process::ExitStatusExt;
+        report.code = status.code();
+        report.signal = status.signal();
+    }
+    report.stderr_tail = Vec::from(stderr_tail).join("\n");
+    Ok(report)
+}
+
+fn spawn_readers(child: &mut Child, tx: mpsc::Sender<Output>) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut handles = Vec::new();
+    if let Some(stdout) = child.stdout.take() {
+        let tx = tx.clone();
+        handles.push(tokio::spawn(async move {
+            let mut lines = LineReader::new(stdout);
+            while let Some(line) = lines.next_line().await {
+                if tx.send(Output::Stdout(line)).await.is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send(Output::StdoutClosed).await;
+        }));
+    } else {
+        let _ = tx.try_send(Output::StdoutClosed);
+    }
+    if let Some(stderr) = child.stderr.take() {
+        handles.push(tokio::spawn(async move {
+            let mut lines = LineReader::with_limit(stderr, 64 * 1024);
+            while let Some(line) = lines.next_line().await {
+                let text = match line {
+                    RawLine::Text(text) => text,
+                    RawLine::TooLong { len } => format!("[{len} bytes of stderr skipped]"),
+                };
+                if tx.send(Output::Stderr(text)).await.is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send(Output::StderrClosed).await;
+        }));
+    } else {
+        let _ = tx.try_send(Output::StderrClosed);
+    }
+    handles
+}
+
+fn spawn_writer(
+    child: &mut Child,
+    input: Vec<u8>,
+    keep_open: bool,
+    close: oneshot::Receiver<()>,
+) -> tokio::task::JoinHandle<()> {
+    let stdin = child.stdin.take();
+    tokio::spawn(async move {
+        let Some(mut stdin) = stdin else { return };
+        // A CLI that exits before reading its input breaks the pipe; its exit says why.
+        if stdin.write_all(&input).await.is_err() || stdin.flush().await.is_err() {
+            return;
+        }
+        if keep_open {
+            let _ = close.await;
+        }
+        drop(stdin);
+    })
+}

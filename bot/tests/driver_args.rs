@@ -1,0 +1,133 @@
+//! Command lines the drivers build: flags in the places the CLIs need them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use baton_bot::drivers::{
+    AgentRequest, ClaudeConfig, ClaudeDriver, CodexConfig, CodexDriver, CodexSandbox,
+};
+
+fn strings(args: Vec<std::ffi::OsString>) -> Vec<String> {
+    args.into_iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
+}
+
+fn request() -> AgentRequest {
+    AgentRequest {
+        prompt: "do it".into(),
+        workdir: PathBuf::from("/w"),
+        model: Some("m1".into()),
+        effort: Some("high".into()),
+        resume: Some("sess-1".into()),
+        images: vec![],
+    }
+}
+
+#[test]
+fn claude_args_keep_the_prompt_off_the_command_line_and_multi_value_flags_last() {
+    let driver = ClaudeDriver::new(ClaudeConfig {
+        bin: PathBuf::from("claude"),
+        permission_mode: Some("acceptEdits".into()),
+        allowed_tools: vec!["Bash(echo:*)".into(), "Read".into()],
+        extra_env: vec![],
+        stall_timeout: Duration::from_secs(1),
+    });
+    let args = strings(driver.args(&request()));
+    assert_eq!(
+        args,
+        [
+            "-p",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--include-partial-messages",
+            "--model",
+            "m1",
+            "--effort",
+            "high",
+            "--resume",
+            "sess-1",
+            "--permission-mode",
+            "acceptEdits",
+            "--allowedTools",
+            "Bash(echo:*)",
+            "Read",
+        ]
+    );
+    assert!(
+        !args.iter().any(|a| a == "do it"),
+        "the prompt goes on stdin"
+    );
+
+    let mut with_image = request();
+    with_image.images = vec![PathBuf::from("/w/a.png")];
+    let args = strings(driver.args(&with_image));
+    let pos = args
+        .iter()
+        .position(|a| a == "--input-format")
+        .expect("stream-json input for images");
+    assert_eq!(args[pos + 1], "stream-json");
+    assert!(
+        !args.iter().any(|a| a.contains("a.png")),
+        "images travel inside the stdin message"
+    );
+}
+
+#[test]
+fn codex_args_put_options_before_resume_and_images_last() {
+    let mut config = CodexConfig::new(PathBuf::from("codex"));
+    config.config_overrides = vec!["model_provider=\"fake\"".into()];
+    let driver = CodexDriver::new(config);
+    let mut req = request();
+    req.images = vec![PathBuf::from("/w/a.png"), PathBuf::from("/w/b.jpg")];
+    let args = strings(driver.args(&req));
+    assert_eq!(
+        args,
+        [
+            "exec",
+            "--json",
+            "--skip-git-repo-check",
+            "--sandbox",
+            "workspace-write",
+            "-c",
+            "approval_policy=\"never\"",
+            "-c",
+            "sandbox_workspace_write.network_access=false",
+            "--model",
+            "m1",
+            "-c",
+            "model_reasoning_effort=\"high\"",
+            "-c",
+            "model_provider=\"fake\"",
+            "resume",
+            "sess-1",
+            "-",
+            "--image",
+            "/w/a.png",
+            "/w/b.jpg",
+        ]
+    );
+}
+
+#[test]
+fn codex_defaults_are_least_privilege_and_can_be_widened() {
+    let config = CodexConfig::new(PathBuf::from("codex"));
+    assert_eq!(config.sandbox, CodexSandbox::WorkspaceWrite);
+    assert!(!config.network_access);
+    assert_eq!(config.approval_policy, "never");
+
+    let mut wide = config.clone();
+    wide.sandbox = CodexSandbox::ReadOnly;
+    wide.network_access = true;
+    let args = strings(CodexDriver::new(wide).args(&AgentRequest::default()));
+    assert!(
+        args.windows(2).any(|w| w == ["--sandbox", "read-only"]),
+        "{args:?}"
+    );
+    assert!(
+        args.contains(&"sandbox_workspace_write.network_access=true".to_string()),
+        "{args:?}"
+    );
+    assert!(!args.contains(&"resume".to_string()));
+}
