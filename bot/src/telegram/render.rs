@@ -411,6 +411,9 @@ pub fn split_html(html: &str) -> Vec<String> {
 /// a tag or an entity. Tags open at a split are closed at the end of the chunk and
 /// reopened at the start of the next one.
 pub fn split_html_limit(html: &str, limit: usize) -> Vec<String> {
+    if utf16_len(html) <= limit {
+        return vec![html.to_owned()];
+    }
     let atoms = atoms(html);
     let mut chunks = Vec::new();
     let mut start = 0;
@@ -419,26 +422,34 @@ pub fn split_html_limit(html: &str, limit: usize) -> Vec<String> {
         let prefix: String = stack.iter().map(Atom::raw).collect();
         let mut len = utf16_len(&prefix);
         let mut walk = stack.clone();
-        // Best break so far per boundary kind (paragraph, line, word): atom index after it and the stack there.
+        let mut close_len = closing_len(&walk);
+        // Last break seen per boundary kind (paragraph, line, word): atom index after it and the stack there.
         let mut breaks: [Option<(usize, Vec<Atom<'_>>)>; 3] = [None, None, None];
         let mut end = atoms.len();
-        let mut end_stack = Vec::new();
         let mut index = start;
         while index < atoms.len() {
             let atom = atoms[index];
-            let mut next = walk.clone();
-            apply(&mut next, atom);
             let atom_len = utf16_len(atom.raw());
-            let over = len + atom_len + utf16_len(&closing(&next)) > limit;
-            if over && index > start {
-                let boundary = breaks.iter().flatten().next().cloned();
-                let (at, at_stack) = boundary.unwrap_or((index, walk.clone()));
-                end = at;
-                end_stack = at_stack;
+            let close_after = match atom {
+                Atom::Open { name, .. } => close_len + name.len() + 3,
+                Atom::Close { .. } => {
+                    let mut after = walk.clone();
+                    apply(&mut after, atom);
+                    closing_len(&after)
+                }
+                Atom::Text(_) => close_len,
+            };
+            if len + atom_len + close_after > limit && index > start {
+                end = index;
+                if let Some((at, at_stack)) = breaks.iter().flatten().next().cloned() {
+                    end = at;
+                    walk = at_stack;
+                }
                 break;
             }
             len += atom_len;
-            walk = next;
+            close_len = close_after;
+            apply(&mut walk, atom);
             index += 1;
             if len * 2 >= limit {
                 let kind = match atom {
@@ -456,19 +467,20 @@ pub fn split_html_limit(html: &str, limit: usize) -> Vec<String> {
                 }
             }
         }
-        if end == atoms.len() {
-            end_stack = walk;
-        }
         let mut chunk = prefix;
         for atom in &atoms[start..end] {
             chunk.push_str(atom.raw());
         }
-        chunk.push_str(&closing(&end_stack));
+        chunk.push_str(&closing(&walk));
         chunks.push(drop_empty_elements(&chunk));
         start = end;
-        stack = end_stack;
+        stack = walk;
     }
     chunks
+}
+
+fn closing_len(stack: &[Atom<'_>]) -> usize {
+    utf16_len(&closing(stack))
 }
 
 /// Removes elements with no content, which splitting can leave at a chunk's edges.
