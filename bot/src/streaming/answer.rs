@@ -85,7 +85,7 @@ mod tests {
 
     /// A typical answer: about 2,000 characters of Markdown in a few paragraphs.
     fn answer_text() -> String {
-        (0..20)
+        (0..23)
             .map(|i| format!("Paragraph {i} explains **step {i}** of the fix, with `code` and detail; more words here.\n\n"))
             .collect::<String>()
             .trim_end()
