@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use support::fake_telegram::{Failure, FakeTelegram};
 use teloxide::prelude::*;
-use teloxide::types::{ChatAction, MessageId, ParseMode, UpdateKind};
+use teloxide::types::{ChatAction, ParseMode, UpdateKind};
 use teloxide::{ApiError, RequestError};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -262,6 +262,94 @@ async fn fake_callbacks_files_and_commands() {
         store.commands.as_ref().unwrap().as_array().unwrap().len(),
         10
     );
+}
+
+#[tokio::test]
+async fn fake_serves_a_teloxide_dispatcher_end_to_end() {
+    use teloxide::dispatching::UpdateFilterExt;
+    use teloxide::types::Update;
+
+    let fake = FakeTelegram::start().await;
+    let handler = Update::filter_message().endpoint(|bot: Bot, message: Message| async move {
+        bot.send_message(
+            message.chat.id,
+            format!("echo: {}", message.text().unwrap_or("")),
+        )
+        .await?;
+        respond(())
+    });
+    let mut dispatcher = Dispatcher::builder(fake.bot(), handler).build();
+    let run = tokio::spawn(async move { dispatcher.dispatch().await });
+    fake.push_text(5, 5, "hello");
+    fake.push_text(6, 6, "world");
+    let echoed = fake
+        .wait_for(
+            |s| {
+                s.visible(5).iter().any(|m| m.text == "echo: hello")
+                    && s.visible(6).iter().any(|m| m.text == "echo: world")
+            },
+            WAIT,
+        )
+        .await;
+    assert!(echoed, "{:?}", fake.requests());
+    // The next poll's offset confirms both updates.
+    assert!(fake.wait_for(|s| s.updates.is_empty(), WAIT).await);
+    let store = fake.store();
+    assert_eq!(store.count("getMe"), 1);
+    assert_eq!(store.polls_waiting, 1, "the dispatcher keeps polling");
     drop(store);
-    let _ = MessageId(0);
+    run.abort();
+}
+
+#[tokio::test]
+async fn fake_accepts_form_and_multipart_bodies() {
+    let fake = FakeTelegram::start().await;
+    let url = format!(
+        "{}bot{}/sendMessage",
+        fake.url(),
+        support::fake_telegram::TOKEN
+    );
+    let client = reqwest::Client::new();
+    let form: serde_json::Value = client
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("chat_id=3&text=a%20%3Cb%3Ex%3C%2Fb%3E+%26amp%3B&parse_mode=HTML")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(form["result"]["text"], "a x &", "{form}");
+    let multipart = reqwest::multipart::Form::new()
+        .text("chat_id", "3")
+        .text("text", "<i>bad</b>")
+        .text("parse_mode", "HTML");
+    let refused: serde_json::Value = client
+        .post(&url)
+        .multipart(multipart)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(refused["ok"], false);
+    assert_eq!(refused["error_code"], 400);
+    let description = refused["description"].as_str().unwrap();
+    assert!(
+        description.starts_with("Bad Request: can't parse entities: "),
+        "{description}"
+    );
+    let unknown = client
+        .post(format!(
+            "{}bot{}/noSuchMethod",
+            fake.url(),
+            support::fake_telegram::TOKEN
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(fake.messages(3).len(), 1);
 }

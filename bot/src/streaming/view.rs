@@ -201,7 +201,16 @@ impl View {
         let shown = self.blocks.iter().any(
             |block| matches!(block, Block::Text { markdown, .. } if markdown.trim() == text.trim()),
         );
-        if shown {
+        // Some agents report all the answer's segments together as the final text.
+        let all_segments: String = self
+            .blocks
+            .iter()
+            .filter_map(|block| match block {
+                Block::Text { markdown, .. } => Some(markdown.as_str()),
+                _ => None,
+            })
+            .collect();
+        if shown || without_whitespace(&all_segments) == without_whitespace(&text) {
             return;
         }
         // Deltas that stopped short of the final text are completed in place, not repeated.
@@ -258,6 +267,10 @@ fn render_tools(lines: &[ToolLine]) -> String {
         out.push(escape_text(&text));
     }
     out.join("\n")
+}
+
+fn without_whitespace(text: &str) -> String {
+    text.chars().filter(|c| !c.is_whitespace()).collect()
 }
 
 fn shorten(text: &str, max_chars: usize) -> String {
@@ -358,6 +371,28 @@ mod tests {
         assert_eq!(messages.len(), 4);
         let shown: String = messages[1..].iter().map(|m| to_plain(m)).collect();
         assert_eq!(shown, long.trim_end());
+    }
+
+    #[test]
+    fn final_text_made_of_all_segments_is_not_repeated() {
+        let mut view = View::new();
+        view.apply(ViewEvent::TextSegment {
+            text: "First part.".into(),
+        });
+        view.apply(ViewEvent::ToolStarted {
+            name: "Bash".into(),
+            detail: "ls".into(),
+        });
+        view.apply(ViewEvent::TextSegment {
+            text: "Second part.".into(),
+        });
+        view.finish(ViewOutcome::Completed {
+            final_text: Some("First part.\n\nSecond part.".into()),
+        });
+        assert_eq!(
+            view.messages(),
+            ["First part.", "🔧 Bash: ls", "Second part."]
+        );
     }
 
     #[test]
