@@ -188,6 +188,18 @@ async fn fake_get_updates_long_polls_and_offsets_confirm() {
             .unwrap()
             .is_empty()
     );
+    // A negative offset keeps only that many of the newest updates.
+    let kept = [
+        fake.push_text(7, 7, "a"),
+        fake.push_text(7, 7, "b"),
+        fake.push_text(7, 7, "c"),
+    ][2];
+    let newest = bot.get_updates().offset(-1).await.unwrap();
+    assert_eq!(
+        newest.iter().map(|u| u.id.0 as i64).collect::<Vec<_>>(),
+        [kept]
+    );
+    let second = kept;
 
     // A long poll is held until an update arrives.
     let poll = tokio::spawn({
@@ -230,7 +242,18 @@ async fn fake_long_poll_times_out_empty() {
 async fn fake_callbacks_files_and_commands() {
     let fake = FakeTelegram::start().await;
     let bot = fake.bot();
-    let sent = bot.send_message(ChatId(9), "pick").await.unwrap();
+    let keyboard = baton_bot::telegram::keyboards::stop_keyboard(7);
+    let sent = bot
+        .send_message(ChatId(9), "pick")
+        .reply_markup(keyboard)
+        .await
+        .unwrap();
+    let markup = fake.messages(9)[0].reply_markup.clone().unwrap();
+    assert_eq!(markup["inline_keyboard"][0][0]["callback_data"], "s:7");
+    bot.edit_message_reply_markup(ChatId(9), sent.id)
+        .await
+        .unwrap();
+    assert_eq!(fake.messages(9)[0].reply_markup, None);
     fake.push_callback(9, 9, sent.id.0, "m:opus");
     fake.push_voice(9, 9, b"OggS voice");
     let updates = bot.get_updates().await.unwrap();

@@ -614,6 +614,21 @@ fn perform(store: &mut Store, method: &str, params: &Value) -> Answer {
             message.reply_markup = markup;
             Ok(stored_json(message))
         }
+        "editmessagereplymarkup" => {
+            let chat = required_int(params, "chat_id")?;
+            let id = required_int(params, "message_id")? as i32;
+            let markup = json_param(params, "reply_markup");
+            let message = store
+                .chats
+                .get_mut(&chat)
+                .and_then(|messages| messages.iter_mut().find(|m| m.id == id && !m.deleted))
+                .ok_or_else(|| bad_request("Bad Request: message to edit not found"))?;
+            if message.reply_markup == markup {
+                return Err(bad_request(NOT_MODIFIED));
+            }
+            message.reply_markup = markup;
+            Ok(stored_json(message))
+        }
         "deletemessage" => {
             let chat = required_int(params, "chat_id")?;
             let id = required_int(params, "message_id")? as i32;
@@ -667,15 +682,24 @@ async fn get_updates(shared: &Shared, params: &Value) -> Answer {
     let timeout = Duration::from_secs(int_param(params, "timeout").unwrap_or(0).max(0) as u64);
     let mut version = shared.version.subscribe();
     let take = |store: &mut Store| {
-        if let Some(offset) = offset {
-            // An offset confirms, and forgets, every earlier update.
-            while store
-                .updates
-                .front()
-                .is_some_and(|u| u["update_id"].as_i64() < Some(offset))
-            {
-                store.updates.pop_front();
+        match offset {
+            // A negative offset keeps only the last -offset updates and forgets the rest.
+            Some(offset) if offset < 0 => {
+                let keep = offset.unsigned_abs() as usize;
+                let forget = store.updates.len().saturating_sub(keep);
+                store.updates.drain(..forget);
             }
+            // An offset confirms, and forgets, every earlier update.
+            Some(offset) => {
+                while store
+                    .updates
+                    .front()
+                    .is_some_and(|u| u["update_id"].as_i64() < Some(offset))
+                {
+                    store.updates.pop_front();
+                }
+            }
+            None => {}
         }
         store
             .updates
