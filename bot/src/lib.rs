@@ -3,3 +3,5 @@
 
 pub mod drivers;
 pub mod platform;
+pub mod streaming;
+pub mod telegram;

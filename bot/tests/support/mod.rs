@@ -1,6 +1,8 @@
-//! Test support: fakes on 127.0.0.1 port 0 and helpers to run the real agent CLIs against them.
+//! Test support: local fakes on 127.0.0.1 port 0, one per test, and helpers
+//! to run the real agent CLIs against them.
 #![allow(dead_code)] // each test binary uses its own part of the support code
 
 pub mod agent_cli;
 pub mod fake_anthropic;
 pub mod fake_openai;
+pub mod fake_telegram;

@@ -1,0 +1,232 @@
+//! One answer in flight: its view, published to the coalescer task that delivers it.
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::api::{Target, TelegramApi};
+use super::coalescer::{self, ChatPauses, CoalescerConfig, Delivery};
+use super::view::{View, ViewEvent, ViewOutcome};
+
+/// Feeds events into an answer's [`View`] and lets a background task deliver it.
+/// Dropping it without [`finish`](Self::finish) still delivers the last state shown.
+#[derive(Debug)]
+pub struct AnswerStream {
+    view: View,
+    wanted: watch::Sender<Vec<String>>,
+    delivery: JoinHandle<Delivery>,
+}
+
+impl AnswerStream {
+    pub fn start<A: TelegramApi>(
+        api: A,
+        target: Target,
+        config: CoalescerConfig,
+        pauses: ChatPauses,
+    ) -> Self {
+        let (wanted, receiver) = watch::channel(Vec::new());
+        let delivery = tokio::spawn(coalescer::run(api, target, config, pauses, receiver));
+        AnswerStream {
+            view: View::new(),
+            wanted,
+            delivery,
+        }
+    }
+
+    pub fn apply(&mut self, event: ViewEvent) {
+        self.view.apply(event);
+        self.publish();
+    }
+
+    /// Shows the outcome and waits until every message shows its final text.
+    pub async fn finish(mut self, outcome: ViewOutcome) -> Delivery {
+        self.view.finish(outcome);
+        self.publish();
+        let AnswerStream {
+            wanted, delivery, ..
+        } = self;
+        drop(wanted);
+        match delivery.await {
+            Ok(delivery) => delivery,
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(_) => Delivery {
+                messages: Vec::new(),
+                requests: 0,
+                abandoned: 0,
+            },
+        }
+    }
+
+    fn publish(&self) {
+        let messages = self.view.messages();
+        self.wanted.send_if_modified(|current| {
+            let changed = *current != messages;
+            if changed {
+                *current = messages;
+            }
+            changed
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use teloxide::types::{ChatId, MessageId};
+    use tokio::time::Instant;
+
+    use super::*;
+    use crate::streaming::api::{ApiFailure, Format};
+    use crate::streaming::test_api::{Call, Record, RecordingApi};
+    use crate::telegram::render::markdown_to_html;
+
+    const INTERVAL: Duration = Duration::from_millis(1500);
+
+    /// A typical answer: about 2,000 characters of Markdown in a few paragraphs.
+    fn answer_text() -> String {
+        (0..23)
+            .map(|i| format!("Paragraph {i} explains **step {i}** of the fix, with `code` and detail; more words here.\n\n"))
+            .collect::<String>()
+            .trim_end()
+            .to_owned()
+    }
+
+    /// Streams `text` in 5-character deltas every 50 ms, then finishes.
+    async fn stream(api: &RecordingApi, text: &str) -> Delivery {
+        let target = Target::chat(ChatId(1));
+        let mut answer = AnswerStream::start(
+            api.clone(),
+            target,
+            CoalescerConfig::default(),
+            ChatPauses::default(),
+        );
+        let chars: Vec<char> = text.chars().collect();
+        for piece in chars.chunks(5) {
+            answer.apply(ViewEvent::TextDelta {
+                text: piece.iter().collect(),
+            });
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        answer
+            .finish(ViewOutcome::Completed {
+                final_text: Some(text.to_owned()),
+            })
+            .await
+    }
+
+    /// The last text each message was given, and the instants of its edits.
+    fn by_message(calls: &[Record]) -> HashMap<MessageId, (String, Vec<Instant>)> {
+        let mut sent = 0;
+        let mut out: HashMap<MessageId, (String, Vec<Instant>)> = HashMap::new();
+        for Record { at, call, ok } in calls {
+            if !ok {
+                continue;
+            }
+            match call {
+                Call::Send { text, .. } => {
+                    sent += 1;
+                    out.insert(MessageId(sent), (text.clone(), vec![*at]));
+                }
+                Call::Edit { message, text, .. } => {
+                    let entry = out.get_mut(message).unwrap();
+                    entry.0 = text.clone();
+                    entry.1.push(*at);
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn streamed_answer_edits_at_most_once_per_interval_and_ends_in_full() {
+        let api = RecordingApi::default();
+        let text = answer_text();
+        let delivery = stream(&api, &text).await;
+        let calls = api.calls();
+        let messages = by_message(&calls);
+        assert_eq!(delivery.messages, [MessageId(1)]);
+        assert_eq!(messages[&MessageId(1)].0, markdown_to_html(&text));
+        for window in messages[&MessageId(1)].1.windows(2) {
+            assert!(
+                window[1] - window[0] >= INTERVAL,
+                "edits {:?} apart",
+                window[1] - window[0]
+            );
+        }
+        // 400 deltas over 20 s: about one request per interval, never one per delta.
+        let streamed = Duration::from_millis(50) * text.chars().count().div_ceil(5) as u32;
+        let intervals = (streamed.as_millis() / INTERVAL.as_millis()) as u32;
+        assert!(
+            delivery.requests <= intervals + 2,
+            "{} requests, {intervals} intervals",
+            delivery.requests
+        );
+        // ...and the user watches it grow: an edit in nearly every interval.
+        assert!(
+            delivery.requests >= intervals - 1,
+            "{} requests, {intervals} intervals",
+            delivery.requests
+        );
+        assert_eq!(delivery.requests as usize, calls.len());
+        eprintln!(
+            "figure: {} chars in {} deltas over {:?}: {} requests",
+            text.chars().count(),
+            text.chars().count().div_ceil(5),
+            streamed,
+            delivery.requests
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn flood_control_storm_loses_no_text() {
+        let api = RecordingApi::default();
+        api.fail_next(ApiFailure::RetryAfter(Duration::from_secs(7)), 6);
+        let text = answer_text().repeat(3);
+        let delivery = stream(&api, &text).await;
+        let messages = by_message(&api.calls());
+        let shown: Vec<String> = delivery
+            .messages
+            .iter()
+            .map(|id| messages[id].0.clone())
+            .collect();
+        assert_eq!(
+            shown,
+            crate::telegram::render::split_html(&markdown_to_html(&text))
+        );
+        assert!(delivery.messages.len() >= 2);
+        assert_eq!(delivery.abandoned, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn dropping_the_stream_still_delivers_its_last_state() {
+        let api = RecordingApi::default();
+        let target = Target::chat(ChatId(1));
+        let mut answer = AnswerStream::start(
+            api.clone(),
+            target,
+            CoalescerConfig::default(),
+            ChatPauses::default(),
+        );
+        answer.apply(ViewEvent::TextDelta {
+            text: "first".into(),
+        });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        answer.apply(ViewEvent::TextDelta {
+            text: " and last".into(),
+        });
+        drop(answer);
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let calls = api.calls();
+        let last = calls.last().map(|record| record.call.clone());
+        assert_eq!(
+            last,
+            Some(Call::Edit {
+                message: MessageId(1),
+                text: "first and last".into(),
+                format: Format::Html
+            })
+        );
+    }
+}

@@ -1,0 +1,61 @@
+//! The bot's slash commands, with the descriptions sent to Telegram by setMyCommands.
+
+use teloxide::utils::command::BotCommands;
+
+#[derive(Debug, Clone, PartialEq, Eq, BotCommands)]
+#[command(
+    rename_rule = "lowercase",
+    description = "Baton drives Claude Code and Codex from this chat."
+)]
+pub enum Command {
+    #[command(description = "introduce the bot")]
+    Start,
+    #[command(description = "show the commands")]
+    Help,
+    #[command(description = "start a new agent session")]
+    New,
+    #[command(description = "stop the current run")]
+    Stop,
+    #[command(description = "show the run and the queue")]
+    Status,
+    #[command(description = "show internal state for debugging")]
+    Debug,
+    #[command(description = "run the last message again")]
+    Retry,
+    #[command(description = "resume an earlier session")]
+    Resume,
+    #[command(description = "choose the model")]
+    Model,
+    #[command(description = "switch between claude and codex")]
+    Switch,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_parse_with_and_without_bot_name() {
+        assert_eq!(Command::parse("/stop", "baton_bot").unwrap(), Command::Stop);
+        assert_eq!(
+            Command::parse("/resume@baton_bot", "baton_bot").unwrap(),
+            Command::Resume
+        );
+        assert!(Command::parse("/stop@other_bot", "baton_bot").is_err());
+        assert!(Command::parse("/nope", "baton_bot").is_err());
+    }
+
+    #[test]
+    fn commands_all_have_descriptions_for_set_my_commands() {
+        let commands = Command::bot_commands();
+        let names: Vec<&str> = commands.iter().map(|c| c.command.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "/start", "/help", "/new", "/stop", "/status", "/debug", "/retry", "/resume",
+                "/model", "/switch"
+            ]
+        );
+        assert!(commands.iter().all(|c| !c.description.is_empty()));
+    }
+}
