@@ -222,7 +222,9 @@ async fn claude_silent_model_is_killed_as_stalled() {
     .await;
     let sandbox = Sandbox::new();
     let mut config = agent_cli::claude_config(&fake, &sandbox);
-    config.stall_timeout = Duration::from_secs(3);
+    // Long enough to cover the CLI's start on a loaded machine (seen above 3 s), so the stall
+    // happens mid-answer, after the first delta.
+    config.stall_timeout = Duration::from_secs(8);
     let driver = ClaudeDriver::new(config);
     let (tx, rx) = mpsc::unbounded_channel();
     let started = Instant::now();

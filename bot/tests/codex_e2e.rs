@@ -216,7 +216,7 @@ async fn codex_silent_model_is_killed_as_stalled() {
     .await;
     let sandbox = Sandbox::new();
     let mut config = agent_cli::codex_config(&fake, &sandbox);
-    config.stall_timeout = Duration::from_secs(3);
+    config.stall_timeout = Duration::from_secs(5);
     let driver = CodexDriver::new(config);
     let (tx, rx) = mpsc::unbounded_channel();
     let (events, outcome) = collect(
@@ -225,6 +225,7 @@ async fn codex_silent_model_is_killed_as_stalled() {
     )
     .await;
     assert_eq!(outcome, AgentOutcome::Stalled, "{events:?}");
+    assert!(matches!(events.first(), Some(AgentEvent::Session { .. })), "stalled mid-turn: {events:?}");
 }
 
 #[tokio::test]
