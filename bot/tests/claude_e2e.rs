@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use baton_bot::drivers::{AgentEvent, AgentOutcome, ClaudeDriver};
 use serde_json::json;
-use support::agent_cli::{self, Sandbox, collect, session_ids, wait_for};
+use support::agent_cli::{self, Sandbox, collect, collect_timed, session_ids, wait_for};
 use support::fake_anthropic::{FakeAnthropic, Reply};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -25,11 +25,14 @@ async fn run_turn(
 async fn claude_streams_text_deltas_then_completes_with_the_text() {
     let fake = FakeAnthropic::start(vec![Reply::text(&["Hello ", "from ", "the fake."])]).await;
     let sandbox = Sandbox::new();
-    let started = Instant::now();
-    let (events, outcome) = run_turn(&fake, &sandbox, sandbox.request("say hello")).await;
+    let driver = ClaudeDriver::new(agent_cli::claude_config(&fake, &sandbox));
+    let (tx, rx) = mpsc::unbounded_channel();
+    let run = driver.run(sandbox.request("say hello"), tx, CancellationToken::new());
+    let (events, outcome, timing) = collect_timed(run, rx).await;
     println!(
-        "one claude turn against the fake took {} ms",
-        started.elapsed().as_millis()
+        "one claude turn against the fake took {} ms ({:?} ms of start-up until the session id)",
+        timing.to_outcome.as_millis(),
+        timing.to_session.map(|d| d.as_millis())
     );
 
     assert_eq!(
