@@ -266,3 +266,19 @@ const TINY_PNG: &[u8] = &[
     0x00, 0x03, 0x01, 0x01, 0x00, 0xc9, 0xfe, 0x92, 0xef, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e,
     0x44, 0xae, 0x42, 0x60, 0x82,
 ];
+
+#[tokio::test]
+async fn codex_http_400_is_a_failure_with_the_api_message() {
+    let fake = FakeOpenAi::start(vec![Reply::Error {
+        status: 400,
+        message: "fake bad request xyz".into(),
+    }])
+    .await;
+    let sandbox = Sandbox::new();
+    let (events, outcome) = run_turn(&fake, &sandbox, sandbox.request("hi")).await;
+    let AgentOutcome::Failed { message } = &outcome else {
+        panic!("expected a failure, got {outcome:?} after {events:?}");
+    };
+    println!("codex reported: {message}");
+    assert!(message.contains("fake bad request xyz"), "{message}");
+}
