@@ -291,3 +291,36 @@ const TINY_PNG: &[u8] = &[
     0x00, 0x03, 0x01, 0x01, 0x00, 0xc9, 0xfe, 0x92, 0xef, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e,
     0x44, 0xae, 0x42, 0x60, 0x82,
 ];
+
+#[tokio::test]
+async fn claude_thinking_blocks_arrive_as_thinking_before_the_answer() {
+    let fake = FakeAnthropic::start(vec![Reply::Thinking {
+        thinking: "weighing the options".into(),
+        text: "the answer".into(),
+    }])
+    .await;
+    let sandbox = Sandbox::new();
+    let (events, outcome) = run_turn(&fake, &sandbox, sandbox.request("think first")).await;
+    assert_eq!(
+        outcome,
+        AgentOutcome::Completed {
+            final_text: Some("the answer".into())
+        },
+        "{events:?}"
+    );
+    let thinking = AgentEvent::Thinking {
+        text: "weighing the options".into(),
+    };
+    let answer = AgentEvent::TextSegment {
+        text: "the answer".into(),
+    };
+    let t = events
+        .iter()
+        .position(|e| *e == thinking)
+        .unwrap_or_else(|| panic!("no thinking: {events:?}"));
+    let a = events
+        .iter()
+        .position(|e| *e == answer)
+        .unwrap_or_else(|| panic!("no answer: {events:?}"));
+    assert!(t < a, "{events:?}");
+}
