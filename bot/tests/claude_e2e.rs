@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use baton_bot::drivers::{AgentEvent, AgentOutcome, ClaudeDriver};
 use serde_json::json;
-use support::agent_cli::{self, Sandbox, collect, session_ids, wait_for};
+use support::agent_cli::{self, Sandbox, collect, collect_timed, session_ids, wait_for};
 use support::fake_anthropic::{FakeAnthropic, Reply};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -25,11 +25,14 @@ async fn run_turn(
 async fn claude_streams_text_deltas_then_completes_with_the_text() {
     let fake = FakeAnthropic::start(vec![Reply::text(&["Hello ", "from ", "the fake."])]).await;
     let sandbox = Sandbox::new();
-    let started = Instant::now();
-    let (events, outcome) = run_turn(&fake, &sandbox, sandbox.request("say hello")).await;
+    let driver = ClaudeDriver::new(agent_cli::claude_config(&fake, &sandbox));
+    let (tx, rx) = mpsc::unbounded_channel();
+    let run = driver.run(sandbox.request("say hello"), tx, CancellationToken::new());
+    let (events, outcome, timing) = collect_timed(run, rx).await;
     println!(
-        "one claude turn against the fake took {} ms",
-        started.elapsed().as_millis()
+        "one claude turn against the fake took {} ms ({:?} ms of start-up until the session id)",
+        timing.to_outcome.as_millis(),
+        timing.to_session.map(|d| d.as_millis())
     );
 
     assert_eq!(
@@ -222,7 +225,9 @@ async fn claude_silent_model_is_killed_as_stalled() {
     .await;
     let sandbox = Sandbox::new();
     let mut config = agent_cli::claude_config(&fake, &sandbox);
-    config.stall_timeout = Duration::from_secs(3);
+    // Long enough to cover the CLI's start on a loaded machine (seen above 3 s), so the stall
+    // happens mid-answer, after the first delta.
+    config.stall_timeout = Duration::from_secs(8);
     let driver = ClaudeDriver::new(config);
     let (tx, rx) = mpsc::unbounded_channel();
     let started = Instant::now();
@@ -286,3 +291,36 @@ const TINY_PNG: &[u8] = &[
     0x00, 0x03, 0x01, 0x01, 0x00, 0xc9, 0xfe, 0x92, 0xef, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e,
     0x44, 0xae, 0x42, 0x60, 0x82,
 ];
+
+#[tokio::test]
+async fn claude_thinking_blocks_arrive_as_thinking_before_the_answer() {
+    let fake = FakeAnthropic::start(vec![Reply::Thinking {
+        thinking: "weighing the options".into(),
+        text: "the answer".into(),
+    }])
+    .await;
+    let sandbox = Sandbox::new();
+    let (events, outcome) = run_turn(&fake, &sandbox, sandbox.request("think first")).await;
+    assert_eq!(
+        outcome,
+        AgentOutcome::Completed {
+            final_text: Some("the answer".into())
+        },
+        "{events:?}"
+    );
+    let thinking = AgentEvent::Thinking {
+        text: "weighing the options".into(),
+    };
+    let answer = AgentEvent::TextSegment {
+        text: "the answer".into(),
+    };
+    let t = events
+        .iter()
+        .position(|e| *e == thinking)
+        .unwrap_or_else(|| panic!("no thinking: {events:?}"));
+    let a = events
+        .iter()
+        .position(|e| *e == answer)
+        .unwrap_or_else(|| panic!("no answer: {events:?}"));
+    assert!(t < a, "{events:?}");
+}

@@ -5,7 +5,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use baton_bot::drivers::{AgentEvent, AgentOutcome, AgentRequest, CodexDriver};
-use support::agent_cli::{self, Sandbox, collect, session_ids, wait_for};
+use support::agent_cli::{self, Sandbox, collect, collect_timed, session_ids, wait_for};
 use support::fake_openai::{FakeOpenAi, Reply};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -24,11 +24,14 @@ async fn run_turn(
 async fn codex_turn_completes_with_the_streamed_answer() {
     let fake = FakeOpenAi::start(vec![Reply::text(&["Hello ", "from ", "codex."])]).await;
     let sandbox = Sandbox::new();
-    let started = Instant::now();
-    let (events, outcome) = run_turn(&fake, &sandbox, sandbox.request("say hello")).await;
+    let driver = CodexDriver::new(agent_cli::codex_config(&fake, &sandbox));
+    let (tx, rx) = mpsc::unbounded_channel();
+    let run = driver.run(sandbox.request("say hello"), tx, CancellationToken::new());
+    let (events, outcome, timing) = collect_timed(run, rx).await;
     println!(
-        "one codex turn against the fake took {} ms",
-        started.elapsed().as_millis()
+        "one codex turn against the fake took {} ms ({:?} ms of start-up until the session id)",
+        timing.to_outcome.as_millis(),
+        timing.to_session.map(|d| d.as_millis())
     );
 
     assert_eq!(
@@ -216,7 +219,7 @@ async fn codex_silent_model_is_killed_as_stalled() {
     .await;
     let sandbox = Sandbox::new();
     let mut config = agent_cli::codex_config(&fake, &sandbox);
-    config.stall_timeout = Duration::from_secs(3);
+    config.stall_timeout = Duration::from_secs(5);
     let driver = CodexDriver::new(config);
     let (tx, rx) = mpsc::unbounded_channel();
     let (events, outcome) = collect(
@@ -225,6 +228,10 @@ async fn codex_silent_model_is_killed_as_stalled() {
     )
     .await;
     assert_eq!(outcome, AgentOutcome::Stalled, "{events:?}");
+    assert!(
+        matches!(events.first(), Some(AgentEvent::Session { .. })),
+        "stalled mid-turn: {events:?}"
+    );
 }
 
 #[tokio::test]
@@ -259,3 +266,19 @@ const TINY_PNG: &[u8] = &[
     0x00, 0x03, 0x01, 0x01, 0x00, 0xc9, 0xfe, 0x92, 0xef, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e,
     0x44, 0xae, 0x42, 0x60, 0x82,
 ];
+
+#[tokio::test]
+async fn codex_http_400_is_a_failure_with_the_api_message() {
+    let fake = FakeOpenAi::start(vec![Reply::Error {
+        status: 400,
+        message: "fake bad request xyz".into(),
+    }])
+    .await;
+    let sandbox = Sandbox::new();
+    let (events, outcome) = run_turn(&fake, &sandbox, sandbox.request("hi")).await;
+    let AgentOutcome::Failed { message } = &outcome else {
+        panic!("expected a failure, got {outcome:?} after {events:?}");
+    };
+    println!("codex reported: {message}");
+    assert!(message.contains("fake bad request xyz"), "{message}");
+}

@@ -180,13 +180,14 @@ pub async fn run(
     let mut stderr_tail: VecDeque<String> = VecDeque::new();
     let mut stdout_open = true;
     let mut stderr_open = true;
+    let mut exited = false;
     let mut status: Option<ExitStatus> = None;
     let mut stall_at = Instant::now() + launch.stall_timeout;
     let mut stopping: Option<Stopping> = None;
     let mut drain_until: Option<Instant> = None;
 
     loop {
-        if status.is_some() && !stdout_open && !stderr_open {
+        if exited && !stdout_open && !stderr_open {
             break;
         }
         let stop_at = stopping.as_ref().map(|s| s.at);
@@ -213,21 +214,22 @@ pub async fn run(
                     }
                 }
             }
-            exited = child.wait(), if status.is_none() => {
+            waited = child.wait(), if !exited => {
                 // The CLI is gone: anything left in its group is an orphaned tool process.
                 guard.signal(libc::SIGKILL);
-                status = Some(exited.unwrap_or_else(|_| ExitStatus::default()));
+                exited = true;
+                status = waited.ok();
                 drain_until = Some(Instant::now() + DRAIN_AFTER_EXIT);
             }
-            () = cancel.cancelled(), if stopping.is_none() && !report.cancel_requested && status.is_none() => {
+            () = cancel.cancelled(), if stopping.is_none() && !report.cancel_requested && !exited => {
                 report.cancel_requested = true;
                 stopping = Some(Stopping { next: CANCEL_SIGNALS, at: Instant::now() });
             }
-            () = sleep_until(stall_at), if stopping.is_none() && status.is_none() => {
+            () = sleep_until(stall_at), if stopping.is_none() && !exited => {
                 report.stalled = true;
                 stopping = Some(Stopping { next: STALL_SIGNALS, at: Instant::now() });
             }
-            () = sleep_until(stop_at.unwrap_or_else(Instant::now)), if stop_at.is_some() && status.is_none() => {
+            () = sleep_until(stop_at.unwrap_or_else(Instant::now)), if stop_at.is_some() && !exited => {
                 if let Some(stop) = stopping.as_mut()
                     && let Some((&signal, rest)) = stop.next.split_first()
                 {
@@ -249,7 +251,7 @@ pub async fn run(
     for reader in readers {
         reader.abort();
     }
-    if status.is_none() {
+    if !exited {
         status = child.wait().await.ok();
     }
     if let Some(status) = status {

@@ -140,6 +140,49 @@ pub async fn collect(
     (events, outcome)
 }
 
+/// When a run's first `Session` event and its outcome came, counted from its start.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// The CLI's start-up: until it named its session.
+    pub to_session: Option<Duration>,
+    pub to_outcome: Duration,
+}
+
+/// Like `collect`, receiving events while the run goes on, and timing it.
+pub async fn collect_timed(
+    run: impl Future<Output = AgentOutcome>,
+    mut rx: mpsc::UnboundedReceiver<AgentEvent>,
+) -> (Vec<AgentEvent>, AgentOutcome, Timing) {
+    let start = std::time::Instant::now();
+    let mut run = std::pin::pin!(run);
+    let mut events = Vec::new();
+    let mut to_session = None;
+    let outcome = loop {
+        tokio::select! {
+            biased;
+            Some(event) = rx.recv() => {
+                if to_session.is_none() && matches!(event, AgentEvent::Session { .. }) {
+                    to_session = Some(start.elapsed());
+                }
+                events.push(event);
+            }
+            outcome = &mut run => break outcome,
+        }
+    };
+    let to_outcome = start.elapsed();
+    while let Ok(event) = rx.try_recv() {
+        events.push(event);
+    }
+    (
+        events,
+        outcome,
+        Timing {
+            to_session,
+            to_outcome,
+        },
+    )
+}
+
 /// The session ids among `events`, in order.
 pub fn session_ids(events: &[AgentEvent]) -> Vec<String> {
     events

@@ -21,6 +21,8 @@ use tokio_stream::wrappers::ReceiverStream;
 pub enum Reply {
     /// A text answer streamed as one delta per chunk.
     Text(Vec<String>),
+    /// A thinking block, then a text answer.
+    Thinking { thinking: String, text: String },
     /// A tool call: the CLI runs it and asks again with a `tool_result`.
     ToolUse { name: String, input: Value },
     /// Starts a text answer with `first` and then never finishes (for stop and stall tests).
@@ -139,6 +141,9 @@ async fn messages(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> R
     match reply.unwrap_or_else(|| Reply::text(&["ok"])) {
         Reply::Text(chunks) => sse_response(text_events(&model, &chunks), None),
         Reply::ToolUse { name, input } => sse_response(tool_events(&model, &name, &input), None),
+        Reply::Thinking { thinking, text } => {
+            sse_response(thinking_events(&model, &thinking, &text), None)
+        }
         Reply::Hang { first } => {
             let mut events = vec![
                 message_start(&model),
@@ -208,6 +213,43 @@ fn text_events(model: &str, chunks: &[String]) -> Vec<Event> {
     events.extend(chunks.iter().map(|chunk| text_delta(chunk)));
     events.extend(finish("end_turn", chunks.len() + 1));
     events
+}
+
+fn thinking_events(model: &str, thinking: &str, text: &str) -> Vec<Event> {
+    let delta = |index: usize, delta: Value| {
+        (
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": index, "delta": delta}),
+        )
+    };
+    vec![
+        message_start(model),
+        block_start(json!({"type": "thinking", "thinking": "", "signature": ""})),
+        delta(0, json!({"type": "thinking_delta", "thinking": thinking})),
+        delta(
+            0,
+            json!({"type": "signature_delta", "signature": "fake-signature"}),
+        ),
+        (
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 0}),
+        ),
+        (
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}}),
+        ),
+        delta(1, json!({"type": "text_delta", "text": text})),
+        (
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 1}),
+        ),
+        (
+            "message_delta",
+            json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null},
+                "usage": {"output_tokens": 5}}),
+        ),
+        ("message_stop", json!({"type": "message_stop"})),
+    ]
 }
 
 fn tool_events(model: &str, name: &str, input: &Value) -> Vec<Event> {
