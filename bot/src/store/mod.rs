@@ -142,6 +142,7 @@ impl Store {
         if check != "ok" {
             return Err(unusable(&format!("failed its integrity check: {check}")));
         }
+        schema::check_version(&conn, path)?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
             .map_err(sqlite)?;
