@@ -114,9 +114,10 @@ pub const SETTINGS: &[Setting] = &[
 pub fn help_text() -> String {
     let mut text = String::from(
         "baton: drive Claude Code and Codex from Telegram\n\n\
-         usage: baton [--env-file PATH]\n\n\
+         usage: baton [--env-file PATH | --no-env-file]\n\n\
          options:\n  \
          --env-file PATH  read settings from PATH instead of ./.env\n  \
+         --no-env-file    read settings from the environment only\n  \
          -h, --help       print this help\n  \
          -V, --version    print the version\n\n\
          settings (environment variables; a .env file fills in those not set):\n",
@@ -152,10 +153,22 @@ impl ConfigError {
     }
 }
 
+/// Which file fills in settings the environment lacks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvFile {
+    /// `./.env`, if it exists.
+    CurrentDir,
+    /// This file, which must exist.
+    Path(PathBuf),
+    /// None: the environment only (e.g. under systemd, whose EnvironmentFile already
+    /// applied, and where the working directory may be writable by the agents).
+    Disabled,
+}
+
 /// What the command line asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    Run { env_file: Option<PathBuf> },
+    Run { env_file: EnvFile },
     Help,
     Version,
 }
@@ -163,7 +176,7 @@ pub enum Command {
 impl Command {
     /// Parses the arguments after the program name.
     pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, ConfigError> {
-        let mut env_file = None;
+        let mut env_file = EnvFile::CurrentDir;
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let arg = arg
@@ -176,10 +189,11 @@ impl Command {
                     let path = args.next().ok_or_else(|| {
                         ConfigError::Usage("--env-file: a path is required".into())
                     })?;
-                    env_file = Some(PathBuf::from(path));
+                    env_file = EnvFile::Path(PathBuf::from(path));
                 }
+                "--no-env-file" => env_file = EnvFile::Disabled,
                 other => match other.strip_prefix("--env-file=") {
-                    Some(path) if !path.is_empty() => env_file = Some(PathBuf::from(path)),
+                    Some(path) if !path.is_empty() => env_file = EnvFile::Path(PathBuf::from(path)),
                     Some(_) => {
                         return Err(ConfigError::Usage("--env-file: a path is required".into()));
                     }
@@ -292,25 +306,29 @@ impl fmt::Debug for Config {
 impl Config {
     /// Reads the process environment, filled in by `./.env` when that file exists.
     pub fn from_env() -> Result<Config, ConfigError> {
-        Config::from_env_file(None)
+        Config::load(&EnvFile::CurrentDir)
     }
 
-    /// Reads the process environment, filled in by `env_file` (which must exist) or, when
-    /// `None`, by `./.env` if present. Variables already set in the environment win.
-    pub fn from_env_file(env_file: Option<&Path>) -> Result<Config, ConfigError> {
+    /// Reads the process environment, filled in by `env_file`. Variables already set in
+    /// the environment win.
+    pub fn load(env_file: &EnvFile) -> Result<Config, ConfigError> {
         let file_vars = match env_file {
-            Some(path) => read_env_file(path)?,
-            None => {
-                let path = Path::new(".env");
-                if path.exists() {
-                    read_env_file(path)?
-                } else {
-                    HashMap::new()
-                }
-            }
+            EnvFile::Path(path) => read_env_file(path)?,
+            EnvFile::CurrentDir if Path::new(".env").exists() => read_env_file(Path::new(".env"))?,
+            EnvFile::CurrentDir | EnvFile::Disabled => HashMap::new(),
         };
-        let process_vars = std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        let mut process_vars = Vec::new();
+        for (name, value) in std::env::vars_os() {
+            match (name.into_string(), value.into_string()) {
+                (Ok(name), Ok(value)) => process_vars.push((name, value)),
+                (Ok(name), Err(_)) => {
+                    if let Some(setting) = SETTINGS.iter().find(|s| s.name == name) {
+                        return Err(ConfigError::setting(setting.name, "is not valid utf-8"));
+                    }
+                }
+                (Err(_), _) => {}
+            }
+        }
         let base_dir = std::env::current_dir().map_err(|e| {
             ConfigError::setting(
                 "BATON_WORKDIR",

@@ -395,7 +395,7 @@ fn process_environment_wins_over_env_file() {
 fn env_file_errors_name_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.env");
-    let error = Config::from_env_file(Some(&missing)).unwrap_err();
+    let error = Config::load(&EnvFile::Path(missing.clone())).unwrap_err();
     assert_eq!(
         error.to_string(),
         format!(
@@ -420,6 +420,7 @@ fn help_lists_every_setting_with_its_default() {
         assert!(help.contains(&format!("default: {}", setting.default)));
     }
     assert!(help.contains("--env-file PATH"));
+    assert!(help.contains("--no-env-file"));
 }
 
 #[test]
@@ -447,19 +448,30 @@ fn every_variable_read_is_documented() {
 #[test]
 fn command_line_is_parsed() {
     let parse = |args: &[&str]| Command::parse(args.iter().map(OsString::from));
-    assert_eq!(parse(&[]), Ok(Command::Run { env_file: None }));
+    assert_eq!(
+        parse(&[]),
+        Ok(Command::Run {
+            env_file: EnvFile::CurrentDir
+        })
+    );
+    assert_eq!(
+        parse(&["--no-env-file"]),
+        Ok(Command::Run {
+            env_file: EnvFile::Disabled
+        })
+    );
     assert_eq!(parse(&["--help"]), Ok(Command::Help));
     assert_eq!(parse(&["-V"]), Ok(Command::Version));
     assert_eq!(
         parse(&["--env-file", "/etc/baton.env"]),
         Ok(Command::Run {
-            env_file: Some("/etc/baton.env".into())
+            env_file: EnvFile::Path("/etc/baton.env".into())
         })
     );
     assert_eq!(
         parse(&["--env-file=x.env"]),
         Ok(Command::Run {
-            env_file: Some("x.env".into())
+            env_file: EnvFile::Path("x.env".into())
         })
     );
     assert_eq!(
