@@ -80,7 +80,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         name: "CLAUDE_PERMISSION_MODE",
         default: "(claude's own default)",
-        meaning: "claude --permission-mode: default, acceptEdits, plan, dontAsk or bypassPermissions \
+        meaning: "claude --permission-mode: default, acceptEdits, auto, plan, dontAsk or bypassPermissions \
                   (bypassPermissions needs IS_SANDBOX=1 when running as root)",
     },
     Setting {
@@ -247,6 +247,7 @@ impl CodexSandbox {
 pub const CLAUDE_PERMISSION_MODES: &[&str] = &[
     "default",
     "acceptEdits",
+    "auto",
     "plan",
     "dontAsk",
     "bypassPermissions",

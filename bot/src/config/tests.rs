@@ -339,7 +339,7 @@ fn numbers_are_checked_for_form_and_minimum() {
 fn choices_are_checked() {
     assert_eq!(
         Fixture::new().set("CLAUDE_PERMISSION_MODE", "yolo").error(),
-        r#"CLAUDE_PERMISSION_MODE: "yolo" is not one of default, acceptEdits, plan, dontAsk, bypassPermissions"#
+        r#"CLAUDE_PERMISSION_MODE: "yolo" is not one of default, acceptEdits, auto, plan, dontAsk, bypassPermissions"#
     );
     assert_eq!(
         Fixture::new().set("CODEX_SANDBOX", "none").error(),
