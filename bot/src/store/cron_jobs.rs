@@ -106,6 +106,32 @@ impl Store {
         )
     }
 
+    /// Jobs whose next fire is at or before `now`, earliest first.
+    pub fn due_cron_jobs(&self, now: DateTime<Utc>) -> Result<Vec<CronJob>, StoreError> {
+        self.query_cron_jobs(
+            &format!(
+                "SELECT {CRON_COLUMNS} FROM cron_jobs
+                 WHERE next_fire IS NOT NULL AND next_fire <= ?1 ORDER BY next_fire, id"
+            ),
+            params![millis(now)],
+        )
+    }
+
+    /// The earliest next fire of any job: when the scheduler should wake next.
+    pub fn earliest_next_fire(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let earliest: Option<i64> = self
+            .lock()
+            .query_row(
+                "SELECT min(next_fire) FROM cron_jobs WHERE next_fire IS NOT NULL",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.sqlite_error(e))?;
+        earliest
+            .map(|at| self.time_from_column("earliest cron fire", at))
+            .transpose()
+    }
+
     /// One job, if it still exists.
     pub fn cron_job(&self, id: i64) -> Result<Option<CronJob>, StoreError> {
         let row = self

@@ -77,6 +77,7 @@ const MIGRATIONS: &[&str] = &[
             OR (kind = 'once' AND at IS NOT NULL AND expr IS NULL AND tz IS NULL))
     );
     CREATE INDEX cron_jobs_lane ON cron_jobs (chat_id, topic_id);
+    CREATE INDEX cron_jobs_due ON cron_jobs (next_fire) WHERE next_fire IS NOT NULL;
     ",
 ];
 

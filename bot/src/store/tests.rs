@@ -623,3 +623,30 @@ fn cron_jobs_round_trip_and_ids_are_never_reused() {
     let again = store.add_cron_job(&once).unwrap();
     assert!(again > once_id, "id {again} reused");
 }
+
+#[test]
+fn due_jobs_and_the_earliest_fire_follow_next_fire() {
+    let (_dir, store) = temp_store();
+    assert_eq!(store.earliest_next_fire().unwrap(), None);
+    let job = |next_fire| NewCronJob {
+        lane: CHAT,
+        schedule: ScheduleSpec::Once { at: at(0) },
+        prompt: "p".into(),
+        silent: false,
+        next_fire,
+    };
+    let late = store.add_cron_job(&job(Some(at(300)))).unwrap();
+    let early = store.add_cron_job(&job(Some(at(100)))).unwrap();
+    let never = store.add_cron_job(&job(None)).unwrap();
+    assert_eq!(store.earliest_next_fire().unwrap(), Some(at(100)));
+    let ids = |jobs: Vec<CronJob>| jobs.iter().map(|j| j.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.due_cron_jobs(at(99)).unwrap()), Vec::<i64>::new());
+    assert_eq!(ids(store.due_cron_jobs(at(100)).unwrap()), vec![early]);
+    assert_eq!(
+        ids(store.due_cron_jobs(at(1000)).unwrap()),
+        vec![early, late]
+    );
+    store.set_next_fire(early, None).unwrap();
+    assert_eq!(store.earliest_next_fire().unwrap(), Some(at(300)));
+    assert!(!ids(store.due_cron_jobs(at(1000)).unwrap()).contains(&never));
+}
