@@ -1,0 +1,485 @@
+//! Tests of settings validation, `.env` precedence and the command line.
+
+use super::*;
+use std::os::unix::fs::PermissionsExt;
+
+/// A scratch directory with a fake `claude` on its own PATH.
+struct Fixture {
+    dir: tempfile::TempDir,
+    vars: HashMap<String, String>,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        write_executable(&bin.join("claude"));
+        let mut vars = HashMap::new();
+        vars.insert("TELEGRAM_BOT_TOKEN".into(), "123:secret-token".into());
+        vars.insert("TELEGRAM_ALLOWED_USERS".into(), "42, 7".into());
+        vars.insert("PATH".into(), bin.display().to_string());
+        vars.insert("HOME".into(), dir.path().join("home").display().to_string());
+        Fixture { dir, vars }
+    }
+
+    fn set(mut self, name: &str, value: &str) -> Fixture {
+        self.vars.insert(name.into(), value.into());
+        self
+    }
+
+    fn unset(mut self, name: &str) -> Fixture {
+        self.vars.remove(name);
+        self
+    }
+
+    fn load(&self) -> Result<Config, ConfigError> {
+        Config::from_map(&self.vars, self.dir.path())
+    }
+
+    fn error(&self) -> String {
+        self.load()
+            .expect_err("settings should be refused")
+            .to_string()
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+}
+
+fn write_executable(path: &Path) {
+    std::fs::write(path, "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn defaults_apply_when_only_required_settings_are_given() {
+    let fx = Fixture::new();
+    let config = fx.load().unwrap();
+    assert_eq!(config.telegram_token, "123:secret-token");
+    assert_eq!(config.allowed_users, vec![42, 7]);
+    assert_eq!(
+        config.workdir,
+        std::fs::canonicalize(fx.dir.path()).unwrap()
+    );
+    assert_eq!(config.state_dir, fx.path("home/.local/share/baton"));
+    assert_eq!(config.telegram_api_url, None);
+    assert_eq!(config.claude_bin, fx.path("bin/claude"));
+    assert_eq!(config.max_concurrent_runs, 1);
+    assert_eq!(config.max_queue_per_lane, 20);
+    assert_eq!(config.stall_timeout, Duration::from_secs(300));
+    assert_eq!(config.edit_interval, Duration::from_millis(1500));
+    assert_eq!(config.rate_limit_per_minute, Some(30));
+    assert_eq!(config.claude_permission_mode, None);
+    assert!(config.claude_allowed_tools.is_empty());
+    assert_eq!(config.codex_sandbox, CodexSandbox::WorkspaceWrite);
+    assert!(!config.codex_network);
+    assert_eq!(config.default_driver, DriverKind::Claude);
+    assert_eq!(config.log_filter, "info");
+    assert!(config.is_allowed(7));
+    assert!(!config.is_allowed(8));
+}
+
+#[test]
+fn every_setting_is_read_when_given() {
+    let fx = Fixture::new();
+    std::fs::create_dir(fx.path("work")).unwrap();
+    write_executable(&fx.path("bin/codex"));
+    let fx = fx
+        .set("BATON_WORKDIR", "work")
+        .set("BATON_STATE_DIR", "state")
+        .set("TELEGRAM_API_URL", "http://127.0.0.1:8081")
+        .set("CLAUDE_BIN", "./bin/claude")
+        .set("CODEX_BIN", "codex")
+        .set("BATON_MAX_CONCURRENT_RUNS", "3")
+        .set("BATON_MAX_QUEUE_PER_LANE", "5")
+        .set("BATON_STALL_TIMEOUT_SECS", "60")
+        .set("BATON_EDIT_INTERVAL_MS", "900")
+        .set("BATON_RATE_LIMIT", "0")
+        .set("CLAUDE_PERMISSION_MODE", "acceptEdits")
+        .set("CLAUDE_ALLOWED_TOOLS", "Read, Edit,Bash(git status:*),")
+        .set("CODEX_SANDBOX", "read-only")
+        .set("CODEX_NETWORK", "on")
+        .set("BATON_DEFAULT_DRIVER", "codex")
+        .set("BATON_LOG", "baton_bot=debug,info");
+    let config = fx.load().unwrap();
+    assert_eq!(
+        config.workdir,
+        std::fs::canonicalize(fx.path("work")).unwrap()
+    );
+    assert_eq!(config.state_dir, fx.path("state"));
+    assert_eq!(
+        config.telegram_api_url.as_ref().unwrap().as_str(),
+        "http://127.0.0.1:8081/"
+    );
+    assert_eq!(config.claude_bin, fx.path("./bin/claude"));
+    assert_eq!(config.codex_bin().unwrap(), fx.path("bin/codex"));
+    assert_eq!(config.max_concurrent_runs, 3);
+    assert_eq!(config.max_queue_per_lane, 5);
+    assert_eq!(config.stall_timeout, Duration::from_secs(60));
+    assert_eq!(config.edit_interval, Duration::from_millis(900));
+    assert_eq!(config.rate_limit_per_minute, None);
+    assert_eq!(
+        config.claude_permission_mode.as_deref(),
+        Some("acceptEdits")
+    );
+    assert_eq!(
+        config.claude_allowed_tools,
+        vec!["Read", "Edit", "Bash(git status:*)"]
+    );
+    assert_eq!(config.codex_sandbox, CodexSandbox::ReadOnly);
+    assert!(config.codex_network);
+    assert_eq!(config.default_driver, DriverKind::Codex);
+    assert_eq!(config.log_filter, "baton_bot=debug,info");
+}
+
+#[test]
+fn missing_token_is_named() {
+    assert_eq!(
+        Fixture::new().unset("TELEGRAM_BOT_TOKEN").error(),
+        "TELEGRAM_BOT_TOKEN: is not set"
+    );
+    assert_eq!(
+        Fixture::new().set("TELEGRAM_BOT_TOKEN", "  ").error(),
+        "TELEGRAM_BOT_TOKEN: is not set"
+    );
+}
+
+#[test]
+fn token_with_whitespace_is_refused() {
+    assert_eq!(
+        Fixture::new()
+            .set("TELEGRAM_BOT_TOKEN", "123:abc def")
+            .error(),
+        "TELEGRAM_BOT_TOKEN: contains whitespace or '/', which a bot token never has"
+    );
+}
+
+#[test]
+fn allowed_users_errors_name_the_bad_entry() {
+    assert_eq!(
+        Fixture::new().unset("TELEGRAM_ALLOWED_USERS").error(),
+        "TELEGRAM_ALLOWED_USERS: is not set"
+    );
+    assert_eq!(
+        Fixture::new()
+            .set("TELEGRAM_ALLOWED_USERS", "1,12a")
+            .error(),
+        r#"TELEGRAM_ALLOWED_USERS: "12a" is not a numeric user id"#
+    );
+    assert_eq!(
+        Fixture::new().set("TELEGRAM_ALLOWED_USERS", "-5").error(),
+        r#"TELEGRAM_ALLOWED_USERS: "-5" is not a numeric user id"#
+    );
+    assert_eq!(
+        Fixture::new().set("TELEGRAM_ALLOWED_USERS", " , ").error(),
+        "TELEGRAM_ALLOWED_USERS: lists no user id"
+    );
+}
+
+#[test]
+fn allowed_users_are_deduplicated_in_order() {
+    let config = Fixture::new()
+        .set("TELEGRAM_ALLOWED_USERS", "5,3,5")
+        .load()
+        .unwrap();
+    assert_eq!(config.allowed_users, vec![5, 3]);
+}
+
+#[test]
+fn workdir_must_be_an_existing_directory() {
+    let fx = Fixture::new().set("BATON_WORKDIR", "nowhere");
+    assert_eq!(
+        fx.error(),
+        format!(
+            "BATON_WORKDIR: {} does not exist",
+            fx.path("nowhere").display()
+        )
+    );
+    let fx = Fixture::new().set("BATON_WORKDIR", "file");
+    std::fs::write(fx.path("file"), "x").unwrap();
+    assert_eq!(
+        fx.error(),
+        format!(
+            "BATON_WORKDIR: {} is not a directory",
+            fx.path("file").display()
+        )
+    );
+}
+
+#[test]
+fn state_dir_defaults_follow_xdg_then_home() {
+    let fx = Fixture::new().set("XDG_DATA_HOME", "/data");
+    assert_eq!(fx.load().unwrap().state_dir, PathBuf::from("/data/baton"));
+    let fx = Fixture::new().set("XDG_DATA_HOME", "relative");
+    assert_eq!(
+        fx.load().unwrap().state_dir,
+        fx.path("home/.local/share/baton")
+    );
+    assert_eq!(
+        Fixture::new().unset("HOME").error(),
+        "BATON_STATE_DIR: is not set and neither XDG_DATA_HOME nor HOME gives a default"
+    );
+}
+
+#[test]
+fn state_dir_that_is_a_file_is_refused() {
+    let fx = Fixture::new().set("BATON_STATE_DIR", "file");
+    std::fs::write(fx.path("file"), "x").unwrap();
+    assert_eq!(
+        fx.error(),
+        format!(
+            "BATON_STATE_DIR: {} is not a directory",
+            fx.path("file").display()
+        )
+    );
+}
+
+#[test]
+fn api_url_must_be_http() {
+    assert_eq!(
+        Fixture::new().set("TELEGRAM_API_URL", "not a url").error(),
+        r#"TELEGRAM_API_URL: "not a url" is not a url: relative URL without a base"#
+    );
+    assert_eq!(
+        Fixture::new().set("TELEGRAM_API_URL", "ftp://x").error(),
+        r#"TELEGRAM_API_URL: "ftp://x" is not an http or https url"#
+    );
+}
+
+#[test]
+fn claude_bin_must_be_found_and_executable() {
+    assert_eq!(
+        Fixture::new().set("PATH", "/nonexistent").error(),
+        r#"CLAUDE_BIN: "claude" was not found on PATH"#
+    );
+    assert_eq!(
+        Fixture::new().unset("PATH").error(),
+        r#"CLAUDE_BIN: "claude" was not found on PATH"#
+    );
+    let fx = Fixture::new().set("CLAUDE_BIN", "./plain");
+    std::fs::write(fx.path("plain"), "x").unwrap();
+    assert_eq!(
+        fx.error(),
+        format!(
+            "CLAUDE_BIN: {} is not executable",
+            fx.path("./plain").display()
+        )
+    );
+    let fx = Fixture::new().set("CLAUDE_BIN", "/no/such/claude");
+    assert_eq!(fx.error(), "CLAUDE_BIN: /no/such/claude does not exist");
+    let fx = Fixture::new().set("CLAUDE_BIN", "./bin");
+    assert_eq!(
+        fx.error(),
+        format!("CLAUDE_BIN: {} is not a file", fx.path("./bin").display())
+    );
+}
+
+#[test]
+fn path_lookup_skips_non_executables() {
+    let fx = Fixture::new();
+    std::fs::create_dir(fx.path("first")).unwrap();
+    std::fs::write(fx.path("first/claude"), "x").unwrap();
+    let path = format!(
+        "{}:{}",
+        fx.path("first").display(),
+        fx.path("bin").display()
+    );
+    let config = fx.set("PATH", &path).load().unwrap();
+    assert_eq!(config.claude_bin, config.base_dir.join("bin/claude"));
+}
+
+#[test]
+fn missing_codex_is_reported_only_when_asked() {
+    let config = Fixture::new().load().unwrap();
+    assert_eq!(
+        config.codex_bin().unwrap_err().to_string(),
+        r#"CODEX_BIN: "codex" was not found on PATH"#
+    );
+}
+
+#[test]
+fn numbers_are_checked_for_form_and_minimum() {
+    assert_eq!(
+        Fixture::new()
+            .set("BATON_MAX_CONCURRENT_RUNS", "two")
+            .error(),
+        r#"BATON_MAX_CONCURRENT_RUNS: "two" is not a whole number"#
+    );
+    assert_eq!(
+        Fixture::new().set("BATON_MAX_CONCURRENT_RUNS", "0").error(),
+        "BATON_MAX_CONCURRENT_RUNS: 0 is below the minimum of 1"
+    );
+    assert_eq!(
+        Fixture::new().set("BATON_MAX_QUEUE_PER_LANE", "-1").error(),
+        r#"BATON_MAX_QUEUE_PER_LANE: "-1" is not a whole number"#
+    );
+    assert_eq!(
+        Fixture::new().set("BATON_STALL_TIMEOUT_SECS", "0").error(),
+        "BATON_STALL_TIMEOUT_SECS: 0 is below the minimum of 1"
+    );
+    assert_eq!(
+        Fixture::new().set("BATON_EDIT_INTERVAL_MS", "50").error(),
+        "BATON_EDIT_INTERVAL_MS: 50 is below the minimum of 100"
+    );
+    assert_eq!(
+        Fixture::new().set("BATON_RATE_LIMIT", "1.5").error(),
+        r#"BATON_RATE_LIMIT: "1.5" is not a whole number"#
+    );
+    assert_eq!(
+        Fixture::new()
+            .set("BATON_RATE_LIMIT", "99999999999")
+            .error(),
+        "BATON_RATE_LIMIT: 99999999999 is too large"
+    );
+}
+
+#[test]
+fn choices_are_checked() {
+    assert_eq!(
+        Fixture::new().set("CLAUDE_PERMISSION_MODE", "yolo").error(),
+        r#"CLAUDE_PERMISSION_MODE: "yolo" is not one of default, acceptEdits, auto, plan, dontAsk, bypassPermissions"#
+    );
+    assert_eq!(
+        Fixture::new().set("CODEX_SANDBOX", "none").error(),
+        r#"CODEX_SANDBOX: "none" is not one of read-only, workspace-write, danger-full-access"#
+    );
+    assert_eq!(
+        Fixture::new().set("CODEX_NETWORK", "maybe").error(),
+        r#"CODEX_NETWORK: "maybe" is not on or off"#
+    );
+    assert_eq!(
+        Fixture::new().set("BATON_DEFAULT_DRIVER", "gpt").error(),
+        r#"BATON_DEFAULT_DRIVER: "gpt" is not claude or codex"#
+    );
+}
+
+#[test]
+fn debug_output_never_shows_the_token() {
+    let config = Fixture::new().load().unwrap();
+    let shown = format!("{config:?}");
+    assert!(!shown.contains("secret-token"), "{shown}");
+    assert!(shown.contains("<redacted>"));
+}
+
+#[test]
+fn process_environment_wins_over_env_file() {
+    let fx = Fixture::new();
+    let env_path = fx.path(".env");
+    std::fs::write(
+        &env_path,
+        "# comment\nTELEGRAM_BOT_TOKEN=from-file\nBATON_MAX_QUEUE_PER_LANE=9\nexport BATON_LOG=\"debug\"\n",
+    )
+    .unwrap();
+    let file_vars = read_env_file(&env_path).unwrap();
+    let process_vars = fx
+        .vars
+        .clone()
+        .into_iter()
+        .chain([("BATON_LOG".to_string(), "warn".to_string())]);
+    let vars = merge_env(file_vars, process_vars);
+    let config = Config::from_map(&vars, fx.dir.path()).unwrap();
+    assert_eq!(
+        config.telegram_token, "123:secret-token",
+        "process value wins"
+    );
+    assert_eq!(config.log_filter, "warn", "process value wins");
+    assert_eq!(
+        config.max_queue_per_lane, 9,
+        "file fills in what the process lacks"
+    );
+}
+
+#[test]
+fn env_file_errors_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.env");
+    let error = Config::load(&EnvFile::Path(missing.clone())).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "env file {}: no such file or directory (os error 2)",
+            missing.display()
+        )
+    );
+    let bad = dir.path().join("bad.env");
+    std::fs::write(&bad, "GOOD=1\nNOT VALID LINE\n").unwrap();
+    let error = read_env_file(&bad).unwrap_err().to_string();
+    assert!(
+        error.starts_with(&format!("env file {}: cannot parse", bad.display())),
+        "{error}"
+    );
+}
+
+#[test]
+fn help_lists_every_setting_with_its_default() {
+    let help = help_text();
+    for setting in SETTINGS {
+        assert!(help.contains(setting.name), "{} missing", setting.name);
+        assert!(help.contains(&format!("default: {}", setting.default)));
+    }
+    assert!(help.contains("--env-file PATH"));
+    assert!(help.contains("--no-env-file"));
+}
+
+#[test]
+fn every_variable_read_is_documented() {
+    let source = include_str!("../config.rs");
+    let documented: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
+    // Settings are read through the local `get` closure; `vars.get(..)` reads ambient
+    // variables such as PATH and HOME, which are not Baton settings.
+    let mut reads = 0;
+    for (at, _) in source.match_indices("get(\"") {
+        if source[..at].ends_with('.') {
+            continue;
+        }
+        let rest = &source[at + 5..];
+        let name = &rest[..rest.find('"').unwrap()];
+        assert!(
+            documented.contains(&name),
+            "{name} is read but not in SETTINGS"
+        );
+        reads += 1;
+    }
+    assert!(reads >= SETTINGS.len(), "only {reads} reads found");
+}
+
+#[test]
+fn command_line_is_parsed() {
+    let parse = |args: &[&str]| Command::parse(args.iter().map(OsString::from));
+    assert_eq!(
+        parse(&[]),
+        Ok(Command::Run {
+            env_file: EnvFile::CurrentDir
+        })
+    );
+    assert_eq!(
+        parse(&["--no-env-file"]),
+        Ok(Command::Run {
+            env_file: EnvFile::Disabled
+        })
+    );
+    assert_eq!(parse(&["--help"]), Ok(Command::Help));
+    assert_eq!(parse(&["-V"]), Ok(Command::Version));
+    assert_eq!(
+        parse(&["--env-file", "/etc/baton.env"]),
+        Ok(Command::Run {
+            env_file: EnvFile::Path("/etc/baton.env".into())
+        })
+    );
+    assert_eq!(
+        parse(&["--env-file=x.env"]),
+        Ok(Command::Run {
+            env_file: EnvFile::Path("x.env".into())
+        })
+    );
+    assert_eq!(
+        parse(&["--env-file"]).unwrap_err().to_string(),
+        "--env-file: a path is required"
+    );
+    assert_eq!(
+        parse(&["--verbose"]).unwrap_err().to_string(),
+        r#"unknown argument "--verbose" (try --help)"#
+    );
+}

@@ -1,0 +1,3 @@
+//! Scheduled prompts: when they fire, and the task that fires them.
+
+pub mod schedule;

@@ -1,0 +1,212 @@
+//! Scheduled prompts: which lane, when (recurring cron or one-shot), what, and the next fire.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::{LaneKey, Store, StoreError, millis};
+use crate::cron::schedule::ScheduleSpec;
+
+/// A job to add.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCronJob {
+    pub lane: LaneKey,
+    pub schedule: ScheduleSpec,
+    pub prompt: String,
+    /// Run without posting the answer unless it has something to report.
+    pub silent: bool,
+    pub next_fire: Option<DateTime<Utc>>,
+}
+
+/// A stored job. Ids are never reused, so a job id and a fire time name one fire forever.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CronJob {
+    pub id: i64,
+    pub lane: LaneKey,
+    pub schedule: ScheduleSpec,
+    pub prompt: String,
+    pub silent: bool,
+    /// `None`: the job will not fire again (e.g. a one-shot that is running).
+    pub next_fire: Option<DateTime<Utc>>,
+}
+
+type CronRow = (
+    i64,
+    i64,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    String,
+    bool,
+    Option<i64>,
+);
+
+const CRON_COLUMNS: &str = "id, chat_id, topic_id, kind, expr, tz, at, prompt, silent, next_fire";
+
+fn read_row(row: &Row<'_>) -> rusqlite::Result<CronRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+        row.get(9)?,
+    ))
+}
+
+impl Store {
+    /// Stores `job` and returns its id.
+    pub fn add_cron_job(&self, job: &NewCronJob) -> Result<i64, StoreError> {
+        let (kind, expr, tz, at) = match &job.schedule {
+            ScheduleSpec::Cron { expr, tz } => {
+                ("cron", Some(expr.as_str()), Some(tz.as_str()), None)
+            }
+            ScheduleSpec::Once { at } => ("once", None, None, Some(millis(*at))),
+        };
+        let conn = self.lock();
+        conn.execute(
+            "INSERT INTO cron_jobs (chat_id, topic_id, kind, expr, tz, at, prompt, silent, next_fire)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                job.lane.chat_id,
+                job.lane.topic_column(),
+                kind,
+                expr,
+                tz,
+                at,
+                job.prompt,
+                job.silent,
+                job.next_fire.map(millis),
+            ],
+        )
+        .map_err(|e| self.sqlite_error(e))?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// Every job, oldest first.
+    pub fn cron_jobs(&self) -> Result<Vec<CronJob>, StoreError> {
+        self.query_cron_jobs(
+            &format!("SELECT {CRON_COLUMNS} FROM cron_jobs ORDER BY id"),
+            [],
+        )
+    }
+
+    /// `lane`'s jobs, oldest first.
+    pub fn cron_jobs_of_lane(&self, lane: LaneKey) -> Result<Vec<CronJob>, StoreError> {
+        self.query_cron_jobs(
+            &format!(
+                "SELECT {CRON_COLUMNS} FROM cron_jobs WHERE chat_id = ?1 AND topic_id = ?2 ORDER BY id"
+            ),
+            params![lane.chat_id, lane.topic_column()],
+        )
+    }
+
+    /// Jobs whose next fire is at or before `now`, earliest first.
+    pub fn due_cron_jobs(&self, now: DateTime<Utc>) -> Result<Vec<CronJob>, StoreError> {
+        self.query_cron_jobs(
+            &format!(
+                "SELECT {CRON_COLUMNS} FROM cron_jobs
+                 WHERE next_fire IS NOT NULL AND next_fire <= ?1 ORDER BY next_fire, id"
+            ),
+            params![millis(now)],
+        )
+    }
+
+    /// The earliest next fire of any job: when the scheduler should wake next.
+    pub fn earliest_next_fire(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let earliest: Option<i64> = self
+            .lock()
+            .query_row(
+                "SELECT min(next_fire) FROM cron_jobs WHERE next_fire IS NOT NULL",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.sqlite_error(e))?;
+        earliest
+            .map(|at| self.time_from_column("earliest cron fire", at))
+            .transpose()
+    }
+
+    /// One job, if it still exists.
+    pub fn cron_job(&self, id: i64) -> Result<Option<CronJob>, StoreError> {
+        let row = self
+            .lock()
+            .query_row(
+                &format!("SELECT {CRON_COLUMNS} FROM cron_jobs WHERE id = ?1"),
+                params![id],
+                read_row,
+            )
+            .optional()
+            .map_err(|e| self.sqlite_error(e))?;
+        row.map(|row| self.cron_job_from_row(row)).transpose()
+    }
+
+    /// Moves job `id`'s next fire. Returns false if the job no longer exists.
+    pub fn set_next_fire(
+        &self,
+        id: i64,
+        next_fire: Option<DateTime<Utc>>,
+    ) -> Result<bool, StoreError> {
+        let changed = self
+            .lock()
+            .execute(
+                "UPDATE cron_jobs SET next_fire = ?2 WHERE id = ?1",
+                params![id, next_fire.map(millis)],
+            )
+            .map_err(|e| self.sqlite_error(e))?;
+        Ok(changed == 1)
+    }
+
+    /// Deletes job `id`. Returns false if it did not exist.
+    pub fn remove_cron_job(&self, id: i64) -> Result<bool, StoreError> {
+        let changed = self
+            .lock()
+            .execute("DELETE FROM cron_jobs WHERE id = ?1", params![id])
+            .map_err(|e| self.sqlite_error(e))?;
+        Ok(changed == 1)
+    }
+
+    fn query_cron_jobs(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<CronJob>, StoreError> {
+        let rows: Vec<CronRow> = {
+            let conn = self.lock();
+            let mut stmt = conn.prepare(sql).map_err(|e| self.sqlite_error(e))?;
+            stmt.query_map(params, read_row)
+                .and_then(Iterator::collect)
+                .map_err(|e| self.sqlite_error(e))?
+        };
+        rows.into_iter()
+            .map(|row| self.cron_job_from_row(row))
+            .collect()
+    }
+
+    fn cron_job_from_row(&self, row: CronRow) -> Result<CronJob, StoreError> {
+        let (id, chat, topic, kind, expr, tz, at, prompt, silent, next_fire) = row;
+        let what = format!("cron job {id}");
+        let schedule = match (kind.as_str(), expr, tz, at) {
+            ("cron", Some(expr), Some(tz), None) => ScheduleSpec::Cron { expr, tz },
+            ("once", None, None, Some(at)) => ScheduleSpec::Once {
+                at: self.time_from_column(&what, at)?,
+            },
+            _ => return Err(self.unusable(format!("{what}: malformed schedule of kind {kind:?}"))),
+        };
+        Ok(CronJob {
+            id,
+            lane: self.lane_from_columns(&what, chat, topic)?,
+            schedule,
+            prompt,
+            silent,
+            next_fire: next_fire
+                .map(|at| self.time_from_column(&what, at))
+                .transpose()?,
+        })
+    }
+}

@@ -1,0 +1,212 @@
+//! The state that survives restarts, in one SQLite file: preferences, sessions, inbox, journal, cron jobs.
+//!
+//! Every method is synchronous and short; one connection sits behind a mutex, so calls from
+//! many tasks are serialised. Values owned by other modules (preferences, inbox payloads,
+//! journal events) are stored as JSON, so the store does not depend on their exact types.
+
+mod cron_jobs;
+mod inbox;
+mod journal;
+mod prefs;
+mod schema;
+mod sessions;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use parking_lot::{Mutex, MutexGuard};
+use rusqlite::{Connection, OpenFlags};
+use serde::{Deserialize, Serialize};
+
+pub use cron_jobs::{CronJob, NewCronJob};
+pub use inbox::{InboxEntry, PendingInbox, REDELIVERY_WINDOW, RecordOutcome};
+pub use journal::JournalEntry;
+pub use sessions::{PREVIEW_CHARS, SessionRecord};
+
+/// The database file's name inside the state directory.
+pub const DATABASE_FILE_NAME: &str = "baton.sqlite3";
+
+/// One conversation: a chat, and in forum groups one of its topics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LaneKey {
+    pub chat_id: i64,
+    pub topic_id: Option<i32>,
+}
+
+impl LaneKey {
+    pub fn new(chat_id: i64, topic_id: Option<i32>) -> LaneKey {
+        LaneKey { chat_id, topic_id }
+    }
+
+    // Telegram message ids start at 1, so 0 never names a real topic; a NULL would make
+    // the lane columns useless as a key (NULLs never compare equal).
+    fn topic_column(self) -> i64 {
+        self.topic_id.map_or(0, i64::from)
+    }
+
+    fn from_columns(chat_id: i64, topic: i64) -> Option<LaneKey> {
+        let topic_id = match topic {
+            0 => None,
+            t => Some(i32::try_from(t).ok()?),
+        };
+        Some(LaneKey { chat_id, topic_id })
+    }
+}
+
+impl std::fmt::Display for LaneKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.topic_id {
+            Some(topic) => write!(f, "chat {} topic {topic}", self.chat_id),
+            None => write!(f, "chat {}", self.chat_id),
+        }
+    }
+}
+
+/// A database that cannot be opened, read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database {}: {source}", path.display())]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("database {}: {problem}", path.display())]
+    Unusable { path: PathBuf, problem: String },
+    #[error("database {}: {what}: {source}", path.display())]
+    Json {
+        path: PathBuf,
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// The open database.
+pub struct Store {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens `DATABASE_FILE_NAME` in `state_dir`, which must exist.
+    pub fn open_in(state_dir: &Path) -> Result<Store, StoreError> {
+        Store::open(&state_dir.join(DATABASE_FILE_NAME))
+    }
+
+    /// Opens or creates the database at `path` and brings its schema up to date.
+    ///
+    /// A file that is not a healthy Baton database is reported and left exactly as it was.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let unusable = |problem: &str| StoreError::Unusable {
+            path: path.to_path_buf(),
+            problem: problem.to_string(),
+        };
+        let sqlite = |source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => {
+                return Err(unusable("is a directory, not a database file"));
+            }
+            Ok(meta) if !meta.is_file() => return Err(unusable("is not a regular file")),
+            _ => {}
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(sqlite)?;
+        if conn.is_readonly(rusqlite::MAIN_DB).map_err(sqlite)? {
+            return Err(unusable(
+                "is read-only (check its permissions and its directory's)",
+            ));
+        }
+        conn.busy_timeout(Duration::from_secs(5)).map_err(sqlite)?;
+        // Reading the schema is the first access to the file: one that is not a database
+        // fails here, before any pragma could write to it.
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| {
+            row.get::<_, i64>(0)
+        })
+        .map_err(sqlite)?;
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |row| row.get(0))
+            .map_err(sqlite)?;
+        if check != "ok" {
+            return Err(unusable(&format!("failed its integrity check: {check}")));
+        }
+        schema::check_version(&conn, path)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+            .map_err(sqlite)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(unusable(&format!(
+                "cannot use write-ahead logging (journal mode {mode})"
+            )));
+        }
+        // FULL: an inbox row must be on disk before Telegram is told it may forget the update.
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .map_err(sqlite)?;
+        let mut conn = conn;
+        schema::migrate(&mut conn, path)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock()
+    }
+
+    fn sqlite_error(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn unusable(&self, problem: String) -> StoreError {
+        StoreError::Unusable {
+            path: self.path.clone(),
+            problem,
+        }
+    }
+
+    fn json_error(&self, what: impl Into<String>, source: serde_json::Error) -> StoreError {
+        StoreError::Json {
+            path: self.path.clone(),
+            what: what.into(),
+            source,
+        }
+    }
+
+    fn time_from_column(&self, what: &str, millis: i64) -> Result<DateTime<Utc>, StoreError> {
+        DateTime::from_timestamp_millis(millis)
+            .ok_or_else(|| self.unusable(format!("{what}: time {millis} is out of range")))
+    }
+
+    fn lane_from_columns(&self, what: &str, chat: i64, topic: i64) -> Result<LaneKey, StoreError> {
+        LaneKey::from_columns(chat, topic)
+            .ok_or_else(|| self.unusable(format!("{what}: topic id {topic} is out of range")))
+    }
+}
+
+fn millis(time: DateTime<Utc>) -> i64 {
+    time.timestamp_millis()
+}
+
+#[cfg(test)]
+mod tests;
