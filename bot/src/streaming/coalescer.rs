@@ -408,6 +408,19 @@ pub async fn run<A: TelegramApi>(
     }
 }
 
+/// Delivers a finished reply (help, status, a menu's text) with the same retries,
+/// flood-control pauses and plain-text fallback as a streamed answer.
+pub async fn deliver<A: TelegramApi>(
+    api: A,
+    target: Target,
+    messages: Vec<String>,
+    config: CoalescerConfig,
+    pauses: ChatPauses,
+) -> Delivery {
+    let (_, wanted) = watch::channel(messages);
+    run(api, target, config, pauses, wanted).await
+}
+
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
