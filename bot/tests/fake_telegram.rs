@@ -256,6 +256,7 @@ async fn fake_callbacks_files_and_commands() {
     assert_eq!(fake.messages(9)[0].reply_markup, None);
     fake.push_callback(9, 9, sent.id.0, "m:opus");
     fake.push_voice(9, 9, b"OggS voice");
+    fake.push_photo(9, 9, b"JPEG bytes", Some("what is this?"));
     let updates = bot.get_updates().await.unwrap();
     let UpdateKind::CallbackQuery(query) = &updates[0].kind else {
         panic!("{:?}", updates[0])
@@ -274,6 +275,20 @@ async fn fake_callbacks_files_and_commands() {
         .await
         .unwrap();
     assert_eq!(bytes, b"OggS voice");
+    let UpdateKind::Message(photo) = &updates[2].kind else {
+        panic!("{:?}", updates[2])
+    };
+    assert_eq!(photo.caption(), Some("what is this?"));
+    let file = bot
+        .get_file(photo.photo().unwrap()[0].file.id.clone())
+        .await
+        .unwrap();
+    let mut bytes = Vec::new();
+    teloxide::net::Download::download_file(&bot, &file.path, &mut bytes)
+        .await
+        .unwrap();
+    assert_eq!(bytes, b"JPEG bytes");
+    assert!(bot.get_file("nope".to_owned().into()).await.is_err());
 
     use teloxide::utils::command::BotCommands;
     bot.set_my_commands(baton_bot::telegram::commands::Command::bot_commands())

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use baton_bot::streaming::answer::AnswerStream;
 use baton_bot::streaming::api::{ApiFailure, Format, Target, TelegramApi};
-use baton_bot::streaming::coalescer::{ChatPauses, CoalescerConfig};
+use baton_bot::streaming::coalescer::{self, ChatPauses, CoalescerConfig};
 use baton_bot::streaming::typing::Typing;
 use baton_bot::streaming::view::{ViewEvent, ViewOutcome};
 use baton_bot::telegram::render::{markdown_to_html, split_html};
@@ -320,4 +320,25 @@ async fn typing_through_fake_stops_when_dropped() {
             .all(|r| r.params["action"] == "typing")
     );
     assert!(typing_requests >= 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn deliver_sends_a_long_reply_in_order_through_flood_control() {
+    let fake = FakeTelegram::start().await;
+    let api = StampedBot::new(&fake);
+    fake.fail_next("sendMessage", Failure::RetryAfter(5), 2);
+    let text = answer_text(70);
+    let messages = split_html(&markdown_to_html(&text));
+    let target = Target::chat(ChatId(CHAT));
+    let delivery = coalescer::deliver(
+        api,
+        target,
+        messages,
+        CoalescerConfig::default(),
+        ChatPauses::default(),
+    )
+    .await;
+    assert_eq!(visible_texts(&fake), expected_texts(&text));
+    assert_eq!(delivery.messages.len(), expected_texts(&text).len());
+    assert_eq!(delivery.requests as usize, delivery.messages.len() + 2);
 }

@@ -62,6 +62,13 @@ pub enum Request {
 /// What came of a [`Request`].
 pub type Response = Result<Option<MessageId>, ApiFailure>;
 
+#[derive(Debug, Clone, Copy)]
+enum Need {
+    Send,
+    Edit(MessageId),
+    Delete(MessageId),
+}
+
 #[derive(Debug, Clone, Default)]
 struct Slot {
     message: Option<MessageId>,
@@ -81,6 +88,39 @@ impl Slot {
         let wanted = self.wanted.as_ref()?;
         let done = self.shown.as_ref() == Some(wanted) || self.rejected.as_ref() == Some(wanted);
         (!done).then_some(wanted)
+    }
+
+    /// What this message needs, if anything, and the earliest instant for it (`None`: at once).
+    fn need(&self, interval: Duration) -> Option<(Option<Instant>, Need)> {
+        match (self.message, self.wanted_pending()) {
+            (None, Some(_)) => Some((None, Need::Send)),
+            (Some(message), Some(_)) => Some((
+                self.last_request.map(|last| last + interval),
+                Need::Edit(message),
+            )),
+            (Some(message), None) if self.wanted.is_none() => Some((None, Need::Delete(message))),
+            _ => None,
+        }
+    }
+
+    fn request(&self, slot: usize, need: Need) -> Request {
+        let html = self.wanted.as_deref().unwrap_or_default();
+        match need {
+            Need::Send => {
+                let (text, format) = self.request_text(html);
+                Request::Send { slot, text, format }
+            }
+            Need::Edit(message) => {
+                let (text, format) = self.request_text(html);
+                Request::Edit {
+                    slot,
+                    message,
+                    text,
+                    format,
+                }
+            }
+            Need::Delete(message) => Request::Delete { slot, message },
+        }
     }
 
     fn request_text(&self, html: &str) -> (String, Format) {
@@ -138,38 +178,14 @@ impl Scheduler {
             return None;
         }
         let interval = self.config.edit_interval;
+        // Slot order: a later message is never sent before an earlier one.
         let request = self.slots.iter().enumerate().find_map(|(index, slot)| {
-            match (slot.message, slot.wanted_pending()) {
-                // Later messages are never sent before earlier ones, so they appear in order.
-                (None, Some(html)) => {
-                    let (text, format) = slot.request_text(html);
-                    Some(Request::Send {
-                        slot: index,
-                        text,
-                        format,
-                    })
-                }
-                (Some(message), Some(html)) => {
-                    let due = slot.last_request.is_none_or(|last| last + interval <= now);
-                    due.then(|| {
-                        let (text, format) = slot.request_text(html);
-                        Request::Edit {
-                            slot: index,
-                            message,
-                            text,
-                            format,
-                        }
-                    })
-                }
-                (Some(message), None) if slot.wanted.is_none() => Some(Request::Delete {
-                    slot: index,
-                    message,
-                }),
-                _ => None,
+            match slot.need(interval)? {
+                (Some(not_before), _) if not_before > now => None,
+                (_, need) => Some(slot.request(index, need)),
             }
         })?;
-        let slot = request_slot(&request);
-        self.slots[slot].last_request = Some(now);
+        self.slots[request_slot(&request)].last_request = Some(now);
         self.in_flight = Some(request.clone());
         Some(request)
     }
@@ -184,11 +200,9 @@ impl Scheduler {
         let earliest = self
             .slots
             .iter()
-            .filter_map(|slot| match (slot.message, slot.wanted_pending()) {
-                (Some(_), Some(_)) => Some(slot.last_request.map_or(now, |last| last + interval)),
-                (None, Some(_)) => Some(now),
-                (Some(_), None) if slot.wanted.is_none() => Some(now),
-                _ => None,
+            .filter_map(|slot| {
+                slot.need(interval)
+                    .map(|(not_before, _)| not_before.unwrap_or(now))
             })
             .min()?;
         Some(earliest.max(self.resume_at.unwrap_or(earliest)))
@@ -406,6 +420,19 @@ pub async fn run<A: TelegramApi>(
         requests,
         abandoned: scheduler.abandoned(),
     }
+}
+
+/// Delivers a finished reply (help, status, a menu's text) with the same retries,
+/// flood-control pauses and plain-text fallback as a streamed answer.
+pub async fn deliver<A: TelegramApi>(
+    api: A,
+    target: Target,
+    messages: Vec<String>,
+    config: CoalescerConfig,
+    pauses: ChatPauses,
+) -> Delivery {
+    let (_, wanted) = watch::channel(messages);
+    run(api, target, config, pauses, wanted).await
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -48,6 +48,8 @@ pub enum ViewOutcome {
 const VISIBLE_TOOL_LINES: usize = 12;
 /// Long tool details (a whole script) are cut to one short line.
 const TOOL_DETAIL_CHARS: usize = 120;
+/// A failure's message can be a whole stderr dump; its start says what went wrong.
+const FAILURE_CHARS: usize = 1500;
 /// Thinking is a glimpse of what the agent is doing, not a transcript.
 const THINKING_CHARS: usize = 300;
 
@@ -184,9 +186,10 @@ impl View {
                         .push(Block::Footer("<i>(no answer)</i>".to_owned()));
                 }
             }
-            ViewOutcome::Failed { message } => self
-                .blocks
-                .push(Block::Footer(format!("⚠️ {}", escape_text(&message)))),
+            ViewOutcome::Failed { message } => self.blocks.push(Block::Footer(format!(
+                "⚠️ {}",
+                escape_text(&shorten(message.trim(), FAILURE_CHARS))
+            ))),
             ViewOutcome::Cancelled => self.blocks.push(Block::Footer("⏹ Stopped.".to_owned())),
             ViewOutcome::Stalled => self.blocks.push(Block::Footer(
                 "⏳ The agent stopped responding and was stopped.".to_owned(),
@@ -234,7 +237,7 @@ impl View {
             match block {
                 Block::Text { markdown, .. } => out.extend(split_html(&markdown_to_html(markdown))),
                 Block::Tools(lines) => out.extend(split_html(&render_tools(lines))),
-                Block::Footer(html) => out.push(html.clone()),
+                Block::Footer(html) => out.extend(split_html(html)),
             }
         }
         out.extend(self.transient.clone());
@@ -417,5 +420,12 @@ mod tests {
             message: "exit <1>".into(),
         });
         assert_eq!(view.messages(), ["⚠️ exit &lt;1&gt;"]);
+        let mut view = View::new();
+        view.finish(ViewOutcome::Failed {
+            message: "<err>".repeat(5000),
+        });
+        let messages = view.messages();
+        assert_eq!(messages.len(), 1, "its first 1,500 characters");
+        assert!(messages[0].ends_with("&gt;…"), "{}", messages[0]);
     }
 }

@@ -22,12 +22,15 @@ pub enum Command {
     Debug,
     #[command(description = "run the last message again")]
     Retry,
+    /// The argument is optional: a session id to resume directly; empty shows a menu.
     #[command(description = "resume an earlier session")]
-    Resume,
+    Resume(String),
+    /// The argument is optional: a model name; empty shows a menu.
     #[command(description = "choose the model")]
-    Model,
+    Model(String),
+    /// The argument is optional: `claude` or `codex`; empty shows a menu.
     #[command(description = "switch between claude and codex")]
-    Switch,
+    Switch(String),
 }
 
 #[cfg(test)]
@@ -39,7 +42,15 @@ mod tests {
         assert_eq!(Command::parse("/stop", "baton_bot").unwrap(), Command::Stop);
         assert_eq!(
             Command::parse("/resume@baton_bot", "baton_bot").unwrap(),
-            Command::Resume
+            Command::Resume(String::new())
+        );
+        assert_eq!(
+            Command::parse("/model opus", "baton_bot").unwrap(),
+            Command::Model("opus".into())
+        );
+        assert_eq!(
+            Command::parse("/switch codex", "baton_bot").unwrap(),
+            Command::Switch("codex".into())
         );
         assert!(Command::parse("/stop@other_bot", "baton_bot").is_err());
         assert!(Command::parse("/nope", "baton_bot").is_err());

@@ -347,9 +347,12 @@ fn atoms(html: &str) -> Vec<Atom<'_>> {
     while let Some(c) = rest.chars().next() {
         let len = match c {
             '<' => rest.find('>').map(|end| end + 1),
+            // Entities are short: looking no further keeps a text full of `&` linear.
             '&' => rest
-                .find(';')
-                .filter(|end| *end <= 10 && !rest[1..*end].contains(['<', '&', ' ']))
+                .bytes()
+                .take(11)
+                .position(|b| b == b';')
+                .filter(|end| !rest[1..*end].contains(['<', '&', ' ']))
                 .map(|end| end + 1),
             _ => None,
         }
