@@ -1,0 +1,102 @@
+//! `cargo bench -p baton-core`: the cost of one run's submit → spawned → finish in baton-core against a naive scan-every-lane baseline, from 10 to 100,000 lanes.
+//!
+//! Shorter runs: `BATON_BENCH_QUICK=1 cargo bench -p baton-core`, or
+//! criterion's own `-- --quick` / `--measurement-time`; filter with e.g.
+//! `-- core/100000`. `cargo test -p baton-core --benches` runs every case once.
+
+mod naive;
+mod scheduler;
+mod tally;
+mod workload;
+
+use std::time::Duration;
+
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
+
+use crate::naive::Naive;
+use crate::scheduler::{CoreScheduler, Scheduler};
+use crate::tally::Key;
+use crate::workload::{CAPACITY, PREFILL, Workload};
+
+const LANE_COUNTS: [usize; 3] = [10, 1_000, 100_000];
+
+fn main() {
+    let mut criterion = settings().configure_from_args();
+    for threads in [1, 2] {
+        let name = if threads == 1 {
+            "cycle_1_thread"
+        } else {
+            "cycle_2_threads"
+        };
+        let mut group = criterion.benchmark_group(name);
+        group.throughput(Throughput::Elements(1));
+        for lanes in LANE_COUNTS {
+            measure(&mut group, "core", lanes, threads, || {
+                CoreScheduler::new(CAPACITY, false)
+            });
+            if threads == 1 {
+                measure(&mut group, "core_journal", lanes, threads, || {
+                    CoreScheduler::new(CAPACITY, true)
+                });
+            }
+            measure(&mut group, "naive", lanes, threads, || Naive::new(CAPACITY));
+        }
+        group.finish();
+    }
+    criterion.final_summary();
+    if benchmarking() {
+        tally::print_table(&LANE_COUNTS, CAPACITY, PREFILL);
+    }
+}
+
+/// Defaults sized so the whole run stays well under three minutes; criterion's
+/// command-line flags still override them.
+fn settings() -> Criterion {
+    let quick = std::env::var_os("BATON_BENCH_QUICK").is_some_and(|v| !v.is_empty() && v != "0");
+    let (warm_up, measurement, samples) = if quick {
+        (Duration::from_millis(100), Duration::from_millis(300), 10)
+    } else {
+        (Duration::from_millis(500), Duration::from_millis(1500), 20)
+    };
+    Criterion::default()
+        .warm_up_time(warm_up)
+        .measurement_time(measurement)
+        .sample_size(samples)
+}
+
+/// Criterion measures only under `cargo bench` (`--bench` without `--test`);
+/// `cargo test --benches` runs each case once, and then the table means nothing.
+fn benchmarking() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    let has = |flag: &str| args.iter().any(|a| a == flag);
+    has("--bench") && !has("--test") && !has("--list")
+}
+
+/// One case: the workload is built on first use (so filtered-out cases cost
+/// nothing), kept across criterion's batches, and its books checked at the end.
+fn measure<S: Scheduler>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    contender: &'static str,
+    lanes: usize,
+    threads: usize,
+    make: impl Fn() -> S,
+) {
+    let key = Key {
+        contender,
+        threads,
+        lanes,
+    };
+    let mut workload = None;
+    group.bench_with_input(BenchmarkId::new(contender, lanes), &lanes, |b, &lanes| {
+        b.iter_custom(|cycles| {
+            let workload = workload.get_or_insert_with(|| Workload::new(make(), lanes, threads));
+            let elapsed = workload.run(cycles);
+            tally::record(key, cycles, elapsed);
+            elapsed
+        });
+    });
+    if let Some(workload) = workload {
+        workload.verify();
+    }
+}
