@@ -2,8 +2,11 @@
 //!
 //! Shorter runs: `BATON_BENCH_QUICK=1 cargo bench -p baton-core`, or
 //! criterion's own `-- --quick` / `--measurement-time`; filter with e.g.
-//! `-- core/100000`. `cargo test -p baton-core --benches` runs every case once.
+//! `-- core/100000`. On a busy shared machine, `BATON_BENCH_CLOCK=cpu` times
+//! single-threaded cases by the thread's CPU time. `cargo test -p baton-core
+//! --benches` runs every case once.
 
+mod clock;
 mod naive;
 mod scheduler;
 mod tally;
@@ -14,6 +17,7 @@ use std::time::Duration;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 
+use crate::clock::BenchClock;
 use crate::naive::Naive;
 use crate::scheduler::{CoreScheduler, Scheduler};
 use crate::tally::Key;
@@ -23,6 +27,7 @@ const LANE_COUNTS: [usize; 3] = [10, 1_000, 100_000];
 
 fn main() {
     let mut criterion = settings().configure_from_args();
+    let clock = BenchClock::from_env();
     for threads in [1, 2] {
         let name = if threads == 1 {
             "cycle_1_thread"
@@ -32,21 +37,26 @@ fn main() {
         let mut group = criterion.benchmark_group(name);
         group.throughput(Throughput::Elements(1));
         for lanes in LANE_COUNTS {
-            measure(&mut group, "core", lanes, threads, || {
+            let case = Case {
+                lanes,
+                threads,
+                clock,
+            };
+            measure(&mut group, "core", case, || {
                 CoreScheduler::new(CAPACITY, false)
             });
             if threads == 1 {
-                measure(&mut group, "core_journal", lanes, threads, || {
+                measure(&mut group, "core_journal", case, || {
                     CoreScheduler::new(CAPACITY, true)
                 });
             }
-            measure(&mut group, "naive", lanes, threads, || Naive::new(CAPACITY));
+            measure(&mut group, "naive", case, || Naive::new(CAPACITY));
         }
         group.finish();
     }
     criterion.final_summary();
     if benchmarking() {
-        tally::print_table(&LANE_COUNTS, CAPACITY, PREFILL);
+        tally::print_table(&LANE_COUNTS, CAPACITY, PREFILL, clock);
     }
 }
 
@@ -73,25 +83,34 @@ fn benchmarking() -> bool {
     has("--bench") && !has("--test") && !has("--list")
 }
 
+#[derive(Debug, Clone, Copy)]
+struct Case {
+    lanes: usize,
+    threads: usize,
+    clock: BenchClock,
+}
+
 /// One case: the workload is built on first use (so filtered-out cases cost
 /// nothing), kept across criterion's batches, and its books checked at the end.
 fn measure<S: Scheduler>(
     group: &mut BenchmarkGroup<'_, WallTime>,
     contender: &'static str,
-    lanes: usize,
-    threads: usize,
+    case: Case,
     make: impl Fn() -> S,
 ) {
     let key = Key {
         contender,
-        threads,
-        lanes,
+        threads: case.threads,
+        lanes: case.lanes,
     };
     let mut workload = None;
-    group.bench_with_input(BenchmarkId::new(contender, lanes), &lanes, |b, &lanes| {
+    group.bench_function(BenchmarkId::new(contender, case.lanes), |b| {
+        // Built here, outside `iter_custom`: criterion times that whole call,
+        // and a 100,000-lane set-up inside it would skew its warm-up estimate.
+        let workload =
+            workload.get_or_insert_with(|| Workload::new(make(), case.lanes, case.threads));
         b.iter_custom(|cycles| {
-            let workload = workload.get_or_insert_with(|| Workload::new(make(), lanes, threads));
-            let elapsed = workload.run(cycles);
+            let elapsed = workload.run(cycles, case.clock);
             tally::record(key, cycles, elapsed);
             elapsed
         });

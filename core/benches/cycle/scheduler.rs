@@ -1,7 +1,6 @@
 //! The submit → spawned → finish surface the workload drives, and baton-core behind it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use baton_core::sync::StdSync;
 use baton_core::{Clock, Config, Core, Item, Millis, Outcome, TicketOf};
@@ -17,6 +16,8 @@ pub trait Scheduler: Sync {
     fn finish(&self, ticket: Self::Ticket) -> Vec<Self::Ticket>;
     /// Runs in flight and items queued, for the end-of-run accounting.
     fn counts(&self) -> Counts;
+    /// The pre-fill is done; what it left behind is set-up, not measured work.
+    fn settle(&self) {}
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,15 +26,10 @@ pub struct Counts {
     pub queued: u64,
 }
 
-/// How often the journalling variant takes the journal, as a runner that
-/// persists it in batches would.
-const JOURNAL_BATCH: u64 = 1024;
-
 /// baton-core as the bot embeds it: `Core<StdSync>` behind a shared reference.
 pub struct CoreScheduler {
     core: Core<StdSync>,
     journal: bool,
-    finishes: AtomicU64,
 }
 
 impl CoreScheduler {
@@ -51,7 +47,6 @@ impl CoreScheduler {
         CoreScheduler {
             core: Core::new(config, clock),
             journal,
-            finishes: AtomicU64::new(0),
         }
     }
 }
@@ -77,12 +72,9 @@ impl Scheduler for CoreScheduler {
             .core
             .finish(ticket.run, Outcome::Completed)
             .expect("every ticket is finished exactly once");
-        if self.journal
-            && self
-                .finishes
-                .fetch_add(1, Ordering::Relaxed)
-                .is_multiple_of(JOURNAL_BATCH)
-        {
+        if self.journal {
+            // Taken at every finish, as a runner that persists each step
+            // would; it also keeps the journal from growing through the run.
             let entries = self.core.drain_journal();
             assert!(!entries.is_empty(), "a journalling core records every step");
         }
@@ -94,5 +86,9 @@ impl Scheduler for CoreScheduler {
             in_flight: self.core.in_flight(),
             queued: self.core.queued(),
         }
+    }
+
+    fn settle(&self) {
+        self.core.drain_journal();
     }
 }

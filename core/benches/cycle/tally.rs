@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::clock::BenchClock;
+
 /// Who ran a measurement, on how many threads, over how many lanes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Key {
@@ -42,7 +44,7 @@ fn ratio(naive: Option<f64>, core: Option<f64>) -> String {
 }
 
 /// Prints ns per cycle (submit → spawned → finish) for every lane count.
-pub fn print_table(lane_counts: &[usize], capacity: usize, prefill: usize) {
+pub fn print_table(lane_counts: &[usize], capacity: usize, prefill: usize, clock: BenchClock) {
     let get = |contender, threads, lanes| {
         per_op_ns(Key {
             contender,
@@ -53,7 +55,11 @@ pub fn print_table(lane_counts: &[usize], capacity: usize, prefill: usize) {
     eprintln!();
     eprintln!(
         "ns per cycle (submit -> spawned -> finish), capacity {capacity}, {prefill} items queued per lane; \
-         core = journal off (default figure), core+journal = journal on, taken every 1024 finishes"
+         core = journal off (default figure), core+journal = journal on, taken at every finish"
+    );
+    eprintln!(
+        "one thread timed by {}; two threads by the wall clock",
+        clock.name()
     );
     eprintln!(
         "{:>8} | {:>8} {:>13} {:>10} {:>11} | {:>10} {:>11} {:>11}",

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use baton_core::{Item, LaneKey, Millis};
 
+use crate::clock::BenchClock;
 use crate::scheduler::{Counts, Scheduler};
 
 /// Runs in flight at once.
@@ -48,20 +49,23 @@ impl<S: Scheduler> Workload<S> {
                 workers[lane % threads].submit(&scheduler);
             }
         }
+        scheduler.settle();
         Workload { scheduler, workers }
     }
 
-    /// Runs `cycles` cycles split across the threads; the wall time they take.
-    pub fn run(&mut self, cycles: u64) -> Duration {
+    /// Runs `cycles` cycles split across the threads; the time they take, by
+    /// `clock` on one thread and by the wall clock on several (contention
+    /// shows up as waiting, which CPU time would not count).
+    pub fn run(&mut self, cycles: u64, clock: BenchClock) -> Duration {
         let threads = self.workers.len() as u64;
         let scheduler = &self.scheduler;
         if threads == 1 {
             let worker = &mut self.workers[0];
-            let start = Instant::now();
-            for _ in 0..cycles {
-                worker.cycle(scheduler);
-            }
-            return start.elapsed();
+            return clock.time(|| {
+                for _ in 0..cycles {
+                    worker.cycle(scheduler);
+                }
+            });
         }
         let barrier = Barrier::new(self.workers.len() + 1);
         let start = thread::scope(|scope| {
