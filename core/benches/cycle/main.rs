@@ -1,8 +1,9 @@
 //! `cargo bench -p baton-core`: the cost of one run's submit → spawned → finish in baton-core against a naive scan-every-lane baseline, from 10 to 100,000 lanes.
 //!
 //! Shorter runs: `BATON_BENCH_QUICK=1 cargo bench -p baton-core`, or
-//! criterion's own `-- --quick` / `--measurement-time`; filter with e.g.
-//! `-- core/100000`. On a busy shared machine, `BATON_BENCH_CLOCK=cpu` times
+//! criterion's own flags, which need the target named because the library's
+//! test harness refuses them: `cargo bench -p baton-core --bench cycle --
+//! --quick` (or `--measurement-time 1`); filter with e.g. `-- core/100000`. On a busy shared machine, `BATON_BENCH_CLOCK=cpu` times
 //! single-threaded cases by the thread's CPU time. `cargo test -p baton-core
 //! --benches` runs every case but the 100,000-lane ones once.
 
