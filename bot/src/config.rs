@@ -1,10 +1,13 @@
 //! Baton's settings: read once at startup from the environment and an optional `.env` file.
 
+use baton_core::Driver;
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+pub use crate::drivers::CodexSandbox;
 
 use url::Url;
 
@@ -209,40 +212,6 @@ impl Command {
     }
 }
 
-/// Which agent CLI drives a lane.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DriverKind {
-    Claude,
-    Codex,
-}
-
-impl DriverKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DriverKind::Claude => "claude",
-            DriverKind::Codex => "codex",
-        }
-    }
-}
-
-/// The `--sandbox` policy handed to codex.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CodexSandbox {
-    ReadOnly,
-    WorkspaceWrite,
-    DangerFullAccess,
-}
-
-impl CodexSandbox {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CodexSandbox::ReadOnly => "read-only",
-            CodexSandbox::WorkspaceWrite => "workspace-write",
-            CodexSandbox::DangerFullAccess => "danger-full-access",
-        }
-    }
-}
-
 /// Values `claude --permission-mode` accepts.
 pub const CLAUDE_PERMISSION_MODES: &[&str] = &[
     "default",
@@ -272,7 +241,7 @@ pub struct Config {
     pub claude_allowed_tools: Vec<String>,
     pub codex_sandbox: CodexSandbox,
     pub codex_network: bool,
-    pub default_driver: DriverKind,
+    pub default_driver: Driver,
     pub log_filter: String,
     codex_bin: String,
     search_path: Option<OsString>,
@@ -484,8 +453,8 @@ impl Config {
             }
         };
         let default_driver = match get("BATON_DEFAULT_DRIVER").unwrap_or("claude") {
-            "claude" => DriverKind::Claude,
-            "codex" => DriverKind::Codex,
+            "claude" => Driver::Claude,
+            "codex" => Driver::Codex,
             other => {
                 return Err(ConfigError::setting(
                     "BATON_DEFAULT_DRIVER",

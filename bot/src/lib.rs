@@ -1,10 +1,12 @@
 //! baton-bot: the Telegram front, the agent drivers, and the glue that plugs
 //! them into baton-core.
 
+pub mod app;
 pub mod config;
 pub mod cron;
 pub mod drivers;
 pub mod instance_lock;
+pub mod logging;
 pub mod platform;
 pub mod store;
 pub mod streaming;

@@ -31,7 +31,7 @@ pub enum CodexSandbox {
 }
 
 impl CodexSandbox {
-    fn flag_value(self) -> &'static str {
+    pub fn flag_value(self) -> &'static str {
         match self {
             CodexSandbox::ReadOnly => "read-only",
             CodexSandbox::WorkspaceWrite => "workspace-write",

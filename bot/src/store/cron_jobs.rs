@@ -73,8 +73,8 @@ impl Store {
             "INSERT INTO cron_jobs (chat_id, topic_id, kind, expr, tz, at, prompt, silent, next_fire)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
-                job.lane.chat_id,
-                job.lane.topic_column(),
+                job.lane.chat,
+                super::topic_column(job.lane),
                 kind,
                 expr,
                 tz,
@@ -102,7 +102,7 @@ impl Store {
             &format!(
                 "SELECT {CRON_COLUMNS} FROM cron_jobs WHERE chat_id = ?1 AND topic_id = ?2 ORDER BY id"
             ),
-            params![lane.chat_id, lane.topic_column()],
+            params![lane.chat, super::topic_column(lane)],
         )
     }
 

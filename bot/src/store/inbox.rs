@@ -60,14 +60,14 @@ impl Store {
                 "INSERT INTO inbox (update_id, chat_id, topic_id, payload, received_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (update_id) DO UPDATE SET
-                     chat_id = excluded.chat_id, topic_id = excluded.topic_id,
+                     chat_id = excluded.chat, topic_id = excluded.topic,
                      payload = excluded.payload, received_at = excluded.received_at,
                      started_at = NULL, done_at = NULL
                  WHERE done_at IS NOT NULL AND done_at < ?6",
                 params![
                     update_id,
-                    lane.chat_id,
-                    lane.topic_column(),
+                    lane.chat,
+                    super::topic_column(lane),
                     json,
                     millis(now),
                     millis(now - REDELIVERY_WINDOW),

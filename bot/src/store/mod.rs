@@ -27,40 +27,20 @@ pub use sessions::{PREVIEW_CHARS, SessionRecord};
 /// The database file's name inside the state directory.
 pub const DATABASE_FILE_NAME: &str = "baton.sqlite3";
 
-/// One conversation: a chat, and in forum groups one of its topics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct LaneKey {
-    pub chat_id: i64,
-    pub topic_id: Option<i32>,
+pub use baton_core::LaneKey;
+
+// Telegram message ids start at 1, so 0 never names a real topic; a NULL would make
+// the lane columns useless as a key (NULLs never compare equal).
+fn topic_column(lane: LaneKey) -> i64 {
+    lane.topic.map_or(0, i64::from)
 }
 
-impl LaneKey {
-    pub fn new(chat_id: i64, topic_id: Option<i32>) -> LaneKey {
-        LaneKey { chat_id, topic_id }
-    }
-
-    // Telegram message ids start at 1, so 0 never names a real topic; a NULL would make
-    // the lane columns useless as a key (NULLs never compare equal).
-    fn topic_column(self) -> i64 {
-        self.topic_id.map_or(0, i64::from)
-    }
-
-    fn from_columns(chat_id: i64, topic: i64) -> Option<LaneKey> {
-        let topic_id = match topic {
-            0 => None,
-            t => Some(i32::try_from(t).ok()?),
-        };
-        Some(LaneKey { chat_id, topic_id })
-    }
-}
-
-impl std::fmt::Display for LaneKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.topic_id {
-            Some(topic) => write!(f, "chat {} topic {topic}", self.chat_id),
-            None => write!(f, "chat {}", self.chat_id),
-        }
-    }
+fn lane_from_columns(chat: i64, topic: i64) -> Option<LaneKey> {
+    let topic = match topic {
+        0 => None,
+        t => Some(i32::try_from(t).ok()?),
+    };
+    Some(LaneKey { chat, topic })
 }
 
 /// A database that cannot be opened, read or written.
@@ -199,7 +179,7 @@ impl Store {
     }
 
     fn lane_from_columns(&self, what: &str, chat: i64, topic: i64) -> Result<LaneKey, StoreError> {
-        LaneKey::from_columns(chat, topic)
+        lane_from_columns(chat, topic)
             .ok_or_else(|| self.unusable(format!("{what}: topic id {topic} is out of range")))
     }
 }

@@ -15,7 +15,7 @@ impl Store {
             .execute(
                 "INSERT INTO lane_prefs (chat_id, topic_id, prefs) VALUES (?1, ?2, ?3)
                  ON CONFLICT (chat_id, topic_id) DO UPDATE SET prefs = excluded.prefs",
-                params![lane.chat_id, lane.topic_column(), json],
+                params![lane.chat, super::topic_column(lane), json],
             )
             .map_err(|e| self.sqlite_error(e))?;
         Ok(())
@@ -27,7 +27,7 @@ impl Store {
             .lock()
             .query_row(
                 "SELECT prefs FROM lane_prefs WHERE chat_id = ?1 AND topic_id = ?2",
-                params![lane.chat_id, lane.topic_column()],
+                params![lane.chat, super::topic_column(lane)],
                 |row| row.get(0),
             )
             .optional()

@@ -72,8 +72,8 @@ impl Store {
                  ON CONFLICT (chat_id, topic_id, driver, session_id)
                  DO UPDATE SET last_used_at = max(last_used_at, excluded.last_used_at)",
                 params![
-                    lane.chat_id,
-                    lane.topic_column(),
+                    lane.chat,
+                    super::topic_column(lane),
                     driver,
                     session_id,
                     workdir.as_os_str().as_bytes(),
@@ -103,7 +103,7 @@ impl Store {
                 .map_err(|e| self.sqlite_error(e))?;
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
             stmt.query_map(
-                params![lane.chat_id, lane.topic_column(), driver, limit],
+                params![lane.chat, super::topic_column(lane), driver, limit],
                 read_row,
             )
             .and_then(Iterator::collect)
@@ -128,7 +128,7 @@ impl Store {
                     "SELECT {SESSION_COLUMNS} FROM agent_sessions
                      WHERE chat_id = ?1 AND topic_id = ?2 AND driver = ?3 AND session_id = ?4"
                 ),
-                params![lane.chat_id, lane.topic_column(), driver, session_id],
+                params![lane.chat, super::topic_column(lane), driver, session_id],
                 read_row,
             )
             .optional()
@@ -146,7 +146,7 @@ impl Store {
             .query_row(
                 "SELECT session_id FROM current_sessions
                  WHERE chat_id = ?1 AND topic_id = ?2 AND driver = ?3",
-                params![lane.chat_id, lane.topic_column(), driver],
+                params![lane.chat, super::topic_column(lane), driver],
                 |row| row.get(0),
             )
             .optional()
@@ -166,11 +166,11 @@ impl Store {
                 "INSERT INTO current_sessions (chat_id, topic_id, driver, session_id)
                  VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (chat_id, topic_id, driver) DO UPDATE SET session_id = excluded.session_id",
-                params![lane.chat_id, lane.topic_column(), driver, id],
+                params![lane.chat, super::topic_column(lane), driver, id],
             ),
             None => conn.execute(
                 "DELETE FROM current_sessions WHERE chat_id = ?1 AND topic_id = ?2 AND driver = ?3",
-                params![lane.chat_id, lane.topic_column(), driver],
+                params![lane.chat, super::topic_column(lane), driver],
             ),
         };
         result.map_err(|e| self.sqlite_error(e))?;

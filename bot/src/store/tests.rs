@@ -21,12 +21,12 @@ fn at(seconds: i64) -> DateTime<Utc> {
 }
 
 const CHAT: LaneKey = LaneKey {
-    chat_id: -100_123,
-    topic_id: None,
+    chat: -100_123,
+    topic: None,
 };
 const TOPIC: LaneKey = LaneKey {
-    chat_id: -100_123,
-    topic_id: Some(7),
+    chat: -100_123,
+    topic: Some(7),
 };
 
 // ---- opening ----

@@ -3,10 +3,10 @@
 
 use super::{Machine, NewSessionReport, ShutdownReport, StopReport};
 use crate::clock::Millis;
+use crate::error::Error;
 use crate::event::{Event, RemovalReason};
 use crate::item::{Item, LaneKey};
 use crate::prefs::{Driver, Preferences};
-use crate::error::Error;
 use crate::run::{CancelReason, RunId, RunView};
 use crate::sync::CancelSignal;
 

@@ -1,0 +1,179 @@
+//! Every short reply the bot sends besides streamed answers, in one place:
+//! what the user can see, worded once.
+
+use std::sync::Arc;
+
+use baton_core::{LaneKey, RunView};
+use teloxide::payloads::SendMessageSetters;
+use teloxide::prelude::Requester;
+use teloxide::types::{InlineKeyboardMarkup, ParseMode};
+use tracing::warn;
+
+use super::{App, target};
+use crate::streaming::api::{ApiFailure, Format, TelegramApi};
+use crate::telegram::render::escape_text;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    Queued {
+        position: usize,
+    },
+    Interrupting {
+        position: usize,
+    },
+    QueueFull {
+        max: usize,
+    },
+    ShuttingDown,
+    Stopped {
+        run: Option<String>,
+        removed: Vec<String>,
+    },
+    NothingToStop,
+    NewSession {
+        run: Option<String>,
+        removed: Vec<String>,
+    },
+    NothingToRetry,
+    Starting {
+        preview: String,
+    },
+    InterruptedByRestart {
+        preview: String,
+    },
+    StoppedForShutdown {
+        preview: String,
+    },
+    NotAvailable {
+        what: String,
+    },
+    Refused {
+        why: String,
+    },
+    /// Already-rendered HTML (status, help, pickers' headers).
+    Html(String),
+}
+
+fn list(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|preview| format!("\n• {}", escape_text(preview)))
+        .collect()
+}
+
+impl Reply {
+    pub fn html(&self) -> String {
+        match self {
+            Reply::Queued { position } => format!("⏳ Queued, position {position}."),
+            Reply::Interrupting { position } => {
+                format!("⏭ Stopping the current run; this runs next (position {position}).")
+            }
+            Reply::QueueFull { max } => format!(
+                "⚠️ This chat already has {max} messages waiting. Not queued: send it again later, or /stop."
+            ),
+            Reply::ShuttingDown => {
+                "⚠️ Baton is shutting down; not queued. Send it again once it is back.".into()
+            }
+            Reply::Stopped { run, removed } => {
+                let mut out = match run {
+                    Some(run) => format!("⏹ Stopped: {}", escape_text(run)),
+                    None => "⏹ Nothing was running.".into(),
+                };
+                if !removed.is_empty() {
+                    out.push_str(&format!(
+                        "\nRemoved {} queued:{}",
+                        removed.len(),
+                        list(removed)
+                    ));
+                }
+                out
+            }
+            Reply::NothingToStop => "Nothing to stop.".into(),
+            Reply::NewSession { run, removed } => {
+                let mut out =
+                    String::from("🆕 New session: the next message starts a fresh conversation.");
+                if let Some(run) = run {
+                    out.push_str(&format!("\nStopped: {}", escape_text(run)));
+                }
+                if !removed.is_empty() {
+                    out.push_str(&format!(
+                        "\nRemoved {} queued:{}",
+                        removed.len(),
+                        list(removed)
+                    ));
+                }
+                out
+            }
+            Reply::NothingToRetry => "Nothing to retry in this chat yet.".into(),
+            Reply::Starting { preview } => format!("▶️ Starting: {}", escape_text(preview)),
+            Reply::InterruptedByRestart { preview } => format!(
+                "⚠️ Baton restarted while this was running, so it was cut off and not rerun: {}\nSend /retry to run it again.",
+                escape_text(preview)
+            ),
+            Reply::StoppedForShutdown { preview } => format!(
+                "⚠️ Baton is shutting down; stopped: {}\nQueued messages will run when it is back.",
+                escape_text(preview)
+            ),
+            Reply::NotAvailable { what } => {
+                format!("⚠️ {} is not available here.", escape_text(what))
+            }
+            Reply::Refused { why } => format!("⚠️ {}", escape_text(why)),
+            Reply::Html(html) => html.clone(),
+        }
+    }
+}
+
+/// How a run is named to the user.
+pub fn describe(run: &RunView) -> String {
+    format!("{} ({}, {}s)", run.preview, run.driver, run.age_ms / 1000)
+}
+
+impl App {
+    /// Sends a reply in the background: handlers never wait on Telegram.
+    pub fn reply(self: &Arc<Self>, lane: LaneKey, reply: Reply) {
+        let bot = self.bot.clone();
+        self.runners.spawn(async move {
+            let html = reply.html();
+            let sent = match bot
+                .send_text(target(lane), html.clone(), Format::Html)
+                .await
+            {
+                Err(ApiFailure::CantParse(_)) => {
+                    bot.send_text(
+                        target(lane),
+                        crate::telegram::render::to_plain(&html),
+                        Format::Plain,
+                    )
+                    .await
+                }
+                other => other,
+            };
+            if let Err(error) = sent {
+                warn!(%lane, %error, "reply: could not send");
+            }
+        });
+    }
+
+    /// Sends a reply with an inline keyboard.
+    pub fn reply_with_keyboard(
+        self: &Arc<Self>,
+        lane: LaneKey,
+        html: String,
+        keyboard: InlineKeyboardMarkup,
+    ) {
+        let bot = self.bot.clone();
+        self.runners.spawn(async move {
+            let target = target(lane);
+            let mut request = bot
+                .send_message(target.chat, html)
+                .parse_mode(ParseMode::Html)
+                .reply_markup(keyboard);
+            if let Some(thread) = target.thread {
+                request = request.message_thread_id(thread);
+            }
+            if let Err(error) = request.await {
+                warn!(%lane, %error, "reply: could not send a keyboard");
+            }
+        });
+    }
+}
