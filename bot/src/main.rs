@@ -121,9 +121,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     });
     info!(bot = %me.username(), workdir = %config.workdir.display(), capacity = config.max_concurrent_runs, "startup: ready");
     app::restore(&app, recovered);
+    app.register_cron_jobs();
+    let cron = tokio::spawn(app::cron_tick(Arc::clone(&app)));
     let polling = tokio::spawn(app::poll_updates(Arc::clone(&app)));
     app::signal().await;
     app::shutdown(&app).await;
     polling.await.context("polling task")?;
+    cron.await.context("cron task")?;
     Ok(())
 }

@@ -29,6 +29,7 @@ use crate::store::Store;
 use crate::streaming::api::Target;
 use crate::streaming::coalescer::{ChatPauses, CoalescerConfig};
 
+pub use cron_tick::tick as cron_tick;
 pub use journal::{load as load_journal, restore};
 pub use polling::poll_updates;
 pub use replies::Reply;

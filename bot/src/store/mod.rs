@@ -17,7 +17,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use parking_lot::{Mutex, MutexGuard};
 use rusqlite::{Connection, OpenFlags};
-use serde::{Deserialize, Serialize};
 
 pub use cron_jobs::{CronJob, NewCronJob};
 pub use inbox::{InboxEntry, PendingInbox, REDELIVERY_WINDOW, RecordOutcome};
