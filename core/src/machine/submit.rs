@@ -111,6 +111,10 @@ impl<C: CancelSignal> Machine<C> {
         if lane.user_queue.len() >= max_queue {
             return Err(Error::QueueFull(max_queue));
         }
+        let scheduled = lane
+            .current
+            .as_ref()
+            .is_some_and(|run| run.item.is_scheduled());
         let index = lane.interrupts;
         lane.user_queue.insert(index, item.clone());
         lane.interrupts += 1;
@@ -127,7 +131,14 @@ impl<C: CancelSignal> Machine<C> {
                 index,
             },
         );
-        let cancelled = self.cancel_current(key, CancelReason::Interrupt, now);
+        // User work displacing a scheduled run preempts it, so the fire is
+        // requeued rather than lost.
+        let reason = if scheduled {
+            CancelReason::Preempt
+        } else {
+            CancelReason::Interrupt
+        };
+        let cancelled = self.cancel_current(key, reason, now);
         Ok(Admission::Queued {
             position: index + 1,
             cancelled,

@@ -122,3 +122,18 @@ fn preemption_cancels_one_scheduled_run_per_waiting_user_lane() {
     queue(&mut m, text("u4", 4));
     assert!(c2.cancel.is_cancelled());
 }
+
+#[test]
+fn interrupt_of_a_scheduled_run_preempts_it() {
+    let mut m = machine(1);
+    let c = cron_fire(&mut m, "j", 1, CronKind::OneShot, 1)
+        .ticket()
+        .unwrap();
+    m.interrupt(text("i", 1), Millis(0)).unwrap();
+    let report = m.finish(c.run, Outcome::Cancelled, Millis(0)).unwrap();
+    // User work displaced the fire: it comes back, the job is kept.
+    assert_eq!(report.outcome, Outcome::Preempted);
+    assert_eq!(report.cron_ended, None);
+    assert_eq!(ids(&report.tickets), ["i"]);
+    assert_eq!(queued_ids(&m, 1), [fire_id("j", 1)]);
+}
