@@ -137,3 +137,37 @@ fn interrupt_of_a_scheduled_run_preempts_it() {
     assert_eq!(ids(&report.tickets), ["i"]);
     assert_eq!(queued_ids(&m, 1), [fire_id("j", 1)]);
 }
+
+#[test]
+fn user_item_behind_an_already_preempted_run_of_its_lane_still_preempts() {
+    let mut m = machine(2);
+    let c1 = cron_start(&mut m, "j1", 1);
+    let c2 = cron_start(&mut m, "j2", 2);
+    // Lane 3's item preempts c1; then lane 1 gets user work of its own.
+    queue(&mut m, text("u3", 3));
+    assert!(c1.cancel.is_cancelled());
+    queue(&mut m, text("u1", 1));
+    // c1 frees one slot and lane 3 takes it; lane 1 needs another one, and
+    // only a scheduled run holds it.
+    let report = m.finish(c1.run, Outcome::Cancelled, Millis(0)).unwrap();
+    assert_eq!(ids(&report.tickets), ["u3"]);
+    assert!(
+        c2.cancel.is_cancelled(),
+        "user work waits behind an uncancelled scheduled run"
+    );
+}
+
+#[test]
+fn preemption_counts_slots_that_stopping_runs_will_free() {
+    let mut m = machine(2);
+    let c1 = cron_start(&mut m, "j1", 1);
+    let c2 = cron_start(&mut m, "j2", 2);
+    queue(&mut m, text("u3", 3));
+    m.stop(lane(3), true, Millis(0));
+    // c1 is stopping already: its slot is enough for lane 4.
+    queue(&mut m, text("u4", 4));
+    assert!(c1.cancel.is_cancelled());
+    assert!(!c2.cancel.is_cancelled());
+    let report = m.finish(c1.run, Outcome::Cancelled, Millis(0)).unwrap();
+    assert_eq!(ids(&report.tickets), ["u4"]);
+}
