@@ -123,7 +123,25 @@ impl<C: CancelSignal> Machine<C> {
                     session,
                 },
             ),
-            None => self.emit(now, Event::SessionForgotten { lane: key }),
+            None => {
+                // The journal only forgets a lane's sessions as a whole:
+                // record again the one of the other driver, which stays.
+                let others: Vec<_> = Driver::ALL
+                    .into_iter()
+                    .filter_map(|d| Some((d, lane.sessions[d.index()].clone()?)))
+                    .collect();
+                self.emit(now, Event::SessionForgotten { lane: key });
+                for (driver, session) in others {
+                    self.emit(
+                        now,
+                        Event::SessionRecorded {
+                            lane: key,
+                            driver,
+                            session,
+                        },
+                    );
+                }
+            }
         }
     }
 

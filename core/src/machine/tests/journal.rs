@@ -187,3 +187,14 @@ fn journal_off_records_nothing() {
     start(&mut m, text("a", 1));
     assert!(m.drain_journal().is_empty());
 }
+
+#[test]
+fn journal_replay_of_one_cleared_session_keeps_the_other_driver() {
+    let mut m = machine(1);
+    m.set_session(lane(1), Driver::Claude, Some("c".into()), Millis(0));
+    m.set_session(lane(1), Driver::Codex, Some("x".into()), Millis(0));
+    m.set_session(lane(1), Driver::Claude, None, Millis(0));
+    assert_eq!(m.session(lane(1), Driver::Codex).as_deref(), Some("x"));
+    let r = replayed(&mut m);
+    assert_eq!(r.lanes[&lane(1)].sessions, [None, Some("x".to_owned())]);
+}
