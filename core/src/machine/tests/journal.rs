@@ -198,3 +198,15 @@ fn journal_replay_of_one_cleared_session_keeps_the_other_driver() {
     let r = replayed(&mut m);
     assert_eq!(r.lanes[&lane(1)].sessions, [None, Some("x".to_owned())]);
 }
+
+#[test]
+fn journal_replay_frees_every_job_whose_fire_a_stop_removed() {
+    let mut m = machine(1);
+    start(&mut m, text("a", 1));
+    cron_fire(&mut m, "j", 1, CronKind::Recurring, 1);
+    cron_fire(&mut m, "k", 1, CronKind::Recurring, 1);
+    m.stop(lane(1), true, Millis(0));
+    let r = replayed(&mut m);
+    assert_eq!(r.cron[&JobId("j".into())].pending, None);
+    assert_eq!(r.cron[&JobId("k".into())].pending, None);
+}
