@@ -62,6 +62,8 @@ impl<C: CancelSignal> Machine<C> {
             attachments: Vec::new(),
             arrived_at: now,
         };
+        // A refused fire must leave no claim behind, in the journal either.
+        self.admissible(&item)?;
         let id = item.id.clone();
         // Pending is set before the submit so a fire that starts and the
         // journal both see the claim first.

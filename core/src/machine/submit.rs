@@ -9,7 +9,7 @@ use crate::run::{CancelReason, RunId};
 use crate::sync::CancelSignal;
 
 impl<C: CancelSignal> Machine<C> {
-    fn admissible(&self, item: &Item) -> Result<(), Error> {
+    pub(super) fn admissible(&self, item: &Item) -> Result<(), Error> {
         if self.shutting_down {
             return Err(Error::ShuttingDown);
         }

@@ -210,3 +210,16 @@ fn journal_replay_frees_every_job_whose_fire_a_stop_removed() {
     assert_eq!(r.cron[&JobId("j".into())].pending, None);
     assert_eq!(r.cron[&JobId("k".into())].pending, None);
 }
+
+#[test]
+fn journal_replay_of_a_refused_claim_leaves_the_job_free() {
+    let mut m = machine(1);
+    let c = cron_fire(&mut m, "j", 1, CronKind::Recurring, 1)
+        .ticket()
+        .unwrap();
+    complete(&mut m, c.run);
+    let again = m.cron_claim(&JobId("j".into()), Millis(1), "p".into(), false, Millis(2));
+    assert!(again.is_err());
+    let r = replayed(&mut m);
+    assert_eq!(r.cron[&JobId("j".into())].pending, None);
+}
