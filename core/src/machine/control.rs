@@ -69,6 +69,10 @@ impl<C: CancelSignal> Machine<C> {
             self.emit(now, Event::SessionForgotten { lane: key });
         } else {
             lane.forget_sessions_on_finish = true;
+            // The machine keeps them only so the old run cannot write its
+            // session back; if the process dies first, that run is gone and
+            // a restart must not resume what the user left.
+            self.emit(now, Event::SessionForgotten { lane: key });
         }
         NewSessionReport {
             cancelled,

@@ -223,3 +223,20 @@ fn journal_replay_of_a_refused_claim_leaves_the_job_free() {
     let r = replayed(&mut m);
     assert_eq!(r.cron[&JobId("j".into())].pending, None);
 }
+
+#[test]
+fn journal_replay_forgets_sessions_of_a_new_session_still_waiting_for_its_run() {
+    let mut m = machine(1);
+    let a = start(&mut m, text("a", 1));
+    m.record_agent_session(a.run, "old".into(), Millis(0))
+        .unwrap();
+    m.new_session(lane(1), Millis(0));
+    // The process dies before the run finishes: after the restart, the
+    // lane must not resume the session the user asked to leave.
+    let journal = m.drain_journal();
+    let mut fresh = machine(1);
+    fresh.restore(replay(&journal), Millis(0));
+    assert_eq!(fresh.session(lane(1), Driver::Claude), None);
+    let b = start(&mut fresh, text("b", 1));
+    assert_eq!(b.resume, None);
+}
