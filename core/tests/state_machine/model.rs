@@ -591,6 +591,14 @@ impl Model {
         let mut cron_ended = None;
         if outcome == Outcome::Preempted {
             lane.cron.insert(0, done.item);
+        } else if outcome == Outcome::Cancelled && done.cancel == Some(CancelReason::Shutdown) {
+            // Cut by shutdown, neither completed nor failed: the job stays.
+            self.end_id(&done.item.id);
+            for job in &mut self.jobs {
+                if job.pending.as_ref() == Some(&done.item.id) {
+                    job.pending = None;
+                }
+            }
         } else {
             self.end_id(&done.item.id);
             cron_ended = self.end_fire(&done.item);

@@ -69,3 +69,27 @@ fn shutdown_twice_hands_back_nothing_new() {
     assert!(again.queued.is_empty());
     assert_eq!(again.cancelled.len(), 1);
 }
+
+#[test]
+fn shutdown_cutting_a_one_shot_fire_keeps_its_job() {
+    let mut m = machine(1);
+    let c = cron_fire(&mut m, "j", 1, CronKind::OneShot, 1)
+        .ticket()
+        .unwrap();
+    m.shutdown(Millis(0));
+    let report = m.finish(c.run, Outcome::Cancelled, Millis(0)).unwrap();
+    // It neither completed nor failed: like after a crash, the job stays.
+    assert_eq!(report.cron_ended, None);
+    assert_eq!(m.cron_kind(&JobId("j".into())), Some(CronKind::OneShot));
+}
+
+#[test]
+fn shutdown_does_not_keep_a_one_shot_whose_fire_completed() {
+    let mut m = machine(1);
+    let c = cron_fire(&mut m, "j", 1, CronKind::OneShot, 1)
+        .ticket()
+        .unwrap();
+    m.shutdown(Millis(0));
+    let report = m.finish(c.run, Outcome::Completed, Millis(0)).unwrap();
+    assert_eq!(report.cron_ended, Some(JobId("j".into())));
+}
