@@ -359,7 +359,9 @@ impl Harness {
             }
             Op::Stop { lane, clear } => {
                 let key = self.lane(lane);
+                let flags = self.cancel_flags();
                 let got = self.sut.stop(key, clear, now);
+                self.check_only_cancelled(&flags, got.cancelled.as_ref().map(|v| v.run));
                 let (cancelled, removed) = self.model.stop(key, clear, now);
                 assert_eq!(got.cancelled, cancelled);
                 assert_eq!(got.removed, removed);
@@ -544,7 +546,9 @@ impl Harness {
             }
             Op::NewSession { lane } => {
                 let key = self.lane(lane);
+                let flags = self.cancel_flags();
                 let got = self.sut.new_session(key, now);
+                self.check_only_cancelled(&flags, got.cancelled.as_ref().map(|v| v.run));
                 let (cancelled, removed, forgotten_now) = self.model.new_session(key, now);
                 assert_eq!(got.cancelled, cancelled);
                 assert_eq!(got.removed, removed);
@@ -554,6 +558,31 @@ impl Harness {
                 }
             }
             Op::Snapshot => {}
+        }
+    }
+
+    fn cancel_flags(&self) -> Vec<(RunId, bool)> {
+        self.runner
+            .iter()
+            .map(|h| (h.ticket.run, h.ticket.cancel.is_cancelled()))
+            .collect()
+    }
+
+    /// Stop binding: a stop or `/new` reaches exactly the run it reports.
+    fn check_only_cancelled(&self, before: &[(RunId, bool)], target: Option<RunId>) {
+        for (held, (run, was)) in self.runner.iter().zip(before) {
+            if Some(*run) != target {
+                assert_eq!(
+                    held.ticket.cancel.is_cancelled(),
+                    *was,
+                    "stop binding: {run} was reached by a stop aimed at {target:?}"
+                );
+            } else {
+                assert!(
+                    held.ticket.cancel.is_cancelled(),
+                    "stop binding: {run} not cancelled"
+                );
+            }
         }
     }
 
