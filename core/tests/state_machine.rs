@@ -193,6 +193,8 @@ struct Harness {
     history: Vec<Item>,
     next_id: u64,
     track: Tracker,
+    /// What shutdown handed back to be persisted.
+    handed_back: Vec<Item>,
     now: Millis,
 }
 
@@ -214,6 +216,7 @@ impl Harness {
             history: Vec::new(),
             next_id: 0,
             track: Tracker::default(),
+            handed_back: Vec::new(),
             now: Millis(0),
         }
     }
@@ -594,6 +597,7 @@ impl Harness {
         for item in &got.queued {
             self.track.left(&item.id, Fate::HandedBack);
         }
+        self.handed_back.extend(got.queued);
         let late = self.fresh_item(self.keys[0], Origin::Text, "late");
         let refused = self.sut.submit(late, self.now).err();
         assert_eq!(refused, Some(Error::ShuttingDown));
@@ -673,13 +677,11 @@ impl Harness {
             if shut {
                 // Handed-back items stay queued in the journal, to run after
                 // a restart.
-                for (id, fate) in &self.track.fate {
-                    if *fate == Fate::HandedBack && self.history_lane(id) == Some(*key) {
-                        if id.0.starts_with('c') {
-                            want_cron.push(id.clone());
-                        } else {
-                            want_user.push(id.clone());
-                        }
+                for item in self.handed_back.iter().filter(|i| i.lane == *key) {
+                    if item.origin.is_scheduled() {
+                        want_cron.push(item.id.clone());
+                    } else {
+                        want_user.push(item.id.clone());
                     }
                 }
                 for v in [&mut user, &mut cron, &mut want_user, &mut want_cron] {
@@ -757,19 +759,6 @@ impl Harness {
                 "redelivery of an in-flight item"
             );
         }
-    }
-
-    fn history_lane(&self, id: &ItemId) -> Option<LaneKey> {
-        self.history
-            .iter()
-            .find(|i| &i.id == id)
-            .map(|i| i.lane)
-            .or_else(|| {
-                self.journal.iter().find_map(|e| match &e.event {
-                    baton_core::Event::Admitted { item } if &item.id == id => Some(item.lane),
-                    _ => None,
-                })
-            })
     }
 }
 
