@@ -68,6 +68,7 @@ fn remove_queued(lane: &mut RecoveredLane, id: &ItemId) {
 }
 
 fn apply(out: &mut Recovered, items: &mut HashMap<ItemId, Item>, event: &Event) {
+    let ended_before = out.ended.len();
     match event {
         Event::Admitted { item } => {
             items.insert(item.id.clone(), item.clone());
@@ -162,12 +163,12 @@ fn apply(out: &mut Recovered, items: &mut HashMap<ItemId, Item>, event: &Event) 
         | Event::Retried { .. }
         | Event::ShutdownBegan => {}
     }
-    // A fire that ended frees its job for the next one.
-    if let Event::Finished { .. } | Event::Removed { .. } = event {
+    // A fire that ended frees its job for the next one (a stop may end
+    // several fires at once).
+    let ended = &out.ended[ended_before..];
+    if !ended.is_empty() {
         for job in out.cron.values_mut() {
-            if let Some(pending) = &job.pending
-                && out.ended.last() == Some(pending)
-            {
+            if job.pending.as_ref().is_some_and(|p| ended.contains(p)) {
                 job.pending = None;
             }
         }

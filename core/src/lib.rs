@@ -10,7 +10,12 @@
 //! - `/new` removes and reports what was queued in the lane, like a stop
 //!   that clears the queue, and forgets the agent sessions;
 //! - a stop or `/new` outranks a preemption: a scheduled run the user
-//!   stopped is not requeued.
+//!   stopped is not requeued;
+//! - an interrupt of a scheduled run preempts it (the fire is requeued);
+//!   user work waiting for capacity preempts the oldest scheduled run only
+//!   while waiting lanes outnumber the slots that stopping runs will free;
+//! - a fire cut by shutdown does not retire its one-shot job, as after a
+//!   crash: only completed, failed or user-stopped fires do.
 //!
 //! How a runner uses it: `submit` (or `interrupt`, `cron_claim`) may hand
 //! back a [`Ticket`]; for every ticket, call `spawned` before spawning the

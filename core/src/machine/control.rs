@@ -79,6 +79,10 @@ impl<C: CancelSignal> Machine<C> {
             self.emit(now, Event::SessionForgotten { lane: key });
         } else {
             lane.forget_sessions_on_finish = true;
+            // The machine keeps them only so the old run cannot write its
+            // session back; if the process dies first, that run is gone and
+            // a restart must not resume what the user left.
+            self.emit(now, Event::SessionForgotten { lane: key });
         }
         NewSessionReport {
             cancelled,
@@ -133,7 +137,25 @@ impl<C: CancelSignal> Machine<C> {
                     session,
                 },
             ),
-            None => self.emit(now, Event::SessionForgotten { lane: key }),
+            None => {
+                // The journal only forgets a lane's sessions as a whole:
+                // record again the one of the other driver, which stays.
+                let others: Vec<_> = Driver::ALL
+                    .into_iter()
+                    .filter_map(|d| Some((d, lane.sessions[d.index()].clone()?)))
+                    .collect();
+                self.emit(now, Event::SessionForgotten { lane: key });
+                for (driver, session) in others {
+                    self.emit(
+                        now,
+                        Event::SessionRecorded {
+                            lane: key,
+                            driver,
+                            session,
+                        },
+                    );
+                }
+            }
         }
     }
 

@@ -139,7 +139,21 @@ impl<C: CancelSignal> Machine<C> {
             );
         } else {
             self.dedupe.end(&finished.item.id);
-            cron_ended = self.end_cron_fire(&finished.item, now);
+            // A fire cut short by shutdown neither completed nor failed: its
+            // job stays, as after a crash, and only the claim is released.
+            let cut = outcome == Outcome::Cancelled
+                && finished.cancel_reason == Some(CancelReason::Shutdown);
+            if !cut {
+                cron_ended = self.end_cron_fire(&finished.item, now);
+            } else if let Some(job) = finished
+                .item
+                .origin
+                .cron_job()
+                .and_then(|job| self.cron.get_mut(job))
+                && job.pending.as_ref() == Some(&finished.item.id)
+            {
+                job.pending = None;
+            }
         }
         if sessions_forgotten {
             self.emit(now, Event::SessionForgotten { lane: key });

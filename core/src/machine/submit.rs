@@ -75,24 +75,43 @@ impl<C: CancelSignal> Machine<C> {
     }
 
     /// User work waiting behind scheduled work cancels that scheduled run:
-    /// the one holding its lane, or, when the lane is idle and capacity is
-    /// what blocks it, the oldest scheduled run in flight. Only the first
-    /// waiting user item of a lane preempts; the ones behind it would have to
-    /// wait for it anyway.
+    /// the one holding its lane, or, when capacity is what blocks it, the
+    /// oldest scheduled run in flight.
     fn preempt_for(&mut self, key: LaneKey, now: Millis) -> Option<RunId> {
         let lane = self.lanes.get(&key)?;
-        if let Some(run) = &lane.current {
-            let preemptible = run.item.is_scheduled() && run.cancel_reason.is_none();
-            return if preemptible {
-                self.cancel_current(key, CancelReason::Preempt, now)
-            } else {
-                None
-            };
+        if let Some(run) = &lane.current
+            && run.item.is_scheduled()
+            && run.cancel_reason.is_none()
+        {
+            return self.cancel_current(key, CancelReason::Preempt, now);
         }
-        if lane.user_queue.len() != 1 || self.has_capacity() {
+        self.preempt_for_capacity(now)
+    }
+
+    /// Every lane with user work waiting and no live run needs one slot; the
+    /// runs already asked to stop, and free capacity, will provide some.
+    /// While the need is larger, the oldest scheduled run in flight is
+    /// preempted. Counting only when a scheduled run is in flight keeps this
+    /// off the common path.
+    fn preempt_for_capacity(&mut self, now: Millis) -> Option<RunId> {
+        let victim = *self.preemptible.iter().next()?;
+        let stopping = |lane: &crate::lane::Lane<C>| {
+            lane.current
+                .as_ref()
+                .is_some_and(|run| run.cancel_reason.is_some())
+        };
+        let waiting = self
+            .lanes
+            .values()
+            .filter(|lane| {
+                !lane.user_queue.is_empty() && (lane.current.is_none() || stopping(lane))
+            })
+            .count();
+        let freeing = self.config.capacity.saturating_sub(self.in_flight)
+            + self.lanes.values().filter(|lane| stopping(lane)).count();
+        if waiting <= freeing {
             return None;
         }
-        let victim = *self.preemptible.iter().next()?;
         let victim_lane = *self.runs.get(&victim)?;
         self.cancel_current(victim_lane, CancelReason::Preempt, now)
     }
@@ -111,6 +130,10 @@ impl<C: CancelSignal> Machine<C> {
         if lane.user_queue.len() >= max_queue {
             return Err(Error::QueueFull(max_queue));
         }
+        let scheduled = lane
+            .current
+            .as_ref()
+            .is_some_and(|run| run.item.is_scheduled());
         let index = lane.interrupts;
         lane.user_queue.insert(index, item.clone());
         lane.interrupts += 1;
@@ -127,19 +150,16 @@ impl<C: CancelSignal> Machine<C> {
                 index,
             },
         );
-        // A scheduled run in the way of user work is preempted (requeued),
-        // not interrupted (dropped): user work has priority over scheduled
-        // work, it does not destroy it.
-        let scheduled = self.lanes[&key]
-            .current
-            .as_ref()
-            .is_some_and(|run| run.item.is_scheduled());
+        // User work displacing a scheduled run preempts it, so the fire is
+        // requeued rather than lost.
         let reason = if scheduled {
             CancelReason::Preempt
         } else {
             CancelReason::Interrupt
         };
         let cancelled = self.cancel_current(key, reason, now);
+        // A run already stopping frees no slot for this item beyond its own.
+        self.preempt_for_capacity(now);
         Ok(Admission::Queued {
             position: index + 1,
             cancelled,
