@@ -35,6 +35,7 @@ impl MRun {
             run: self.id,
             lane: self.item.lane,
             item: self.item.id.clone(),
+            preview: self.item.preview(60),
             scheduled: self.item.origin.is_scheduled(),
             driver: self.driver,
             model: self.model.clone(),
