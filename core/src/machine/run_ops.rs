@@ -109,7 +109,11 @@ impl<C: CancelSignal> Machine<C> {
         self.in_flight -= 1;
         let lane = self.lanes.get_mut(&key).expect("checked above");
         let finished = lane.current.take().expect("checked above");
-        let preempted = finished.cancel_reason == Some(CancelReason::Preempt);
+        // A fire whose job was cancelled while it ran has nothing to go back to.
+        let job_alive = finished.item.origin.cron_job().is_some_and(|job| {
+            self.cron.get(job).and_then(|entry| entry.pending.as_ref()) == Some(&finished.item.id)
+        });
+        let preempted = finished.cancel_reason == Some(CancelReason::Preempt) && job_alive;
         let outcome = match outcome {
             Outcome::Cancelled | Outcome::Preempted if preempted => Outcome::Preempted,
             Outcome::Preempted => Outcome::Cancelled,

@@ -188,3 +188,24 @@ fn cron_claim_after_shutdown_is_refused() {
     m.shutdown(Millis(0));
     assert_eq!(claim(&mut m, "j", 1).unwrap_err(), Error::ShuttingDown);
 }
+
+#[test]
+fn cron_cancel_while_its_fire_runs_then_preempted_is_not_requeued() {
+    let mut m = machine(1);
+    let fire = cron_fire(&mut m, "j", 1, CronKind::Recurring, 5)
+        .ticket()
+        .expect("starts");
+    let report = m.cron_cancel(&job("j"), Millis(6)).unwrap();
+    assert_eq!(report.running, Some(fire.run));
+    // User work preempts the running fire of the now-cancelled job.
+    m.submit(text("u", 1), Millis(7)).unwrap();
+    let finished = m.finish(fire.run, Outcome::Cancelled, Millis(8)).unwrap();
+    assert_eq!(finished.outcome, Outcome::Cancelled);
+    assert_eq!(finished.tickets.len(), 1);
+    assert_eq!(finished.tickets[0].item.id.0, "u");
+    assert_eq!(
+        m.snapshot(Millis(9)).queued,
+        0,
+        "the cancelled job's fire is gone"
+    );
+}
