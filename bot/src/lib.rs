@@ -8,6 +8,7 @@ pub mod drivers;
 pub mod instance_lock;
 pub mod logging;
 pub mod platform;
+pub mod serve;
 pub mod store;
 pub mod streaming;
 pub mod telegram;

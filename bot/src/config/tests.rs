@@ -75,7 +75,7 @@ fn defaults_apply_when_only_required_settings_are_given() {
     assert!(config.claude_allowed_tools.is_empty());
     assert_eq!(config.codex_sandbox, CodexSandbox::WorkspaceWrite);
     assert!(!config.codex_network);
-    assert_eq!(config.default_driver, DriverKind::Claude);
+    assert_eq!(config.default_driver, baton_core::Driver::Claude);
     assert_eq!(config.log_filter, "info");
     assert!(config.is_allowed(7));
     assert!(!config.is_allowed(8));
@@ -130,7 +130,7 @@ fn every_setting_is_read_when_given() {
     );
     assert_eq!(config.codex_sandbox, CodexSandbox::ReadOnly);
     assert!(config.codex_network);
-    assert_eq!(config.default_driver, DriverKind::Codex);
+    assert_eq!(config.default_driver, baton_core::Driver::Codex);
     assert_eq!(config.log_filter, "baton_bot=debug,info");
 }
 

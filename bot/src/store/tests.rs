@@ -3,6 +3,7 @@
 use super::*;
 use crate::cron::schedule::ScheduleSpec;
 use chrono::TimeDelta;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 fn temp_store() -> (tempfile::TempDir, Store) {

@@ -27,6 +27,11 @@ pub enum Reply {
     ToolUse { name: String, input: Value },
     /// Starts a text answer with `first` and then never finishes (for stop and stall tests).
     Hang { first: String },
+    /// A text answer streamed one chunk per `every`: a run that takes a while.
+    Slow {
+        chunks: Vec<String>,
+        every: Duration,
+    },
     /// An HTTP error status with an Anthropic error body.
     Error { status: u16, message: String },
 }
@@ -34,6 +39,13 @@ pub enum Reply {
 impl Reply {
     pub fn text(chunks: &[&str]) -> Self {
         Reply::Text(chunks.iter().map(|c| c.to_string()).collect())
+    }
+
+    pub fn slow(chunks: &[&str], every: Duration) -> Self {
+        Reply::Slow {
+            chunks: chunks.iter().map(|c| c.to_string()).collect(),
+            every,
+        }
     }
 
     pub fn bash(command: &str) -> Self {
@@ -140,6 +152,7 @@ async fn messages(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> R
     };
     match reply.unwrap_or_else(|| Reply::text(&["ok"])) {
         Reply::Text(chunks) => sse_response(text_events(&model, &chunks), None),
+        Reply::Slow { chunks, every } => paced_response(text_events(&model, &chunks), every, None),
         Reply::ToolUse { name, input } => sse_response(tool_events(&model, &name, &input), None),
         Reply::Thinking { thinking, text } => {
             sse_response(thinking_events(&model, &thinking, &text), None)
@@ -268,6 +281,12 @@ fn tool_events(model: &str, name: &str, input: &Value) -> Vec<Event> {
 
 /// Streams the events; with `hold`, keeps the stream open afterwards until the client leaves.
 fn sse_response(events: Vec<Event>, hold: Option<Duration>) -> Response {
+    // Separate writes, so the CLI sees several deltas rather than one buffer.
+    paced_response(events, Duration::from_millis(5), hold)
+}
+
+/// Streams the events `pace` apart; with `hold`, keeps the stream open afterwards.
+fn paced_response(events: Vec<Event>, pace: Duration, hold: Option<Duration>) -> Response {
     let (tx, rx) = mpsc::channel::<Bytes>(16);
     tokio::spawn(async move {
         for (name, data) in events {
@@ -275,8 +294,7 @@ fn sse_response(events: Vec<Event>, hold: Option<Duration>) -> Response {
             if tx.send(Bytes::from(chunk)).await.is_err() {
                 return;
             }
-            // Separate writes, so the CLI sees several deltas rather than one buffer.
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            tokio::time::sleep(pace).await;
         }
         if let Some(hold) = hold {
             tokio::select! {
