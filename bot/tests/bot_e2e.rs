@@ -1,0 +1,380 @@
+//! The whole bot end to end: the real `claude` CLI against a fake Anthropic
+//! server, the bot serving a fake Telegram Bot API, both on 127.0.0.1.
+
+mod support;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use baton_bot::config::Config;
+use baton_bot::serve::{Extras, serve};
+use support::agent_cli::{Sandbox, claude_bin, claude_env, processes_in};
+use support::fake_anthropic::{FakeAnthropic, Reply};
+use support::fake_telegram::{Failure, FakeTelegram, Store, TOKEN};
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+const USER: i64 = 42;
+const STRANGER: i64 = 666;
+const CHAT_A: i64 = 101;
+const CHAT_B: i64 = 202;
+/// A claude turn takes a few seconds here (its start-up); leave room for a loaded machine.
+const TURN: Duration = Duration::from_secs(90);
+
+struct Bot {
+    telegram: FakeTelegram,
+    anthropic: FakeAnthropic,
+    sandbox: Sandbox,
+    state: TempDir,
+    stop: CancellationToken,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+fn config(
+    telegram: &FakeTelegram,
+    sandbox: &Sandbox,
+    state: &TempDir,
+    extra: &[(&str, &str)],
+) -> Config {
+    let mut vars: HashMap<String, String> = [
+        ("TELEGRAM_BOT_TOKEN", TOKEN.to_owned()),
+        ("TELEGRAM_ALLOWED_USERS", USER.to_string()),
+        ("BATON_WORKDIR", sandbox.workdir.display().to_string()),
+        ("BATON_STATE_DIR", state.path().display().to_string()),
+        ("TELEGRAM_API_URL", telegram.url().to_string()),
+        ("CLAUDE_BIN", claude_bin().display().to_string()),
+        ("CLAUDE_ALLOWED_TOOLS", "Bash".to_owned()),
+        ("BATON_EDIT_INTERVAL_MS", "300".to_owned()),
+        ("CODEX_BIN", "/nonexistent/codex".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for (key, value) in extra {
+        vars.insert((*key).to_owned(), (*value).to_owned());
+    }
+    Config::from_map(&vars, &PathBuf::from("/")).expect("test settings are valid")
+}
+
+impl Bot {
+    async fn start(script: Vec<Reply>, extra: &[(&str, &str)]) -> Bot {
+        let telegram = FakeTelegram::start().await;
+        let anthropic = FakeAnthropic::start(script).await;
+        let sandbox = Sandbox::new();
+        let state = tempfile::tempdir().expect("state dir");
+        let mut bot = Bot {
+            telegram,
+            anthropic,
+            sandbox,
+            state,
+            stop: CancellationToken::new(),
+            task: None,
+        };
+        bot.serve(extra);
+        bot
+    }
+
+    fn serve(&mut self, extra: &[(&str, &str)]) {
+        let config = config(&self.telegram, &self.sandbox, &self.state, extra);
+        let extras = Extras {
+            claude_env: claude_env(&self.anthropic, &self.sandbox),
+            ..Extras::default()
+        };
+        self.stop = CancellationToken::new();
+        let stop = self.stop.clone();
+        self.task = Some(tokio::spawn(async move {
+            serve(config, extras, stop.cancelled_owned()).await
+        }));
+    }
+
+    /// Stops the bot as SIGTERM would and waits until it has shut down.
+    async fn shut_down(&mut self) {
+        self.stop.cancel();
+        let task = self.task.take().expect("running");
+        tokio::time::timeout(Duration::from_secs(60), task)
+            .await
+            .expect("shutdown is prompt")
+            .expect("serve task")
+            .expect("serve ends cleanly");
+    }
+
+    async fn wait(&self, what: &str, predicate: impl Fn(&Store) -> bool) {
+        assert!(
+            self.telegram.wait_for(predicate, TURN).await,
+            "timed out waiting for {what}"
+        );
+    }
+
+    /// The texts the chat shows now, oldest first.
+    fn texts(&self, chat: i64) -> Vec<String> {
+        self.telegram
+            .store()
+            .visible(chat)
+            .into_iter()
+            .map(|m| m.text)
+            .collect()
+    }
+
+    fn agent_prompts(&self) -> Vec<String> {
+        self.anthropic
+            .agent_requests()
+            .iter()
+            .map(|r| r.last_user_content())
+            .collect()
+    }
+}
+
+fn shows(store: &Store, chat: i64, needle: &str) -> bool {
+    store.visible(chat).iter().any(|m| m.text.contains(needle))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_is_answered_with_streamed_edits() {
+    let mut bot = Bot::start(
+        vec![Reply::slow(
+            &["Hello ", "from ", "the ", "fake ", "model."],
+            Duration::from_millis(400),
+        )],
+        &[],
+    )
+    .await;
+    bot.telegram.push_text(CHAT_A, USER, "say hello");
+    bot.wait("the answer", |s| {
+        shows(s, CHAT_A, "Hello from the fake model.")
+    })
+    .await;
+    let answer = bot
+        .telegram
+        .store()
+        .visible(CHAT_A)
+        .into_iter()
+        .find(|m| m.text.contains("Hello from"))
+        .unwrap();
+    assert!(
+        !answer.edits.is_empty(),
+        "the answer grew by edits in place: {answer:?}"
+    );
+    assert!(bot.agent_prompts()[0].contains("say hello"));
+    bot.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_call_is_shown_as_a_status_line() {
+    let mut bot = Bot::start(
+        vec![
+            Reply::bash("echo baton-tool-check"),
+            Reply::text(&["Done."]),
+        ],
+        &[],
+    )
+    .await;
+    bot.telegram.push_text(CHAT_A, USER, "run a command");
+    bot.wait("the final answer", |s| shows(s, CHAT_A, "Done."))
+        .await;
+    let all: Vec<String> = bot
+        .telegram
+        .store()
+        .messages(CHAT_A)
+        .into_iter()
+        .flat_map(|m| m.edits.into_iter().chain([m.text]))
+        .collect();
+    assert!(
+        all.iter()
+            .any(|t| t.contains("Bash") && t.contains("echo baton-tool-check")),
+        "a status line names the tool and its command: {all:#?}"
+    );
+    bot.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_mid_run_kills_the_agent_and_tells_the_user() {
+    let mut bot = Bot::start(
+        vec![Reply::Hang {
+            first: "Working on it".into(),
+        }],
+        &[],
+    )
+    .await;
+    bot.telegram.push_text(CHAT_A, USER, "a long task");
+    bot.wait("the run to stream", |s| shows(s, CHAT_A, "Working on it"))
+        .await;
+    assert!(
+        !processes_in(&bot.sandbox.workdir).is_empty(),
+        "the agent runs in the workdir"
+    );
+    bot.telegram.push_text(CHAT_A, USER, "/stop");
+    bot.wait("the stop report", |s| {
+        shows(s, CHAT_A, "Stopped: a long task")
+    })
+    .await;
+    let gone = tokio::time::timeout(Duration::from_secs(20), async {
+        while !processes_in(&bot.sandbox.workdir).is_empty() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(
+        gone.is_ok(),
+        "agent processes left: {:?}",
+        processes_in(&bot.sandbox.workdir)
+    );
+    bot.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupt_runs_next_without_overlap() {
+    let mut bot = Bot::start(
+        vec![
+            Reply::Hang {
+                first: "First run".into(),
+            },
+            Reply::text(&["Second answer."]),
+        ],
+        &[],
+    )
+    .await;
+    bot.telegram.push_text(CHAT_A, USER, "first");
+    bot.wait("the first run", |s| shows(s, CHAT_A, "First run"))
+        .await;
+    bot.telegram.push_text(CHAT_A, USER, "!second");
+    bot.wait("the second answer", |s| shows(s, CHAT_A, "Second answer."))
+        .await;
+    // The second agent turn was requested only after the first agent was gone.
+    assert!(processes_in(&bot.sandbox.workdir).is_empty());
+    let prompts = bot.agent_prompts();
+    assert_eq!(prompts.len(), 2, "exactly two agent turns: {prompts:#?}");
+    assert!(prompts[1].contains("second") && !prompts[1].contains("!second"));
+    let texts = bot.texts(CHAT_A);
+    let first = texts.iter().position(|t| t.contains("First run")).unwrap();
+    let second = texts
+        .iter()
+        .position(|t| t.contains("Second answer."))
+        .unwrap();
+    assert!(first < second, "{texts:#?}");
+    bot.shut_down().await;
+}
+
+/// DQ-1 end to end: chat B's message, queued while chat A runs at capacity
+/// 1, runs as soon as A finishes, with no further traffic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_chat_runs_after_another_chat_finishes() {
+    let mut bot = Bot::start(
+        vec![
+            Reply::slow(&["A ", "is ", "done."], Duration::from_millis(700)),
+            Reply::text(&["B is done."]),
+        ],
+        &[],
+    )
+    .await;
+    bot.telegram.push_text(CHAT_A, USER, "task a");
+    bot.wait("chat A to start", |s| shows(s, CHAT_A, "task a"))
+        .await;
+    bot.telegram.push_text(CHAT_B, USER, "task b");
+    bot.wait("chat B to be queued", |s| {
+        shows(s, CHAT_B, "Queued, position 1")
+    })
+    .await;
+    bot.wait("chat A's answer", |s| shows(s, CHAT_A, "A is done."))
+        .await;
+    bot.wait("chat B's answer", |s| shows(s, CHAT_B, "B is done."))
+        .await;
+    bot.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flood_control_storm_loses_no_text() {
+    let chunks: Vec<String> = (0..30)
+        .map(|i| format!("line {i} of the storm answer\n\n"))
+        .collect();
+    let chunk_refs: Vec<&str> = chunks.iter().map(String::as_str).collect();
+    let mut bot = Bot::start(
+        vec![Reply::slow(&chunk_refs, Duration::from_millis(60))],
+        &[],
+    )
+    .await;
+    bot.telegram
+        .fail_next("editMessageText", Failure::RetryAfter(1), 4);
+    bot.telegram
+        .fail_next("sendMessage", Failure::RetryAfter(1), 1);
+    bot.telegram.push_text(CHAT_A, USER, "storm");
+    bot.wait("the whole answer", |s| {
+        shows(s, CHAT_A, "line 29 of the storm answer")
+    })
+    .await;
+    let text = bot.texts(CHAT_A).join("\n");
+    for i in 0..30 {
+        assert!(
+            text.contains(&format!("line {i} of the storm answer")),
+            "line {i} lost: {text}"
+        );
+    }
+    let throttled = bot
+        .telegram
+        .requests()
+        .iter()
+        .filter(|r| r.status == 429)
+        .count();
+    assert_eq!(throttled, 5, "every injected 429 was met");
+    bot.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_items_survive_a_restart_and_run_once() {
+    let mut bot = Bot::start(
+        vec![Reply::Hang {
+            first: "Long run".into(),
+        }],
+        &[],
+    )
+    .await;
+    bot.telegram.push_text(CHAT_A, USER, "long");
+    bot.wait("the long run", |s| shows(s, CHAT_A, "Long run"))
+        .await;
+    bot.telegram.push_text(CHAT_B, USER, "queued one");
+    bot.telegram.push_text(CHAT_B, USER, "queued two");
+    bot.wait("both queued", |s| shows(s, CHAT_B, "position 2"))
+        .await;
+    bot.shut_down().await;
+    bot.wait("the shutdown notice", |s| shows(s, CHAT_A, "shutting down"))
+        .await;
+
+    bot.anthropic = FakeAnthropic::start(vec![Reply::text(&["After restart."])]).await;
+    bot.serve(&[]);
+    bot.wait("both queued items to run", |s| {
+        s.visible(CHAT_B)
+            .iter()
+            .filter(|m| m.text.contains("After restart."))
+            .count()
+            == 2
+    })
+    .await;
+    let prompts = bot.agent_prompts();
+    assert_eq!(prompts.len(), 2, "each queued item ran once: {prompts:#?}");
+    assert!(
+        prompts[0].contains("queued one") && prompts[1].contains("queued two"),
+        "{prompts:#?}"
+    );
+    assert!(
+        !prompts.iter().any(|p| p.contains("long")),
+        "the interrupted run is not rerun"
+    );
+    bot.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unauthorized_user_runs_nothing() {
+    let mut bot = Bot::start(vec![Reply::text(&["Should not run."])], &[]).await;
+    bot.telegram.push_text(CHAT_A, STRANGER, "let me in");
+    // An allowed user's message afterwards proves the stranger's was handled and dropped.
+    bot.telegram.push_text(CHAT_B, USER, "/status");
+    bot.wait("the status answer", |s| shows(s, CHAT_B, "Idle"))
+        .await;
+    assert!(
+        bot.texts(CHAT_A).is_empty(),
+        "nothing is said to a stranger"
+    );
+    assert!(bot.anthropic.agent_requests().is_empty(), "nothing ran");
+    bot.shut_down().await;
+}
