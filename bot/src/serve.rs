@@ -95,6 +95,7 @@ pub async fn serve(
             edit_interval: config.edit_interval,
             ..Default::default()
         },
+        rate_limit: config.rate_limit_per_minute,
     });
     info!(bot = %me.username(), workdir = %config.workdir.display(), capacity = config.max_concurrent_runs, "startup: ready");
     app::restore(&app, recovered);

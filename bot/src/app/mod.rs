@@ -6,6 +6,7 @@ mod commands;
 mod cron_tick;
 mod journal;
 mod polling;
+mod rate_limit;
 mod replies;
 mod router;
 mod runner;
@@ -67,6 +68,7 @@ pub struct App {
     /// Wakes the cron ticker when jobs change.
     pub cron_changed: Notify,
     usage: Mutex<HashMap<LaneKey, Usage>>,
+    rate_limit: rate_limit::RateLimit,
     /// Serializes draining the core's journal with appending it to the
     /// store, so entries reach the database in the core's order.
     journal_lock: Mutex<()>,
@@ -83,6 +85,8 @@ pub struct AppParts {
     pub allowed_users: Vec<u64>,
     pub username: String,
     pub coalescer: CoalescerConfig,
+    /// Messages per minute per user; `None` for no limit.
+    pub rate_limit: Option<u32>,
 }
 
 impl App {
@@ -105,6 +109,7 @@ impl App {
             runners: TaskTracker::new(),
             cron_changed: Notify::new(),
             usage: Mutex::new(HashMap::new()),
+            rate_limit: rate_limit::RateLimit::new(parts.rate_limit),
             journal_lock: Mutex::new(()),
         })
     }

@@ -60,6 +60,7 @@ impl App {
             return;
         }
         let lane = lane_of(&message);
+        let user = message.from.as_ref().map_or(0, |user| user.id.0);
         if let Some(text) = message.text() {
             if text.starts_with('/')
                 && let Ok(command) = Command::parse(text, &self.username)
@@ -68,7 +69,11 @@ impl App {
                 self.on_command(update_id, lane, command);
                 return;
             }
-            match classify(text) {
+            let intent = classify(text);
+            if !matches!(intent, Intent::Stop) && !self.within_rate(lane, user) {
+                return;
+            }
+            match intent {
                 Intent::Stop => self.stop_lane(lane),
                 Intent::Interrupt(prompt) => {
                     let item = self.item(update_id, lane, Origin::Text, prompt, Vec::new());
@@ -81,6 +86,9 @@ impl App {
                     self.admitted(lane, admission);
                 }
             }
+            return;
+        }
+        if !self.within_rate(lane, user) {
             return;
         }
         if message.voice().is_some() || message.audio().is_some() {
@@ -150,6 +158,17 @@ impl App {
                 );
             }
         }
+    }
+
+    /// Counts a submission against the user's rate; tells the user when refused.
+    fn within_rate(self: &Arc<Self>, lane: LaneKey, user: u64) -> bool {
+        if self.rate_limit.allow(user, std::time::Instant::now()) {
+            return true;
+        }
+        warn!(%lane, user, "router: rate limit reached");
+        let limit = self.rate_limit.per_minute().unwrap_or_default();
+        self.reply(lane, Reply::Refused { why: format!("Slow down: at most {limit} messages a minute. This one was not queued; send it again in a moment.") });
+        false
     }
 
     async fn download(
