@@ -378,3 +378,37 @@ async fn unauthorized_user_runs_nothing() {
     assert!(bot.anthropic.agent_requests().is_empty(), "nothing ran");
     bot.shut_down().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_shot_cron_job_runs_once_in_its_lane_and_is_gone() {
+    let mut bot = Bot::start(vec![Reply::text(&["Cron ran."])], &[]).await;
+    bot.telegram
+        .push_text(CHAT_A, USER, "/cron at in 2s nightly check");
+    bot.wait("the job to be scheduled", |s| shows(s, CHAT_A, "Job 1"))
+        .await;
+    bot.wait("the fire's answer", |s| shows(s, CHAT_A, "Cron ran."))
+        .await;
+    let prompts = bot.agent_prompts();
+    assert_eq!(prompts.len(), 1, "{prompts:#?}");
+    assert!(prompts[0].contains("nightly check"));
+    // The answer streams before its run is finished; ask until the run has ended.
+    let mut gone = false;
+    for _ in 0..30 {
+        bot.telegram.push_text(CHAT_A, USER, "/cron");
+        let asked = bot.telegram.store().count("sendMessage");
+        bot.wait("the job list", |s| s.count("sendMessage") > asked)
+            .await;
+        if shows(&bot.telegram.store(), CHAT_A, "No scheduled prompts") {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        gone,
+        "the one-shot job is removed once its run ended: {:#?}",
+        bot.texts(CHAT_A)
+    );
+    assert_eq!(bot.agent_prompts().len(), 1, "it never fired again");
+    bot.shut_down().await;
+}

@@ -60,7 +60,7 @@ Send a message and the agent works on it; its answer streams here. Messages sent
 <code>!text</code> stops the current run and runs <i>text</i> next. <code>stop</code>, <code>!</code> or /stop stop it and clear the queue.\n\n\
 /new start a fresh session\n/stop stop and clear the queue\n/status the run, the queue and the session\n\
 /debug the scheduler's state\n/retry run the last message again\n/resume continue an earlier session\n\
-/model choose model and effort\n/switch choose claude or codex";
+/model choose model and effort\n/switch choose claude or codex\n/cron scheduled prompts";
 
 impl App {
     pub(super) fn on_command(self: &Arc<Self>, update_id: i64, lane: LaneKey, command: Command) {
@@ -92,6 +92,7 @@ impl App {
                 self.persist_journal();
                 self.admitted(lane, admission);
             }
+            Command::Cron(args) => self.on_cron(lane, &args),
             Command::Resume(_) => self.show_sessions(lane, 0),
             Command::Model(name) if !name.trim().is_empty() => {
                 let name = name.trim().to_owned();

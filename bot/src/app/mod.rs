@@ -3,6 +3,7 @@
 
 mod buttons;
 mod commands;
+mod cron_command;
 mod cron_tick;
 mod journal;
 mod polling;

@@ -31,6 +31,11 @@ pub enum Command {
     /// The argument is optional: `claude` or `codex`; empty shows a menu.
     #[command(description = "switch between claude and codex")]
     Switch(String),
+    /// `add MIN HOUR DOM MON DOW prompt`, `at WHEN prompt`, `rm ID`, or empty to list.
+    #[command(
+        description = "scheduled prompts: /cron add 0 9 * * 1-5 prompt, /cron at 15:00 prompt, /cron rm ID"
+    )]
+    Cron(String),
 }
 
 #[cfg(test)]
