@@ -29,6 +29,16 @@ pub async fn poll_updates(app: Arc<App>) {
             0
         }
     };
+    match app
+        .store
+        .prune_inbox(chrono::Utc::now() - crate::store::REDELIVERY_WINDOW)
+    {
+        Ok(pruned) => debug!(
+            pruned,
+            "polling: forgot update ids past the redelivery window"
+        ),
+        Err(error) => warn!(%error, "polling: could not prune the inbox"),
+    }
     let mut backoff = BACKOFF_START;
     info!(offset, "polling: started");
     loop {
@@ -64,6 +74,11 @@ pub async fn poll_updates(app: Arc<App>) {
             offset = offset.max(id + 1);
             if accept(&app, &update) {
                 app.route(update).await;
+                // From here on the journal follows the item; the inbox only
+                // remembers the id, so a redelivery is recognised.
+                if let Err(error) = app.store.mark_done(id, chrono::Utc::now()) {
+                    warn!(update = id, %error, "polling: could not mark the update handled");
+                }
             }
         }
         app.persist_journal();

@@ -60,7 +60,7 @@ impl Store {
                 "INSERT INTO inbox (update_id, chat_id, topic_id, payload, received_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (update_id) DO UPDATE SET
-                     chat_id = excluded.chat, topic_id = excluded.topic,
+                     chat_id = excluded.chat_id, topic_id = excluded.topic_id,
                      payload = excluded.payload, received_at = excluded.received_at,
                      started_at = NULL, done_at = NULL
                  WHERE done_at IS NOT NULL AND done_at < ?6",

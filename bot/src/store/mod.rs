@@ -7,7 +7,6 @@
 mod cron_jobs;
 mod inbox;
 mod journal;
-mod prefs;
 mod schema;
 mod sessions;
 

@@ -11,13 +11,6 @@ use super::StoreError;
 const MIGRATIONS: &[&str] = &[
     // Lane columns: chat id, and topic id with 0 for "no topic".
     "
-    CREATE TABLE lane_prefs (
-        chat_id  INTEGER NOT NULL,
-        topic_id INTEGER NOT NULL,
-        prefs    TEXT NOT NULL,
-        PRIMARY KEY (chat_id, topic_id)
-    ) WITHOUT ROWID;
-
     CREATE TABLE agent_sessions (
         chat_id      INTEGER NOT NULL,
         topic_id     INTEGER NOT NULL,
@@ -31,14 +24,6 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX agent_sessions_recent
         ON agent_sessions (chat_id, topic_id, driver, last_used_at DESC);
-
-    CREATE TABLE current_sessions (
-        chat_id    INTEGER NOT NULL,
-        topic_id   INTEGER NOT NULL,
-        driver     TEXT NOT NULL,
-        session_id TEXT NOT NULL,
-        PRIMARY KEY (chat_id, topic_id, driver)
-    ) WITHOUT ROWID;
 
     CREATE TABLE inbox (
         update_id   INTEGER PRIMARY KEY,

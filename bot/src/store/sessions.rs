@@ -136,47 +136,6 @@ impl Store {
         row.map(|row| self.session_from_row(row)).transpose()
     }
 
-    /// The session `lane` resumes next with `driver`, if any.
-    pub fn current_session(
-        &self,
-        lane: LaneKey,
-        driver: &str,
-    ) -> Result<Option<String>, StoreError> {
-        self.lock()
-            .query_row(
-                "SELECT session_id FROM current_sessions
-                 WHERE chat_id = ?1 AND topic_id = ?2 AND driver = ?3",
-                params![lane.chat, super::topic_column(lane), driver],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(|e| self.sqlite_error(e))
-    }
-
-    /// Sets, or with `None` forgets (`/new`), the session `lane` resumes next with `driver`.
-    pub fn set_current_session(
-        &self,
-        lane: LaneKey,
-        driver: &str,
-        session_id: Option<&str>,
-    ) -> Result<(), StoreError> {
-        let conn = self.lock();
-        let result = match session_id {
-            Some(id) => conn.execute(
-                "INSERT INTO current_sessions (chat_id, topic_id, driver, session_id)
-                 VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (chat_id, topic_id, driver) DO UPDATE SET session_id = excluded.session_id",
-                params![lane.chat, super::topic_column(lane), driver, id],
-            ),
-            None => conn.execute(
-                "DELETE FROM current_sessions WHERE chat_id = ?1 AND topic_id = ?2 AND driver = ?3",
-                params![lane.chat, super::topic_column(lane), driver],
-            ),
-        };
-        result.map_err(|e| self.sqlite_error(e))?;
-        Ok(())
-    }
-
     fn session_from_row(&self, row: SessionRow) -> Result<SessionRecord, StoreError> {
         let (chat, topic, driver, session_id, workdir, preview, created, last_used) = row;
         let what = format!("session {session_id}");

@@ -3,7 +3,6 @@
 use super::*;
 use crate::cron::schedule::ScheduleSpec;
 use chrono::TimeDelta;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 fn temp_store() -> (tempfile::TempDir, Store) {
@@ -54,13 +53,12 @@ fn open_creates_a_wal_database_at_the_current_schema_version() {
 #[test]
 fn reopening_keeps_the_schema_and_data() {
     let (dir, store) = temp_store();
-    store.save_prefs(CHAT, &json!({"driver": "codex"})).unwrap();
+    store.append_events(&[json!({"event": "kept"})]).unwrap();
     let store = reopen(&dir, store);
     let store = reopen(&dir, store);
-    assert_eq!(
-        store.load_prefs::<serde_json::Value>(CHAT).unwrap(),
-        Some(json!({"driver": "codex"}))
-    );
+    let journal = store.load_journal().unwrap();
+    assert_eq!(journal.len(), 1);
+    assert_eq!(journal[0].event, json!({"event": "kept"}));
 }
 
 /// Opens `path`, expects an error that names it, and checks the file was left untouched.
@@ -186,61 +184,6 @@ fn another_programs_database_is_refused_and_left_unchanged() {
     assert!(error.ends_with("another program's database?"), "{error}");
 }
 
-// ---- preferences ----
-
-#[derive(Debug, PartialEq, Serialize, Deserialize)]
-struct Prefs {
-    driver: String,
-    model: Option<String>,
-    effort: Option<String>,
-}
-
-#[test]
-fn prefs_are_kept_per_lane_and_replaced_on_save() {
-    let (dir, store) = temp_store();
-    assert_eq!(store.load_prefs::<Prefs>(CHAT).unwrap(), None);
-    let first = Prefs {
-        driver: "claude".into(),
-        model: Some("opus".into()),
-        effort: None,
-    };
-    let topic = Prefs {
-        driver: "codex".into(),
-        model: None,
-        effort: Some("high".into()),
-    };
-    store.save_prefs(CHAT, &first).unwrap();
-    store.save_prefs(TOPIC, &topic).unwrap();
-    let second = Prefs {
-        driver: "claude".into(),
-        model: Some("sonnet".into()),
-        effort: Some("low".into()),
-    };
-    store.save_prefs(CHAT, &second).unwrap();
-    let store = reopen(&dir, store);
-    assert_eq!(store.load_prefs::<Prefs>(CHAT).unwrap(), Some(second));
-    assert_eq!(
-        store.load_prefs::<Prefs>(TOPIC).unwrap().unwrap().driver,
-        "codex"
-    );
-    let all: Vec<(LaneKey, Prefs)> = store.all_prefs().unwrap();
-    assert_eq!(
-        all.iter().map(|(lane, _)| *lane).collect::<Vec<_>>(),
-        vec![CHAT, TOPIC]
-    );
-}
-
-#[test]
-fn prefs_of_another_shape_are_an_error_naming_the_lane() {
-    let (_dir, store) = temp_store();
-    store.save_prefs(TOPIC, &json!({"driver": 5})).unwrap();
-    let error = store.load_prefs::<Prefs>(TOPIC).unwrap_err().to_string();
-    assert!(
-        error.contains(": preferences of chat -100123 topic 7: "),
-        "{error}"
-    );
-}
-
 // ---- sessions ----
 
 #[test]
@@ -334,37 +277,6 @@ fn preview_is_one_line_and_bounded() {
     assert!(preview.starts_with("line one line two éé"), "{preview}");
     assert_eq!(preview.chars().count(), PREVIEW_CHARS + 1);
     assert!(preview.ends_with('…'));
-}
-
-#[test]
-fn current_session_is_per_lane_and_driver_and_can_be_forgotten() {
-    let (dir, store) = temp_store();
-    assert_eq!(store.current_session(CHAT, "claude").unwrap(), None);
-    store
-        .set_current_session(CHAT, "claude", Some("s-1"))
-        .unwrap();
-    store
-        .set_current_session(CHAT, "codex", Some("t-1"))
-        .unwrap();
-    store
-        .set_current_session(CHAT, "claude", Some("s-2"))
-        .unwrap();
-    let store = reopen(&dir, store);
-    assert_eq!(
-        store.current_session(CHAT, "claude").unwrap().as_deref(),
-        Some("s-2")
-    );
-    assert_eq!(
-        store.current_session(CHAT, "codex").unwrap().as_deref(),
-        Some("t-1")
-    );
-    assert_eq!(store.current_session(TOPIC, "claude").unwrap(), None);
-    store.set_current_session(CHAT, "claude", None).unwrap();
-    assert_eq!(store.current_session(CHAT, "claude").unwrap(), None);
-    assert_eq!(
-        store.current_session(CHAT, "codex").unwrap().as_deref(),
-        Some("t-1")
-    );
 }
 
 // ---- inbox ----

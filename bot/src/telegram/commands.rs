@@ -69,7 +69,7 @@ mod tests {
             names,
             [
                 "/start", "/help", "/new", "/stop", "/status", "/debug", "/retry", "/resume",
-                "/model", "/switch"
+                "/model", "/switch", "/cron"
             ]
         );
         assert!(commands.iter().all(|c| !c.description.is_empty()));
