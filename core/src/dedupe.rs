@@ -1,15 +1,17 @@
 //! Refuses an item id seen before: queued, running, or ended recently.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
+
+use crate::hash::FastSet;
 
 use crate::item::ItemId;
 
 #[derive(Debug)]
 pub(crate) struct Dedupe {
     /// Queued or running: always refused, whatever the window.
-    live: HashSet<ItemId>,
+    live: FastSet<ItemId>,
     /// Ended items, the newest `window` of them.
-    ended: HashSet<ItemId>,
+    ended: FastSet<ItemId>,
     ended_order: VecDeque<ItemId>,
     window: usize,
 }
@@ -17,8 +19,8 @@ pub(crate) struct Dedupe {
 impl Dedupe {
     pub fn new(window: usize) -> Self {
         Dedupe {
-            live: HashSet::new(),
-            ended: HashSet::new(),
+            live: FastSet::default(),
+            ended: FastSet::default(),
             ended_order: VecDeque::new(),
             window,
         }

@@ -30,6 +30,7 @@ mod dedupe;
 mod engine;
 pub mod error;
 pub mod event;
+mod hash;
 pub mod item;
 pub mod journal;
 mod lane;

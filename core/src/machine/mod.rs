@@ -11,7 +11,9 @@ mod run_ops;
 mod submit;
 mod view;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use crate::hash::FastMap;
 
 pub use reports::{
     Admission, CronCancelReport, CronClaim, FinishReport, NewSessionReport, Output, ShutdownReport,
@@ -34,14 +36,14 @@ use crate::sync::CancelSignal;
 #[derive(Debug)]
 pub struct Machine<C> {
     config: Config,
-    lanes: HashMap<LaneKey, Lane<C>>,
+    lanes: FastMap<LaneKey, Lane<C>>,
     /// In-flight runs and their lanes.
-    runs: HashMap<RunId, LaneKey>,
+    runs: FastMap<RunId, LaneKey>,
     /// In-flight scheduled runs not yet asked to stop: preemption candidates.
     preemptible: BTreeSet<RunId>,
     ready: ReadyRings,
     dedupe: Dedupe,
-    cron: HashMap<JobId, CronJob>,
+    cron: FastMap<JobId, CronJob>,
     next_run: u64,
     in_flight: usize,
     queued: usize,
@@ -56,11 +58,11 @@ impl<C: CancelSignal> Machine<C> {
         Machine {
             dedupe: Dedupe::new(config.dedupe_window),
             config: Config { capacity, ..config },
-            lanes: HashMap::new(),
-            runs: HashMap::new(),
+            lanes: FastMap::default(),
+            runs: FastMap::default(),
             preemptible: BTreeSet::new(),
             ready: ReadyRings::default(),
-            cron: HashMap::new(),
+            cron: FastMap::default(),
             next_run: 1,
             in_flight: 0,
             queued: 0,

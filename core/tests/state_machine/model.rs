@@ -576,10 +576,16 @@ impl Model {
     }
 
     pub fn finish(&mut self, run: RunId, outcome: Outcome, now: Millis) -> Result<MFinish, Error> {
+        let live_fire = |jobs: &Vec<MJob>, id: &baton_core::ItemId| {
+            jobs.iter().any(|job| job.pending.as_ref() == Some(id))
+        };
+        let jobs_snapshot = self.jobs.clone();
         let lane = self.lane_of_run(run).ok_or(Error::StaleRun(run))?;
         let key = lane.key;
         let done = lane.run.take().expect("found by its run");
-        let preempted = done.cancel == Some(CancelReason::Preempt);
+        // A fire whose job was cancelled while it ran has nothing to return to.
+        let preempted =
+            done.cancel == Some(CancelReason::Preempt) && live_fire(&jobs_snapshot, &done.item.id);
         let outcome = match outcome {
             Outcome::Cancelled | Outcome::Preempted if preempted => Outcome::Preempted,
             Outcome::Preempted => Outcome::Cancelled,
