@@ -350,8 +350,10 @@ async fn codex_turn_is_streamed_and_status_hands_over_its_thread_with_usage() {
 async fn codex_command_execution_is_shown_in_the_answer() {
     let bot = Bot::start(
         Start::Codex,
+        // Long enough to outlast the edit interval: a status line lives
+        // only while its command runs.
         vec![
-            Reply::exec("echo hi-from-codex"),
+            Reply::exec("sleep 1 && echo hi-from-codex"),
             Reply::text(&["All done."]),
         ],
         vec![],
