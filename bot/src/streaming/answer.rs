@@ -229,4 +229,28 @@ mod tests {
             })
         );
     }
+
+    /// A codex answer arrives as whole segments, so finishing often changes
+    /// nothing on screen; the delivery must still end, or its run never does.
+    #[tokio::test(start_paused = true)]
+    async fn finishing_without_a_visible_change_still_ends_the_delivery() {
+        let api = RecordingApi::default();
+        let mut answer = AnswerStream::start(
+            api.clone(),
+            Target::chat(ChatId(1)),
+            CoalescerConfig::default(),
+            ChatPauses::default(),
+        );
+        answer.apply(ViewEvent::TextSegment {
+            text: "All done.".into(),
+        });
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let finished = answer.finish(ViewOutcome::Completed {
+            final_text: Some("All done.".into()),
+        });
+        let delivery = tokio::time::timeout(Duration::from_secs(60), finished)
+            .await
+            .expect("the delivery ends once the stream is finished");
+        assert_eq!(delivery.messages, [MessageId(1)]);
+    }
 }

@@ -410,8 +410,14 @@ pub async fn run<A: TelegramApi>(
         }
         let deadline = scheduler.poll_timeout(now);
         tokio::select! {
-            // `changed` marks the value seen, so it is taken here; a close is taken above.
-            Ok(()) = wanted.changed(), if open => scheduler.set_wanted(&wanted.borrow_and_update()),
+            // `changed` marks the value seen, so it is taken here; a close is
+            // taken above. A close must wake the loop too: with nothing left
+            // to send there is no deadline, and it would wait forever.
+            changed = wanted.changed(), if open => {
+                if changed.is_ok() {
+                    scheduler.set_wanted(&wanted.borrow_and_update());
+                }
+            }
             () = sleep_until(deadline) => {}
         }
     }
