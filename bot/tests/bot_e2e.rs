@@ -238,11 +238,24 @@ async fn interrupt_runs_next_without_overlap() {
     bot.telegram.push_text(CHAT_A, USER, "first");
     bot.wait("the first run", |s| shows(s, CHAT_A, "First run"))
         .await;
+    let first_run: Vec<i32> = processes_in(&bot.sandbox.workdir)
+        .iter()
+        .map(|p| p.pid)
+        .collect();
+    assert!(!first_run.is_empty(), "the first agent runs");
     bot.telegram.push_text(CHAT_A, USER, "!second");
     bot.wait("the second answer", |s| shows(s, CHAT_A, "Second answer."))
         .await;
-    // The second agent turn was requested only after the first agent was gone.
-    assert!(processes_in(&bot.sandbox.workdir).is_empty());
+    // By the time the second run answers, nothing of the first is left.
+    let left: Vec<i32> = processes_in(&bot.sandbox.workdir)
+        .iter()
+        .map(|p| p.pid)
+        .filter(|pid| first_run.contains(pid))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the first run's processes are still alive: {left:?}"
+    );
     let prompts = bot.agent_prompts();
     assert_eq!(prompts.len(), 2, "exactly two agent turns: {prompts:#?}");
     assert!(prompts[1].contains("second") && !prompts[1].contains("!second"));
