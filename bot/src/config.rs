@@ -76,6 +76,11 @@ pub const SETTINGS: &[Setting] = &[
         meaning: "least time between two edits of a streaming answer (at least 100)",
     },
     Setting {
+        name: "BATON_NOTIFY_AFTER_SECS",
+        default: "30",
+        meaning: "a run longer than this sends its final answer as a new message, which notifies (edits never do)",
+    },
+    Setting {
         name: "BATON_RATE_LIMIT",
         default: "30",
         meaning: "messages per minute accepted from one user; 0 disables the limit",
@@ -235,6 +240,8 @@ pub struct Config {
     pub max_queue_per_lane: usize,
     pub stall_timeout: Duration,
     pub edit_interval: Duration,
+    /// Runs longer than this deliver their final answer as new, notifying messages.
+    pub notify_after: Duration,
     /// Messages per minute per user; `None` when the limit is off.
     pub rate_limit_per_minute: Option<u32>,
     pub claude_permission_mode: Option<String>,
@@ -262,6 +269,7 @@ impl fmt::Debug for Config {
             .field("max_queue_per_lane", &self.max_queue_per_lane)
             .field("stall_timeout", &self.stall_timeout)
             .field("edit_interval", &self.edit_interval)
+            .field("notify_after", &self.notify_after)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("claude_permission_mode", &self.claude_permission_mode)
             .field("claude_allowed_tools", &self.claude_allowed_tools)
@@ -396,6 +404,12 @@ impl Config {
             100,
             "BATON_EDIT_INTERVAL_MS",
         )?;
+        let notify_after_secs = parse_number(
+            get("BATON_NOTIFY_AFTER_SECS"),
+            30,
+            0,
+            "BATON_NOTIFY_AFTER_SECS",
+        )?;
         let rate_limit = parse_number(get("BATON_RATE_LIMIT"), 30, 0, "BATON_RATE_LIMIT")?;
         let rate_limit_per_minute = (rate_limit > 0)
             .then(|| u32::try_from(rate_limit))
@@ -475,6 +489,7 @@ impl Config {
             max_queue_per_lane,
             stall_timeout: Duration::from_secs(stall_secs as u64),
             edit_interval: Duration::from_millis(edit_ms as u64),
+            notify_after: Duration::from_secs(notify_after_secs as u64),
             rate_limit_per_minute,
             claude_permission_mode,
             claude_allowed_tools,

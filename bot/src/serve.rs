@@ -96,6 +96,7 @@ pub async fn serve(
             ..Default::default()
         },
         rate_limit: config.rate_limit_per_minute,
+        notify_after: config.notify_after,
     });
     info!(bot = %me.username(), workdir = %config.workdir.display(), capacity = config.max_concurrent_runs, "startup: ready");
     app::restore(&app, recovered);

@@ -425,3 +425,26 @@ async fn one_shot_cron_job_runs_once_in_its_lane_and_is_gone() {
     assert_eq!(bot.agent_prompts().len(), 1, "it never fired again");
     bot.shut_down().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_run_final_answer_arrives_as_a_new_message() {
+    let mut bot = Bot::start(
+        vec![Reply::slow(
+            &["Long ", "answer ", "done."],
+            Duration::from_millis(400),
+        )],
+        &[("BATON_NOTIFY_AFTER_SECS", "0")],
+    )
+    .await;
+    bot.telegram.push_text(CHAT_A, USER, "take your time");
+    bot.wait("a fresh final copy and the streamed one gone", |s| {
+        let messages = s.messages(CHAT_A);
+        let streamed_gone = messages.iter().any(|m| m.deleted && !m.edits.is_empty());
+        let fresh = messages
+            .iter()
+            .any(|m| !m.deleted && m.edits.is_empty() && m.text.contains("Long answer done."));
+        streamed_gone && fresh
+    })
+    .await;
+    bot.shut_down().await;
+}

@@ -61,6 +61,8 @@ pub struct App {
     pub username: String,
     pub capacity: usize,
     pub coalescer: CoalescerConfig,
+    /// Runs longer than this send their final answer again as new messages.
+    pub notify_after: std::time::Duration,
     pub pauses: ChatPauses,
     /// Cancelled when the process shuts down: stops polling and cron.
     pub stopping: CancellationToken,
@@ -86,6 +88,7 @@ pub struct AppParts {
     pub allowed_users: Vec<u64>,
     pub username: String,
     pub coalescer: CoalescerConfig,
+    pub notify_after: std::time::Duration,
     /// Messages per minute per user; `None` for no limit.
     pub rate_limit: Option<u32>,
 }
@@ -105,6 +108,7 @@ impl App {
             allowed_users: parts.allowed_users,
             username: parts.username,
             coalescer: parts.coalescer,
+            notify_after: parts.notify_after,
             pauses: ChatPauses::default(),
             stopping: CancellationToken::new(),
             runners: TaskTracker::new(),

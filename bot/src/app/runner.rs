@@ -5,8 +5,10 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Instant;
 
-use baton_core::{Driver, Origin, Outcome, Output};
+use baton_core::{Driver, LaneKey, Origin, Outcome, Output};
+use teloxide::types::{ChatId, MessageId};
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
@@ -14,6 +16,8 @@ use super::{App, Usage, target};
 use crate::drivers::{AgentEvent, AgentOutcome, AgentRequest};
 use crate::platform::Ticket;
 use crate::streaming::answer::AnswerStream;
+use crate::streaming::api::TelegramApi;
+use crate::streaming::coalescer::deliver;
 use crate::streaming::typing::{TYPING_EVERY, Typing};
 use crate::streaming::view::{ViewEvent, ViewOutcome};
 
@@ -53,6 +57,7 @@ impl App {
     }
 
     async fn run(self: Arc<Self>, ticket: Ticket) {
+        let started = Instant::now();
         let lane = ticket.lane();
         info!(item = %ticket.item.id, "run: admitted");
         let mut answer = AnswerStream::start(
@@ -87,12 +92,38 @@ impl App {
             }
             Err(error) => error!(%error, "run: the core refused its finish"),
         }
-        let delivery = answer.finish(ended.view).await;
+        let completed = matches!(ended.view, ViewOutcome::Completed { .. });
+        let (delivery, texts) = answer.finish_with_texts(ended.view).await;
         if delivery.abandoned > 0 {
             warn!(
                 abandoned = delivery.abandoned,
                 "run: some answer messages could not be delivered"
             );
+        }
+        if completed && started.elapsed() >= self.notify_after {
+            self.renotify(lane, delivery.messages, texts).await;
+        }
+    }
+
+    /// Edits never notify: a long run's final answer goes out again as new
+    /// messages, which do, and the streamed copy is removed.
+    async fn renotify(&self, lane: LaneKey, streamed: Vec<MessageId>, texts: Vec<String>) {
+        let fresh = deliver(
+            self.bot.clone(),
+            target(lane),
+            texts,
+            self.coalescer.clone(),
+            self.pauses.clone(),
+        )
+        .await;
+        if fresh.abandoned > 0 || fresh.messages.is_empty() {
+            warn!("run: the final answer could not be sent again; the streamed copy stays");
+            return;
+        }
+        for message in streamed {
+            if let Err(error) = self.bot.delete(ChatId(lane.chat), message).await {
+                warn!(%error, "run: could not remove the streamed copy of an answer");
+            }
         }
     }
 

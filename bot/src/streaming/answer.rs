@@ -38,14 +38,21 @@ impl AnswerStream {
     }
 
     /// Shows the outcome and waits until every message shows its final text.
-    pub async fn finish(mut self, outcome: ViewOutcome) -> Delivery {
+    pub async fn finish(self, outcome: ViewOutcome) -> Delivery {
+        self.finish_with_texts(outcome).await.0
+    }
+
+    /// Like [`finish`](Self::finish), also handing back the final texts of the
+    /// answer's messages (to send them again as new, notifying messages).
+    pub async fn finish_with_texts(mut self, outcome: ViewOutcome) -> (Delivery, Vec<String>) {
         self.view.finish(outcome);
         self.publish();
+        let texts = self.view.messages();
         let AnswerStream {
             wanted, delivery, ..
         } = self;
         drop(wanted);
-        match delivery.await {
+        let delivery = match delivery.await {
             Ok(delivery) => delivery,
             Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
             Err(_) => Delivery {
@@ -53,7 +60,8 @@ impl AnswerStream {
                 requests: 0,
                 abandoned: 0,
             },
-        }
+        };
+        (delivery, texts)
     }
 
     fn publish(&self) {
