@@ -10,8 +10,8 @@ use teloxide::types::{InlineKeyboardMarkup, ParseMode};
 use tracing::warn;
 
 use super::{App, target};
-use crate::streaming::api::{ApiFailure, Format, TelegramApi};
-use crate::telegram::render::escape_text;
+use crate::streaming::coalescer::deliver;
+use crate::telegram::render::{escape_text, split_html};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
@@ -131,25 +131,18 @@ pub fn describe(run: &RunView) -> String {
 impl App {
     /// Sends a reply in the background: handlers never wait on Telegram.
     pub fn reply(self: &Arc<Self>, lane: LaneKey, reply: Reply) {
-        let bot = self.bot.clone();
+        let (bot, config, pauses) = (
+            self.bot.clone(),
+            self.coalescer.clone(),
+            self.pauses.clone(),
+        );
         self.runners.spawn(async move {
-            let html = reply.html();
-            let sent = match bot
-                .send_text(target(lane), html.clone(), Format::Html)
-                .await
-            {
-                Err(ApiFailure::CantParse(_)) => {
-                    bot.send_text(
-                        target(lane),
-                        crate::telegram::render::to_plain(&html),
-                        Format::Plain,
-                    )
-                    .await
-                }
-                other => other,
-            };
-            if let Err(error) = sent {
-                warn!(%lane, %error, "reply: could not send");
+            // Through the coalescer: long replies (/debug) are split, flood
+            // control is waited out, refused HTML goes out plain.
+            let messages = split_html(&reply.html());
+            let delivery = deliver(bot, target(lane), messages, config, pauses).await;
+            if delivery.abandoned > 0 {
+                warn!(%lane, abandoned = delivery.abandoned, "reply: could not send");
             }
         });
     }
