@@ -158,7 +158,15 @@ impl<T: Send> Lock<T> for ScriptMutex<T> {
     }
     fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         trace::gate();
-        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()))
+        let mut guard = match self.0.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                trace::blocked();
+                self.0.lock().unwrap_or_else(|e| e.into_inner())
+            }
+        };
+        f(&mut guard)
     }
 }
 

@@ -204,19 +204,18 @@ impl<'a> Checker<'a> {
     }
 
     fn order(&mut self) {
-        // Per lane, user items in order of (certain) arrival.
+        // Per lane, user items in order of (certain) arrival; a redelivered
+        // copy does not count as a second arrival.
+        let mut seen = BTreeSet::new();
         let arrivals: Vec<(&str, usize, &Stamped)> = self
             .facts
             .iter()
             .filter_map(|s| match &s.fact {
-                Fact::Admitted {
-                    item, lane, kind, ..
-                }
-                | Fact::Queued { item, lane, kind }
-                    if matches!(kind, Kind::User | Kind::Copy) =>
-                {
-                    Some((item.as_str(), *lane, s))
-                }
+                Fact::Arrived {
+                    item,
+                    lane,
+                    kind: Kind::User,
+                } if seen.insert(item.as_str()) => Some((item.as_str(), *lane, s)),
                 _ => None,
             })
             .collect();

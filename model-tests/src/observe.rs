@@ -39,6 +39,12 @@ pub enum End {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fact {
+    /// A user sent the item: the operation's interval holds its arrival.
+    Arrived {
+        item: String,
+        lane: usize,
+        kind: Kind,
+    },
     /// A run was admitted for the item (a ticket was issued).
     Admitted {
         run: Run,

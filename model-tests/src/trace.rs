@@ -104,6 +104,17 @@ struct Turn {
     waiting: BTreeSet<usize>,
     exited: BTreeSet<usize>,
     divergence: Option<String>,
+    /// The execution left the witness: no more gating, threads run freely
+    /// (the replay is reported as diverged, its outcome is not trusted).
+    free: bool,
+}
+
+impl Turn {
+    fn leave(&mut self, why: String) {
+        self.divergence.get_or_insert(why);
+        self.free = true;
+        TURN_CHANGED.notify_all();
+    }
 }
 
 static TURN: Mutex<Option<Turn>> = Mutex::new(None);
@@ -136,6 +147,7 @@ impl Replay {
             waiting: BTreeSet::new(),
             exited: BTreeSet::new(),
             divergence: None,
+            free: false,
         });
         Replay {
             _exclusive: exclusive,
@@ -189,21 +201,36 @@ pub fn gate() {
     t.waiting.insert(me);
     loop {
         let t = guard.as_mut().expect("replay in progress");
+        if t.free {
+            t.waiting.remove(&me);
+            return;
+        }
         if t.holder.is_none() && grant(t) == Some(me) {
             t.waiting.remove(&me);
             t.holder = Some(me);
             return;
         }
         let (next, timeout) = TURN_CHANGED
-            .wait_timeout(guard, Duration::from_secs(10))
+            .wait_timeout(guard, Duration::from_secs(5))
             .unwrap_or_else(|e| e.into_inner());
         guard = next;
         if timeout.timed_out() {
             let t = guard.as_mut().expect("replay in progress");
-            t.divergence
-                .get_or_insert_with(|| format!("witness stuck at step {}", t.pos + 1));
-            t.steps.truncate(t.pos);
+            let why = format!("witness stuck at step {}", t.pos + 1);
+            t.leave(why);
         }
+    }
+}
+
+/// The actor would block on a lock another actor holds while it waits for
+/// its own step: the witness cannot be this execution's. Gating stops.
+pub fn blocked() {
+    if let Some(t) = turn().as_mut() {
+        let why = format!(
+            "witness step {} makes an actor wait for a lock held by another",
+            t.pos + 1
+        );
+        t.leave(why);
     }
 }
 

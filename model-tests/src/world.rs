@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::family::Model;
 use crate::invariants::{self, Violation};
-use crate::observe::{Cx, End, Line, Recorder, Run, Stamped};
+use crate::observe::{Cx, End, Fact, Kind, Line, Recorder, Run, Stamped};
 use crate::report::{Op, Report};
 use crate::system::{Quiescence, Reply, RunnerReply, Started, System};
 
@@ -205,6 +205,20 @@ fn perform(world: &World, actor: Option<usize>, runner: &mut Runner, op: &Op) ->
             }
         }
     };
+    let arrived = match op {
+        Op::Submit { lane, item, .. } | Op::RetryLast { lane, item } | Op::Recap { lane, item } => {
+            Some((*lane, item, Kind::User))
+        }
+        Op::Interrupt { lane, item } => Some((*lane, item, Kind::Interrupt)),
+        _ => None,
+    };
+    if let Some((lane, item, kind)) = arrived {
+        cx.after(Fact::Arrived {
+            item: item.clone(),
+            lane,
+            kind,
+        });
+    }
     let text = reply.text.clone();
     world.hand_out(reply.started);
     text
