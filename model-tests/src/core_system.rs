@@ -34,7 +34,7 @@ struct Runs<F: Model> {
 
 pub struct CoreSystem<F: Model> {
     pub core: Core<F>,
-    lanes: usize,
+    lanes: Vec<String>,
     jobs: Vec<JobId>,
     job_lanes: Vec<usize>,
     runs: F::Mutex<Runs<F>>,
@@ -100,7 +100,7 @@ impl<F: Model> CoreSystem<F> {
         }
         CoreSystem {
             core,
-            lanes: report.lanes.len(),
+            lanes: report.lanes.clone(),
             jobs,
             job_lanes: report.cron.iter().map(|j| j.lane).collect(),
             runs: F::Mutex::new(Runs {
@@ -589,7 +589,7 @@ impl<F: Model> System for CoreSystem<F> {
     fn sessions(&self) -> Vec<(usize, String)> {
         trace::quietly(|| {
             let mut out = Vec::new();
-            for lane in 0..self.lanes {
+            for lane in 0..self.lanes.len() {
                 let status = self.core.lane_status(lane_key(lane));
                 out.extend(status.claude_session.map(|s| (lane, s)));
                 out.extend(status.codex_session.map(|s| (lane, s)));
@@ -599,13 +599,13 @@ impl<F: Model> System for CoreSystem<F> {
     }
 
     fn describe(&self) -> String {
-        trace::quietly(|| describe_core(&self.core, self.lanes))
+        trace::quietly(|| describe_core(&self.core, &self.lanes))
     }
 }
 
-pub fn describe_core<F: Model>(core: &Core<F>, lanes: usize) -> String {
+pub fn describe_core<F: Model>(core: &Core<F>, lanes: &[String]) -> String {
     let mut parts = Vec::new();
-    for lane in 0..lanes {
+    for (lane, name) in lanes.iter().enumerate() {
         let status = core.lane_status(lane_key(lane));
         let run = match &status.run {
             Some(v) => format!(
@@ -622,11 +622,7 @@ pub fn describe_core<F: Model>(core: &Core<F>, lanes: usize) -> String {
             None => "idle".to_owned(),
         };
         let queued: Vec<&str> = status.queued.iter().map(|q| q.0.as_str()).collect();
-        parts.push(format!(
-            "{}: {run}, queue [{}]",
-            lane_key(lane),
-            queued.join(" ")
-        ));
+        parts.push(format!("{name}: {run}, queue [{}]", queued.join(" ")));
     }
     parts.join("; ")
 }

@@ -242,6 +242,54 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// An interrupt takes exactly the capacity its cancelled run frees: the
+    /// finish of that run must not hand the slot to another lane instead.
+    fn interrupt_first(&mut self) {
+        let same_op = |a: &Stamped, b: &Stamped| a.begin == b.begin && a.actor == b.actor;
+        for named in self.facts {
+            let Fact::Named {
+                by: CancelBy::Interrupt,
+                lane,
+                run: Some(run),
+                ..
+            } = named.fact
+            else {
+                continue;
+            };
+            let Some(item) = self.facts.iter().find_map(|a| match &a.fact {
+                Fact::Arrived {
+                    item,
+                    kind: Kind::Interrupt,
+                    lane: l,
+                } if *l == lane && same_op(a, named) => Some(item.as_str()),
+                _ => None,
+            }) else {
+                continue;
+            };
+            let Some(finish) = self.finished(run) else {
+                continue;
+            };
+            let handed: Vec<(&str, usize)> = self
+                .facts
+                .iter()
+                .filter(|a| same_op(a, finish))
+                .filter_map(|a| match &a.fact {
+                    Fact::Admitted { item, lane, .. } => Some((item.as_str(), *lane)),
+                    _ => None,
+                })
+                .collect();
+            let other = handed.iter().find(|(_, l)| *l != lane);
+            if let Some((other, _)) = other
+                && !handed.iter().any(|(i, _)| *i == item)
+            {
+                let message = format!(
+                    "the finish of interrupted r{run} started {other} of another lane before interrupt {item}"
+                );
+                self.fail(Invariant::Order, message);
+            }
+        }
+    }
+
     fn stop_binding(&mut self) {
         let named: Vec<&Stamped> = self.find(|f| matches!(f, Fact::Named { .. }));
         for stamped in &named {
@@ -460,6 +508,7 @@ pub fn check(
     checker.duplication();
     checker.loss(quiescence);
     checker.order();
+    checker.interrupt_first();
     checker.stop_binding();
     checker.ownership(sessions);
     checker.cron();

@@ -55,6 +55,7 @@ struct State {
     jobs: Vec<Option<(usize, CronKind)>>,
     job_names: Vec<String>,
     job_lanes: Vec<usize>,
+    lane_names: Vec<String>,
     runs: Vec<Ghost>,
     sessions: Vec<[Option<String>; 2]>,
 }
@@ -232,6 +233,7 @@ impl<F: Model> LegacySystem<F> {
                 jobs: report.cron.iter().map(|j| Some((j.lane, j.kind))).collect(),
                 job_names: report.cron.iter().map(|j| j.name.clone()).collect(),
                 job_lanes: report.cron.iter().map(|j| j.lane).collect(),
+                lane_names: report.lanes.clone(),
                 runs: Vec::new(),
                 sessions: vec![[None, None]; lanes],
             }),
@@ -578,7 +580,8 @@ impl<F: Model> System for LegacySystem<F> {
                         None => "idle".to_owned(),
                     };
                     let items: Vec<&str> = queue.iter().map(|(i, _)| i.as_str()).collect();
-                    parts.push(format!("{}: {run}, queue [{}]", lane + 1, items.join(" ")));
+                    let name = &s.lane_names[lane];
+                    parts.push(format!("{name}: {run}, queue [{}]", items.join(" ")));
                 }
                 parts.join("; ")
             })

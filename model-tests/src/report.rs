@@ -511,3 +511,66 @@ pub fn parse(path: &Path, text: &str) -> Result<Report, ReportError> {
         witness: raw.witness,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_text(text: &str) -> Result<Report, ReportError> {
+        parse(Path::new("r.toml"), text)
+    }
+
+    const HEAD: &str = "id = \"x\"\ntitle = \"t\"\ninvariant = \"exclusion\"\n";
+
+    #[test]
+    fn report_parses_lanes_jobs_and_actor_references() {
+        let text = format!(
+            "{HEAD}[[cron]]\njob = \"j\"\nlane = \"B\"\nkind = \"recurring\"\n\
+             [[actor]]\nname = \"r\"\nops = [\"take A\", \"finish failed\"]\n\
+             [[actor]]\nname = \"s\"\nops = [\"output @r\", \"cron_tick j\", \"cron_tick j\"]\n"
+        );
+        let report = parse_text(&text).unwrap();
+        assert_eq!(report.lanes, ["B", "A"]);
+        assert_eq!(report.actors[1].ops[0].0, Op::Output { of: Some(0) });
+        assert_eq!(
+            report.actors[1].ops[2].0,
+            Op::CronTick {
+                jobs: vec![0],
+                fire: 2
+            }
+        );
+    }
+
+    #[test]
+    fn report_error_names_the_line_of_a_toml_mistake() {
+        let error = parse_text(&format!("{HEAD}[[actor]]\nname = \n")).unwrap_err();
+        assert_eq!(error.line, 5, "{error}");
+    }
+
+    #[test]
+    fn report_error_names_an_unknown_actor_reference() {
+        let text = format!("{HEAD}[[actor]]\nname = \"a\"\nops = [\"session s1 @ghost\"]\n");
+        let error = parse_text(&text).unwrap_err();
+        assert_eq!(error.line, 6);
+        assert!(error.message.contains("ghost"), "{error}");
+    }
+
+    #[test]
+    fn report_refuses_more_actors_than_loom_allows() {
+        let actor = "[[actor]]\nname = \"NAME\"\nops = [\"snapshot\"]\n";
+        let actors: String = (0..5)
+            .map(|i| actor.replace("NAME", &format!("a{i}")))
+            .collect();
+        let error = parse_text(&format!("{HEAD}{actors}")).unwrap_err();
+        assert!(error.message.contains("1 to 4 actors"), "{error}");
+    }
+
+    #[test]
+    fn report_refuses_an_unknown_invariant() {
+        let text =
+            "id = \"x\"\ntitle = \"t\"\ninvariant = \"speed\"\n[[actor]]\nname = \"a\"\nops = []\n";
+        let error = parse_text(text).unwrap_err();
+        assert_eq!(error.line, 3);
+        assert!(error.message.contains("unknown invariant"), "{error}");
+    }
+}

@@ -275,3 +275,23 @@ pub fn exit() {
         TURN_CHANGED.notify_all();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn witness_render_and_parse_round_trip() {
+        let names = vec!["runner".to_owned(), "user".to_owned()];
+        let steps = vec![0, 0, 1, 0, 1, 1, 1];
+        let witness = render(&steps, &names);
+        assert_eq!(witness, "runner*2 user runner user*3");
+        assert_eq!(parse(&witness, &names).unwrap(), steps);
+    }
+
+    #[test]
+    fn witness_with_a_bad_count_is_refused() {
+        let names = vec!["runner".to_owned()];
+        assert!(parse("runner*x", &names).unwrap_err().contains("runner*x"));
+    }
+}
