@@ -326,7 +326,9 @@ impl<F: Model> CoreSystem<F> {
         if accepted {
             cx.after(Fact::SessionAccepted {
                 run,
-                lane: self.lane_of(run).unwrap_or(usize::MAX),
+                lane: self
+                    .lane_of(run)
+                    .expect("runs are issued before they report"),
                 id: id.to_owned(),
             });
             Reply::text("accepted")
