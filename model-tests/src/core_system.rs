@@ -1,0 +1,630 @@
+//! The real core behind the scenario seam, over any model family, driven
+//! the way the bot drives it: tickets go to runners, `spawned` before the
+//! agent starts, the process is gone before `finish`, and whatever `finish`
+//! hands back is started.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use baton_core::sync::{CancelSignal, Lock};
+use baton_core::{
+    Admission, Config, Core, CronClaim, CronKind, Error, Item, ItemId, JobId, LaneKey, Millis,
+    Origin, Outcome, Preferences, RunId, RunPhase, RunView, TicketOf,
+};
+
+use crate::family::Model;
+use crate::observe::{CancelBy, Cx, End, Fact, Kind, Run};
+use crate::report::{self, Report, Submitted, Timer};
+use crate::system::{Quiescence, Reply, RunnerReply, Started, System};
+use crate::trace;
+
+/// Bookkeeping of the harness, not of the core: which tickets runners hold
+/// and which agent processes are alive.
+struct Runs<F: Model> {
+    tickets: HashMap<Run, TicketOf<F>>,
+    alive: HashSet<Run>,
+    /// The lane of every run ever issued.
+    run_lanes: HashMap<Run, usize>,
+    /// The cancellation of every run ever issued, kept after it ends so a
+    /// stop's effect can be checked even when the run finished meanwhile.
+    cancels: HashMap<Run, F::Cancel>,
+    /// The lane each item was submitted to, to tell where `/retry` copied from.
+    item_lanes: HashMap<String, usize>,
+}
+
+pub struct CoreSystem<F: Model> {
+    pub core: Core<F>,
+    lanes: Vec<String>,
+    jobs: Vec<JobId>,
+    job_lanes: Vec<usize>,
+    runs: F::Mutex<Runs<F>>,
+}
+
+pub fn lane_key(lane: usize) -> LaneKey {
+    LaneKey::chat(lane as i64 + 1)
+}
+
+fn lane_index(key: LaneKey) -> usize {
+    (key.chat - 1) as usize
+}
+
+fn item(lane: usize, id: &str, origin: Origin) -> Item {
+    Item {
+        id: ItemId(id.to_owned()),
+        lane: lane_key(lane),
+        origin,
+        prompt: id.to_owned(),
+        attachments: Vec::new(),
+        arrived_at: Millis(0),
+    }
+}
+
+fn kind_of(item: &Item) -> Kind {
+    match item.origin {
+        Origin::Cron { .. } => Kind::Cron,
+        Origin::Recap => Kind::Copy,
+        _ => Kind::User,
+    }
+}
+
+fn named_run(view: &RunView) -> (RunId, bool) {
+    (view.run, view.phase == RunPhase::Admitted)
+}
+
+fn end_of(outcome: Outcome) -> End {
+    match outcome {
+        Outcome::Completed => End::Completed,
+        Outcome::Failed => End::Failed,
+        Outcome::Cancelled => End::Cancelled,
+        Outcome::Preempted => End::Preempted,
+    }
+}
+
+impl<F: Model> CoreSystem<F> {
+    pub fn new(report: &Report) -> Self {
+        let core = Core::<F>::new(
+            Config {
+                capacity: report.capacity,
+                ..Config::default()
+            },
+            Arc::new(|| Millis(0)),
+        );
+        let jobs: Vec<JobId> = report.cron.iter().map(|j| JobId(j.name.clone())).collect();
+        for (job, spec) in jobs.iter().zip(&report.cron) {
+            let kind = match spec.kind {
+                report::CronKind::OneShot => CronKind::OneShot,
+                report::CronKind::Recurring => CronKind::Recurring,
+            };
+            core.cron_register(job.clone(), lane_key(spec.lane), kind)
+                .expect("jobs are registered once");
+        }
+        CoreSystem {
+            core,
+            lanes: report.lanes.clone(),
+            jobs,
+            job_lanes: report.cron.iter().map(|j| j.lane).collect(),
+            runs: F::Mutex::new(Runs {
+                tickets: HashMap::new(),
+                alive: HashSet::new(),
+                run_lanes: HashMap::new(),
+                cancels: HashMap::new(),
+                item_lanes: HashMap::new(),
+            }),
+        }
+    }
+
+    /// The harness's own table goes through the model's lock: tickets are
+    /// handed between threads, as the bot hands them through channels, and
+    /// the checkers must see that hand-off.
+    fn runs<R>(&self, f: impl FnOnce(&mut Runs<F>) -> R) -> R {
+        self.runs.with(f)
+    }
+
+    /// Records a ticket the core issued and hands it to the runners.
+    pub fn issued(&self, cx: &Cx, ticket: TicketOf<F>, kind: Kind, reply: &mut Reply) {
+        let run = ticket.run.0;
+        let lane = lane_index(ticket.lane());
+        cx.after(Fact::Admitted {
+            run,
+            item: ticket.item.id.0.clone(),
+            lane,
+            kind,
+        });
+        reply.started.push(Started { run, lane });
+        reply.text.push_str(&format!(" start {}", ticket.run));
+        self.runs(|runs| {
+            runs.run_lanes.insert(run, lane);
+            runs.cancels.insert(run, ticket.cancel.clone());
+            runs.tickets.insert(run, ticket);
+        });
+    }
+
+    /// Records what an admission answered.
+    pub fn admitted(
+        &self,
+        cx: &Cx,
+        result: Result<Admission<F::Cancel>, Error>,
+        lane: usize,
+        item: &str,
+        kind: Kind,
+    ) -> Reply {
+        let mut reply = Reply::default();
+        match result {
+            Ok(Admission::Started(ticket)) => {
+                self.runs(|r| r.item_lanes.insert(item.to_owned(), lane));
+                self.issued(cx, ticket, kind, &mut reply);
+            }
+            Ok(Admission::Queued {
+                position,
+                cancelled,
+            }) => {
+                self.runs(|r| r.item_lanes.insert(item.to_owned(), lane));
+                cx.after(Fact::Queued {
+                    item: item.to_owned(),
+                    lane,
+                    kind,
+                });
+                reply.text = format!("queued at {position}");
+                if let Some(run) = cancelled {
+                    let by = if kind == Kind::Interrupt {
+                        CancelBy::Interrupt
+                    } else {
+                        CancelBy::Preempt
+                    };
+                    let admitted = self
+                        .view(lane, run)
+                        .is_some_and(|v| v.phase == RunPhase::Admitted);
+                    self.named(cx, by, lane, Some((run, admitted)));
+                    reply.text.push_str(&format!(", cancelled {run}"));
+                }
+            }
+            Err(error) => reply.text = format!("refused: {error}"),
+        }
+        reply
+    }
+
+    fn view(&self, lane: usize, run: RunId) -> Option<RunView> {
+        self.core
+            .lane_status(lane_key(lane))
+            .run
+            .filter(|v| v.run == run)
+    }
+
+    /// Records whom a cancelling operation named (and whether that run had
+    /// not spawned yet), and whether its signal is set now.
+    fn named(&self, cx: &Cx, by: CancelBy, lane: usize, run: Option<(RunId, bool)>) {
+        // The issuing actor may not have filed the ticket yet; then the
+        // core's own record of the request stands for the signal.
+        let cancel_set =
+            run.is_some_and(
+                |(run, _)| match self.runs(|r| r.cancels.get(&run.0).cloned()) {
+                    Some(cancel) => cancel.is_cancelled(),
+                    None => self.view(lane, run).is_none_or(|v| v.cancel.is_some()),
+                },
+            );
+        cx.after(Fact::Named {
+            by,
+            lane,
+            run: run.map(|(run, _)| run.0),
+            admitted: run.is_some_and(|(_, admitted)| admitted),
+            cancel_set,
+        });
+    }
+
+    fn removed(&self, cx: &Cx, items: &[Item]) -> String {
+        for item in items {
+            cx.after(Fact::Removed {
+                item: item.id.0.clone(),
+            });
+        }
+        if items.is_empty() {
+            String::new()
+        } else {
+            let ids: Vec<&str> = items.iter().map(|i| i.id.0.as_str()).collect();
+            format!(", removed {}", ids.join(" "))
+        }
+    }
+
+    pub fn kill(&self, cx: &Cx, run: Run) {
+        let lane = self.lane_of(run);
+        if self.runs(|r| r.alive.remove(&run)) {
+            cx.point(Fact::Exited {
+                run,
+                lane: lane.expect("alive runs were issued"),
+            });
+        }
+    }
+
+    /// The harness starts the agent without asking the core (variants).
+    pub fn mark_alive(&self, run: Run) {
+        self.runs(|r| r.alive.insert(run));
+    }
+
+    pub fn job_id(&self, job: usize) -> JobId {
+        self.jobs[job].clone()
+    }
+
+    /// Ends the run in the core; the agent process is gone by now.
+    pub fn hand_back(&self, cx: &Cx, run: Run, end: End) -> RunnerReply {
+        self.kill(cx, run);
+        self.finish_in_core(cx, run, end)
+    }
+
+    /// `finish` and what it hands back, without touching the process.
+    pub fn finish_in_core(&self, cx: &Cx, run: Run, end: End) -> RunnerReply {
+        let outcome = match end {
+            End::Completed => Outcome::Completed,
+            End::Failed => Outcome::Failed,
+            End::Cancelled | End::Preempted => Outcome::Cancelled,
+        };
+        let ticket = self
+            .runs(|r| r.tickets.remove(&run))
+            .expect("runners hold tickets");
+        let mut reply = Reply::default();
+        match self.core.finish(RunId(run), outcome) {
+            Ok(report) => {
+                let end = end_of(report.outcome);
+                cx.after(Fact::Finished {
+                    run,
+                    item: ticket.item.id.0.clone(),
+                    end,
+                });
+                if end == End::Preempted {
+                    cx.after(Fact::Requeued {
+                        item: ticket.item.id.0.clone(),
+                    });
+                }
+                reply.text = format!("{end:?}").to_lowercase();
+                for next in report.tickets {
+                    let kind = kind_of(&next.item);
+                    self.issued(cx, next, kind, &mut reply);
+                }
+            }
+            Err(error) => reply.text = format!("refused: {error}"),
+        }
+        RunnerReply { reply, over: true }
+    }
+
+    /// The agent starts if the core allows it.
+    pub fn try_spawn(&self, cx: &Cx, run: Run) -> Result<(), Error> {
+        self.core.spawned(RunId(run))?;
+        let lane = self.lane_of(run).expect("runners hold issued runs");
+        self.runs(|r| r.alive.insert(run));
+        cx.point(Fact::Spawned { run, lane });
+        Ok(())
+    }
+
+    /// The retry path of a stalled or crashed agent: retry and respawn
+    /// while the core allows it, hand the run back otherwise.
+    pub fn respawn_after_retry(
+        &self,
+        cx: &Cx,
+        run: Run,
+        retried: Result<u32, Error>,
+    ) -> RunnerReply {
+        match retried {
+            Ok(attempt) => {
+                cx.after(Fact::RetryAccepted { run });
+                match self.try_spawn(cx, run) {
+                    Ok(()) => RunnerReply {
+                        reply: Reply::text(format!("retry {attempt}, respawned")),
+                        over: false,
+                    },
+                    Err(_) => self.hand_back(cx, run, End::Cancelled),
+                }
+            }
+            Err(Error::RetryLimit(..)) => self.hand_back(cx, run, End::Failed),
+            Err(_) => self.hand_back(cx, run, End::Cancelled),
+        }
+    }
+
+    pub fn lane_of(&self, run: Run) -> Option<usize> {
+        self.runs(|r| r.run_lanes.get(&run).copied())
+    }
+
+    pub fn record_session(&self, cx: &Cx, run: Run, id: &str, accepted: bool) -> Reply {
+        if accepted {
+            cx.after(Fact::SessionAccepted {
+                run,
+                lane: self
+                    .lane_of(run)
+                    .expect("runs are issued before they report"),
+                id: id.to_owned(),
+            });
+            Reply::text("accepted")
+        } else {
+            Reply::text("refused")
+        }
+    }
+}
+
+impl<F: Model> System for CoreSystem<F> {
+    fn submit(&self, cx: &Cx, lane: usize, id: &str, origin: Submitted) -> Reply {
+        let origin = match origin {
+            Submitted::Text => Origin::Text,
+            Submitted::Voice => Origin::Voice,
+            Submitted::Audio => Origin::Audio,
+            Submitted::Photo => Origin::Photo,
+            Submitted::Document => Origin::Document,
+            Submitted::Video => Origin::Video,
+            Submitted::Button => Origin::Button,
+        };
+        let result = self.core.submit(item(lane, id, origin));
+        self.admitted(cx, result, lane, id, Kind::User)
+    }
+
+    fn interrupt(&self, cx: &Cx, lane: usize, id: &str) -> Reply {
+        let result = self.core.interrupt(item(lane, id, Origin::Text));
+        self.admitted(cx, result, lane, id, Kind::Interrupt)
+    }
+
+    fn stop(&self, cx: &Cx, lane: usize, clear: bool) -> Reply {
+        let report = self.core.stop(lane_key(lane), clear);
+        self.named(
+            cx,
+            CancelBy::Stop,
+            lane,
+            report.cancelled.as_ref().map(named_run),
+        );
+        let mut text = match &report.cancelled {
+            Some(view) => format!("stopped {}", view.run),
+            None => "nothing to stop".to_owned(),
+        };
+        text.push_str(&self.removed(cx, &report.removed));
+        Reply::text(text)
+    }
+
+    fn new_session(&self, cx: &Cx, lane: usize) -> Reply {
+        let report = self.core.new_session(lane_key(lane));
+        cx.after(Fact::NewSession { lane });
+        self.named(
+            cx,
+            CancelBy::New,
+            lane,
+            report.cancelled.as_ref().map(named_run),
+        );
+        let mut text = match &report.cancelled {
+            Some(view) => format!("new session, cancelled {}", view.run),
+            None => "new session".to_owned(),
+        };
+        text.push_str(&self.removed(cx, &report.removed));
+        Reply::text(text)
+    }
+
+    fn set_driver(&self, _cx: &Cx, lane: usize, driver: report::Driver) -> Reply {
+        let driver = match driver {
+            report::Driver::Claude => baton_core::Driver::Claude,
+            report::Driver::Codex => baton_core::Driver::Codex,
+        };
+        let prefs = self
+            .core
+            .update_preferences(lane_key(lane), |p: &mut Preferences| p.driver = driver);
+        Reply::text(format!("driver {}", prefs.driver))
+    }
+
+    fn retry_last(&self, cx: &Cx, lane: usize, id: &str) -> Reply {
+        let result = self.core.retry_last(lane_key(lane), ItemId(id.to_owned()));
+        if let Ok(admission) = &result {
+            let source = match admission {
+                Admission::Started(ticket) => Some(ticket.item.prompt.clone()),
+                Admission::Queued { .. } => {
+                    let status = self.core.lane_status(lane_key(lane));
+                    let at = status.queued.iter().position(|q| q.0 == id);
+                    at.and_then(|at| status.previews.get(at).cloned())
+                }
+            };
+            let source = source.and_then(|s| self.runs(|r| r.item_lanes.get(&s).copied()));
+            cx.after(Fact::Resent { lane, source });
+        }
+        self.admitted(cx, result, lane, id, Kind::Copy)
+    }
+
+    fn recap(&self, cx: &Cx, lane: usize, id: &str) -> Reply {
+        let result = self.core.submit(item(lane, id, Origin::Recap));
+        self.admitted(cx, result, lane, id, Kind::Copy)
+    }
+
+    fn cron_tick(&self, cx: &Cx, jobs: &[usize], fire: u64) -> Reply {
+        let mut reply = Reply::default();
+        for &job in jobs {
+            // The bot's cron loop walks its due list; each claim is one
+            // atomic decision of the core, however stale the list.
+            let cx = cx.sub();
+            let id = ItemId::cron_fire(&self.jobs[job], Millis(fire));
+            match self
+                .core
+                .cron_claim(&self.jobs[job], Millis(fire), id.0.clone(), false)
+            {
+                Ok(CronClaim::Admitted(admission)) => {
+                    cx.after(Fact::CronFire {
+                        job,
+                        item: id.0.clone(),
+                    });
+                    let lane = self.job_lanes[job];
+                    let r = self.admitted(&cx, Ok(admission), lane, &id.0, Kind::Cron);
+                    reply.started.extend(r.started);
+                    reply
+                        .text
+                        .push_str(&format!("{}: {}; ", self.jobs[job], r.text));
+                }
+                Ok(CronClaim::AlreadyPending) => reply
+                    .text
+                    .push_str(&format!("{}: already pending; ", self.jobs[job])),
+                Err(error) => reply
+                    .text
+                    .push_str(&format!("{}: {error}; ", self.jobs[job])),
+            }
+        }
+        reply
+    }
+
+    fn cron_cancel(&self, cx: &Cx, job: usize) -> Reply {
+        match self.core.cron_cancel(&self.jobs[job]) {
+            Ok(report) => {
+                cx.after(Fact::CronCancelled { job });
+                if let Some(item) = &report.removed {
+                    cx.after(Fact::Removed {
+                        item: item.0.clone(),
+                    });
+                }
+                Reply::text(format!(
+                    "cancelled{}{}",
+                    report
+                        .removed
+                        .map(|i| format!(", removed {i}"))
+                        .unwrap_or_default(),
+                    report
+                        .running
+                        .map(|r| format!(", {r} runs on"))
+                        .unwrap_or_default()
+                ))
+            }
+            Err(error) => Reply::text(format!("refused: {error}")),
+        }
+    }
+
+    fn timer(&self, _cx: &Cx, _timer: Timer) -> Reply {
+        Reply::text("no such timer in the core")
+    }
+
+    fn snapshot(&self, cx: &Cx) -> Reply {
+        let snapshot = self.core.snapshot();
+        let gauge = self.core.in_flight() as usize;
+        let mut problems = Vec::new();
+        let running = snapshot.lanes.iter().filter(|l| l.run.is_some()).count();
+        if running != snapshot.in_flight {
+            problems.push(format!(
+                "{running} lanes show a run but in_flight is {}",
+                snapshot.in_flight
+            ));
+        }
+        let queued: usize = snapshot.lanes.iter().map(|l| l.queued.len()).sum();
+        if queued != snapshot.queued {
+            problems.push(format!(
+                "lanes list {queued} queued items but the total is {}",
+                snapshot.queued
+            ));
+        }
+        for lane in &snapshot.lanes {
+            if lane.queued_user + lane.queued_cron != lane.queued.len() {
+                problems.push(format!("lane {} counts do not add up", lane.lane));
+            }
+        }
+        if snapshot.in_flight > snapshot.capacity || gauge > snapshot.capacity {
+            problems.push(format!(
+                "{} in flight (gauge {gauge}) over capacity {}",
+                snapshot.in_flight, snapshot.capacity
+            ));
+        }
+        let text = format!(
+            "{} in flight, {} queued",
+            snapshot.in_flight, snapshot.queued
+        );
+        cx.after(Fact::Snapshot { problems });
+        Reply::text(text)
+    }
+
+    fn spawn(&self, cx: &Cx, run: Run) -> RunnerReply {
+        match self.try_spawn(cx, run) {
+            Ok(()) => RunnerReply {
+                reply: Reply::text("spawned"),
+                over: false,
+            },
+            Err(Error::AlreadySpawned(_)) => RunnerReply {
+                reply: Reply::text("already spawned"),
+                over: false,
+            },
+            Err(error) => {
+                let mut answer = self.hand_back(cx, run, End::Cancelled);
+                answer.reply.text = format!("refused ({error}), {}", answer.reply.text);
+                answer
+            }
+        }
+    }
+
+    fn finish(&self, cx: &Cx, run: Run, end: End) -> RunnerReply {
+        self.hand_back(cx, run, end)
+    }
+
+    fn stall(&self, cx: &Cx, run: Run) -> RunnerReply {
+        self.kill(cx, run);
+        let retried = self.core.retry(RunId(run));
+        self.respawn_after_retry(cx, run, retried)
+    }
+
+    fn cancelled(&self, run: Run) -> bool {
+        let cancel = self.runs(|r| r.cancels.get(&run).cloned());
+        cancel.is_some_and(|c| c.is_cancelled())
+    }
+
+    fn on_cancel(&self, cx: &Cx, run: Run) -> RunnerReply {
+        cx.point(Fact::Killed { run });
+        self.hand_back(cx, run, End::Cancelled)
+    }
+
+    fn output(&self, cx: &Cx, run: Run) -> Reply {
+        match self.core.output(RunId(run), baton_core::Output::Text) {
+            Ok(()) => {
+                cx.after(Fact::OutputAccepted { run });
+                Reply::text("accepted")
+            }
+            Err(error) => Reply::text(format!("refused: {error}")),
+        }
+    }
+
+    fn session(&self, cx: &Cx, run: Run, id: &str) -> Reply {
+        let accepted = self
+            .core
+            .record_agent_session(RunId(run), id.to_owned())
+            .is_ok();
+        self.record_session(cx, run, id, accepted)
+    }
+
+    fn quiescence(&self) -> Quiescence {
+        let snapshot = trace::quietly(|| self.core.snapshot());
+        Quiescence {
+            queued: snapshot.queued,
+            in_flight: snapshot.in_flight,
+        }
+    }
+
+    fn sessions(&self) -> Vec<(usize, String)> {
+        trace::quietly(|| {
+            let mut out = Vec::new();
+            for lane in 0..self.lanes.len() {
+                let status = self.core.lane_status(lane_key(lane));
+                out.extend(status.claude_session.map(|s| (lane, s)));
+                out.extend(status.codex_session.map(|s| (lane, s)));
+            }
+            out
+        })
+    }
+
+    fn describe(&self) -> String {
+        trace::quietly(|| describe_core(&self.core, &self.lanes))
+    }
+}
+
+pub fn describe_core<F: Model>(core: &Core<F>, lanes: &[String]) -> String {
+    let mut parts = Vec::new();
+    for (lane, name) in lanes.iter().enumerate() {
+        let status = core.lane_status(lane_key(lane));
+        let run = match &status.run {
+            Some(v) => format!(
+                "{} {}{}",
+                v.run,
+                match v.phase {
+                    RunPhase::Admitted => "admitted",
+                    RunPhase::Running => "running",
+                },
+                v.cancel
+                    .map(|c| format!(" ({c:?} requested)").to_lowercase())
+                    .unwrap_or_default()
+            ),
+            None => "idle".to_owned(),
+        };
+        let queued: Vec<&str> = status.queued.iter().map(|q| q.0.as_str()).collect();
+        parts.push(format!("{name}: {run}, queue [{}]", queued.join(" ")));
+    }
+    parts.join("; ")
+}

@@ -1,0 +1,520 @@
+//! SPEC's invariants, checked over what one execution observed.
+//!
+//! A fact learnt from an operation's answer holds somewhere inside that
+//! operation's interval, so "before" below always means "certainly before":
+//! one interval ends before the other begins. Facts recorded inside a
+//! system's critical section are points, and compare exactly.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::str::FromStr;
+
+use crate::observe::{CancelBy, End, Fact, Kind, Run, Stamped};
+use crate::report::Report;
+use crate::system::Quiescence;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Invariant {
+    Exclusion,
+    NoLoss,
+    NoDuplication,
+    Order,
+    StopBinding,
+    Ownership,
+    Cron,
+    Progress,
+    Snapshot,
+}
+
+impl Invariant {
+    pub const ALL: [Invariant; 9] = [
+        Invariant::Exclusion,
+        Invariant::NoLoss,
+        Invariant::NoDuplication,
+        Invariant::Order,
+        Invariant::StopBinding,
+        Invariant::Ownership,
+        Invariant::Cron,
+        Invariant::Progress,
+        Invariant::Snapshot,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Invariant::Exclusion => "exclusion",
+            Invariant::NoLoss => "no_loss",
+            Invariant::NoDuplication => "no_duplication",
+            Invariant::Order => "order",
+            Invariant::StopBinding => "stop_binding",
+            Invariant::Ownership => "ownership",
+            Invariant::Cron => "cron",
+            Invariant::Progress => "progress",
+            Invariant::Snapshot => "snapshot",
+        }
+    }
+}
+
+impl std::fmt::Display for Invariant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Invariant {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Invariant::ALL
+            .into_iter()
+            .find(|i| i.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Invariant::ALL.iter().map(|i| i.name()).collect();
+                format!("unknown invariant {s:?} (one of {})", names.join(", "))
+            })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub invariant: Invariant,
+    pub message: String,
+}
+
+struct Checker<'a> {
+    report: &'a Report,
+    facts: &'a [Stamped],
+    out: Vec<Violation>,
+}
+
+fn before(a: &Stamped, b: &Stamped) -> bool {
+    a.end < b.begin
+}
+
+impl<'a> Checker<'a> {
+    fn fail(&mut self, invariant: Invariant, message: String) {
+        self.out.push(Violation { invariant, message });
+    }
+
+    fn lane(&self, lane: usize) -> &str {
+        self.report.lanes.get(lane).map_or("?", String::as_str)
+    }
+
+    fn find(&self, pred: impl Fn(&Fact) -> bool) -> Vec<&'a Stamped> {
+        self.facts.iter().filter(|s| pred(&s.fact)).collect()
+    }
+
+    fn admitted(&self, run: Run) -> Option<&'a Stamped> {
+        self.facts
+            .iter()
+            .find(|s| matches!(&s.fact, Fact::Admitted { run: r, .. } if *r == run))
+    }
+
+    fn finished(&self, run: Run) -> Option<&'a Stamped> {
+        self.facts
+            .iter()
+            .find(|s| matches!(&s.fact, Fact::Finished { run: r, .. } if *r == run))
+    }
+
+    fn exclusion(&mut self) {
+        let mut alive: BTreeMap<Run, usize> = BTreeMap::new();
+        for stamped in self.facts {
+            match &stamped.fact {
+                Fact::Spawned { run, lane } => {
+                    if let Some((other, _)) = alive.iter().find(|(_, l)| **l == *lane) {
+                        let message = format!(
+                            "lane {}: r{run} spawned while r{other} is still alive",
+                            self.lane(*lane)
+                        );
+                        self.fail(Invariant::Exclusion, message);
+                    }
+                    alive.insert(*run, *lane);
+                    if alive.len() > self.report.capacity {
+                        let message = format!(
+                            "{} agents alive at once over capacity {}",
+                            alive.len(),
+                            self.report.capacity
+                        );
+                        self.fail(Invariant::Exclusion, message);
+                    }
+                }
+                Fact::Exited { run, .. } => {
+                    alive.remove(run);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn duplication(&mut self) {
+        let mut started: HashMap<&str, usize> = HashMap::new();
+        for stamped in self.facts {
+            match &stamped.fact {
+                Fact::Admitted { item, run, .. } => {
+                    let count = started.entry(item.as_str()).or_insert(0);
+                    *count += 1;
+                    if *count > 1 {
+                        let message = format!("item {item} started twice (again as r{run})");
+                        self.fail(Invariant::NoDuplication, message);
+                    }
+                }
+                Fact::Requeued { item } => {
+                    started.insert(item.as_str(), 0);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn loss(&mut self, quiescence: Quiescence) {
+        // Facts of concurrent operations may be recorded out of order, so
+        // an item is open when it came in and never ended, whatever order.
+        let mut came: BTreeSet<&str> = BTreeSet::new();
+        let mut ended: BTreeSet<&str> = BTreeSet::new();
+        for stamped in self.facts {
+            match &stamped.fact {
+                Fact::Admitted { item, .. } | Fact::Queued { item, .. } => {
+                    came.insert(item.as_str());
+                }
+                Fact::Finished { item, end, .. } if *end != End::Preempted => {
+                    ended.insert(item.as_str());
+                }
+                Fact::Removed { item } => {
+                    ended.insert(item.as_str());
+                }
+                _ => {}
+            }
+        }
+        for item in came.difference(&ended) {
+            let message =
+                format!("item {item} was admitted but neither finished nor reported removed");
+            self.fail(Invariant::NoLoss, message);
+        }
+        if quiescence.queued > 0 {
+            let message = format!(
+                "{} items still queued when all actors are done and nothing runs",
+                quiescence.queued
+            );
+            self.fail(Invariant::NoLoss, message);
+        }
+        if quiescence.in_flight > 0 {
+            let message = format!(
+                "{} runs still in flight that no runner holds",
+                quiescence.in_flight
+            );
+            self.fail(Invariant::NoLoss, message);
+        }
+    }
+
+    fn order(&mut self) {
+        // Per lane, user items in order of (certain) arrival; a redelivered
+        // copy does not count as a second arrival.
+        let mut seen = BTreeSet::new();
+        let arrivals: Vec<(&str, usize, &Stamped)> = self
+            .facts
+            .iter()
+            .filter_map(|s| match &s.fact {
+                Fact::Arrived {
+                    item,
+                    lane,
+                    kind: Kind::User,
+                } if seen.insert(item.as_str()) => Some((item.as_str(), *lane, s)),
+                _ => None,
+            })
+            .collect();
+        let start = |item: &str| {
+            self.facts
+                .iter()
+                .find(|s| matches!(&s.fact, Fact::Admitted { item: i, .. } if i == item))
+        };
+        for (i, (a, lane_a, arrived_a)) in arrivals.iter().enumerate() {
+            for (b, lane_b, arrived_b) in &arrivals[i + 1..] {
+                if lane_a != lane_b || a == b || !before(arrived_a, arrived_b) {
+                    continue;
+                }
+                if let (Some(start_a), Some(start_b)) = (start(a), start(b))
+                    && before(start_b, start_a)
+                {
+                    let message = format!(
+                        "lane {}: {b} started before {a}, which arrived first",
+                        self.lane(*lane_a)
+                    );
+                    self.fail(Invariant::Order, message);
+                }
+            }
+        }
+    }
+
+    /// An interrupt takes exactly the capacity its cancelled run frees: the
+    /// finish of that run must not hand the slot to another lane instead.
+    fn interrupt_first(&mut self) {
+        let same_op = |a: &Stamped, b: &Stamped| a.begin == b.begin && a.actor == b.actor;
+        for named in self.facts {
+            let Fact::Named {
+                by: CancelBy::Interrupt,
+                lane,
+                run: Some(run),
+                ..
+            } = named.fact
+            else {
+                continue;
+            };
+            let Some(item) = self.facts.iter().find_map(|a| match &a.fact {
+                Fact::Arrived {
+                    item,
+                    kind: Kind::Interrupt,
+                    lane: l,
+                } if *l == lane && same_op(a, named) => Some(item.as_str()),
+                _ => None,
+            }) else {
+                continue;
+            };
+            let Some(finish) = self.finished(run) else {
+                continue;
+            };
+            let handed: Vec<(&str, usize)> = self
+                .facts
+                .iter()
+                .filter(|a| same_op(a, finish))
+                .filter_map(|a| match &a.fact {
+                    Fact::Admitted { item, lane, .. } => Some((item.as_str(), *lane)),
+                    _ => None,
+                })
+                .collect();
+            let other = handed.iter().find(|(_, l)| *l != lane);
+            if let Some((other, _)) = other
+                && !handed.iter().any(|(i, _)| *i == item)
+            {
+                let message = format!(
+                    "the finish of interrupted r{run} started {other} of another lane before interrupt {item}"
+                );
+                self.fail(Invariant::Order, message);
+            }
+        }
+    }
+
+    fn stop_binding(&mut self) {
+        let named: Vec<&Stamped> = self.find(|f| matches!(f, Fact::Named { .. }));
+        for stamped in &named {
+            let Fact::Named {
+                by,
+                lane,
+                run,
+                admitted,
+                cancel_set,
+            } = &stamped.fact
+            else {
+                unreachable!()
+            };
+            match run {
+                Some(run) => {
+                    if !cancel_set {
+                        let message = format!(
+                            "{by:?} named r{run} but its cancellation was not set when it returned"
+                        );
+                        self.fail(Invariant::StopBinding, message);
+                    }
+                    if *admitted {
+                        for spawned in
+                            self.find(|f| matches!(f, Fact::Spawned { run: r, .. } if r == run))
+                        {
+                            if before(stamped, spawned) {
+                                let message = format!(
+                                    "r{run} was stopped before it spawned, and spawned anyway"
+                                );
+                                self.fail(Invariant::StopBinding, message);
+                            }
+                        }
+                    }
+                }
+                None if *by != CancelBy::Preempt => {
+                    // A run that was certainly in flight the whole time.
+                    for admitted in
+                        self.find(|f| matches!(f, Fact::Admitted { lane: l, .. } if l == lane))
+                    {
+                        let Fact::Admitted { run, .. } = admitted.fact else {
+                            unreachable!()
+                        };
+                        let ended_after = self.finished(run).is_none_or(|f| before(stamped, f));
+                        if before(admitted, stamped) && ended_after {
+                            let message = format!(
+                                "{by:?} in lane {} cancelled nothing while r{run} was in flight",
+                                self.lane(*lane)
+                            );
+                            self.fail(Invariant::StopBinding, message);
+                        }
+                    }
+                }
+                None => {}
+            }
+        }
+        for killed in self.find(|f| matches!(f, Fact::Killed { .. })) {
+            let Fact::Killed { run } = killed.fact else {
+                unreachable!()
+            };
+            let named_before = named.iter().any(|n| {
+                matches!(n.fact, Fact::Named { run: Some(r), .. } if r == run)
+                    && n.begin < killed.end
+            });
+            if !named_before {
+                let message = format!("r{run} was cancelled though no stop or interrupt named it");
+                self.fail(Invariant::StopBinding, message);
+            }
+        }
+    }
+
+    fn ownership(&mut self, sessions: &[(usize, String)]) {
+        for stamped in self.facts {
+            match &stamped.fact {
+                Fact::RetryAccepted { run } => {
+                    let cancelled = self.facts.iter().any(|n| {
+                        matches!(n.fact, Fact::Named { run: Some(r), .. } if r == *run)
+                            && before(n, stamped)
+                    });
+                    if cancelled {
+                        let message =
+                            format!("a retry of r{run} was accepted after it was cancelled");
+                        self.fail(Invariant::Ownership, message);
+                    }
+                }
+                Fact::OutputAccepted { run }
+                    if self.finished(*run).is_some_and(|f| before(f, stamped)) =>
+                {
+                    let message = format!("output of r{run} was accepted after r{run} finished");
+                    self.fail(Invariant::Ownership, message);
+                }
+                Fact::SessionAccepted { run, lane, .. } => {
+                    let stale_by_new = self.facts.iter().any(|n| {
+                        matches!(n.fact, Fact::NewSession { lane: l } if l == *lane)
+                            && before(n, stamped)
+                            && self.admitted(*run).is_some_and(|a| before(a, n))
+                    });
+                    let finished = self.finished(*run).is_some_and(|f| before(f, stamped));
+                    if stale_by_new || finished {
+                        let message = format!(
+                            "a session id from r{run} was accepted after {}",
+                            if finished { "r{run} finished" } else { "/new" }
+                        );
+                        self.fail(
+                            Invariant::Ownership,
+                            message.replace("{run}", &run.to_string()),
+                        );
+                    }
+                }
+                Fact::Resent {
+                    lane,
+                    source: Some(source),
+                } if source != lane => {
+                    let message = format!(
+                        "/retry in lane {} re-sent an item of lane {}",
+                        self.lane(*lane),
+                        self.lane(*source)
+                    );
+                    self.fail(Invariant::Ownership, message);
+                }
+                _ => {}
+            }
+        }
+        for (lane, id) in sessions {
+            let reporter = self.facts.iter().find_map(|s| match &s.fact {
+                Fact::SessionAccepted { run, id: i, .. } if i == id => Some(*run),
+                _ => None,
+            });
+            let Some(run) = reporter else { continue };
+            let reset_after = self.facts.iter().any(|n| {
+                matches!(n.fact, Fact::NewSession { lane: l } if l == *lane)
+                    && self.admitted(run).is_some_and(|a| before(a, n))
+            });
+            if reset_after {
+                let message = format!(
+                    "lane {} resumes session {id} of r{run}, from before its /new",
+                    self.lane(*lane)
+                );
+                self.fail(Invariant::Ownership, message);
+            }
+        }
+    }
+
+    fn cron(&mut self) {
+        let mut fired = BTreeSet::new();
+        for stamped in self.facts {
+            if let Fact::CronFire { job, item } = &stamped.fact {
+                if !fired.insert(item.as_str()) {
+                    self.fail(Invariant::Cron, format!("fire {item} ran twice"));
+                }
+                let cancelled = self.facts.iter().any(|c| {
+                    matches!(c.fact, Fact::CronCancelled { job: j } if j == *job)
+                        && before(c, stamped)
+                });
+                if cancelled {
+                    let name = &self.report.cron[*job].name;
+                    let message = format!("job {name} fired ({item}) after its cancel returned");
+                    self.fail(Invariant::Cron, message);
+                }
+            }
+        }
+        // A preempted fire comes back, unless the user then stopped it.
+        for stamped in self.facts {
+            let Fact::Named {
+                by: CancelBy::Preempt,
+                run: Some(run),
+                ..
+            } = stamped.fact
+            else {
+                continue;
+            };
+            let user_stopped = self.facts.iter().any(|n| {
+                matches!(n.fact, Fact::Named { by, run: Some(r), .. } if r == run && by != CancelBy::Preempt)
+            });
+            let Some(Fact::Admitted { item, .. }) = self.admitted(run).map(|a| &a.fact) else {
+                continue;
+            };
+            let requeued = self
+                .facts
+                .iter()
+                .any(|s| matches!(&s.fact, Fact::Requeued { item: i } if i == item));
+            let ended_normally = self.facts.iter().any(|s| {
+                matches!(&s.fact, Fact::Finished { run: r, end: End::Completed | End::Failed, .. } if *r == run)
+            });
+            if !user_stopped && !requeued && !ended_normally {
+                let message = format!("preempted fire {item} (r{run}) was not requeued: lost");
+                self.fail(Invariant::Cron, message);
+            }
+        }
+    }
+
+    fn snapshot(&mut self) {
+        for stamped in self.facts {
+            if let Fact::Snapshot { problems } = &stamped.fact {
+                for problem in problems {
+                    self.fail(Invariant::Snapshot, format!("snapshot: {problem}"));
+                }
+            }
+        }
+    }
+}
+
+/// Every violation of every invariant in one execution.
+pub fn check(
+    report: &Report,
+    facts: &[Stamped],
+    quiescence: Quiescence,
+    sessions: &[(usize, String)],
+    stuck: &[String],
+) -> Vec<Violation> {
+    let mut checker = Checker {
+        report,
+        facts,
+        out: Vec::new(),
+    };
+    checker.exclusion();
+    checker.duplication();
+    checker.loss(quiescence);
+    checker.order();
+    checker.interrupt_first();
+    checker.stop_binding();
+    checker.ownership(sessions);
+    checker.cron();
+    checker.snapshot();
+    for message in stuck {
+        checker.fail(Invariant::Progress, message.clone());
+    }
+    checker.out
+}

@@ -1,0 +1,240 @@
+//! Deliberately wrong designs, built only here, never in the bot: each
+//! wraps the real core at its API seam and reproduces one bug the audit
+//! found, to prove the scenarios catch it. The core has no test-only hooks;
+//! every variant is made of calls the bot could make.
+
+use std::sync::Mutex;
+
+use crate::core_system::CoreSystem;
+use crate::family::Model;
+use crate::observe::{Cx, End, Fact, Run};
+use crate::report::{Driver, Report, Submitted, Timer};
+use crate::system::{Quiescence, Reply, RunnerReply, System};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Variant {
+    /// The runner starts only what `finish` hands back for its own lane:
+    /// the original drained only the chat that finished (DQ-1). Dropping
+    /// the other lanes' tickets leaves their items waiting forever.
+    DrainOnlyFinishingLane,
+    /// A stop raises a lane-level flag that any run of the lane obeys, like
+    /// the original's `stopRequested`: not bound to a run id, a stop that
+    /// arrives after its run ended kills the next one (SP-2, TX-1).
+    LaneStopFlag,
+    /// The run is handed back (lane and capacity freed) before its agent
+    /// process has exited, so the next run starts while the old one still
+    /// runs: the original's "stop returns before the run ended" (SP-1, DR-2).
+    CapacityBeforeExit,
+    /// Session ids are written with `set_session`, which asks nothing about
+    /// the reporting run: an old run overwrites the session of a `/new`.
+    SessionFromAnyRun,
+    /// A claimed cron fire's job is removed at once, before its run, as the
+    /// original did (CR-2): a fire still queued goes with it, unreported.
+    CronRemovedBeforeRun,
+    /// A stalled run retries even when the core refuses (no ownership
+    /// check), as the original's retry loop did (TX-1).
+    RetryWithoutOwnership,
+    /// Output is shown even after the run finished, as the original's
+    /// unserialised status callback did (ST-1).
+    OutputAfterFinish,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 7] = [
+        Variant::DrainOnlyFinishingLane,
+        Variant::LaneStopFlag,
+        Variant::CapacityBeforeExit,
+        Variant::SessionFromAnyRun,
+        Variant::CronRemovedBeforeRun,
+        Variant::RetryWithoutOwnership,
+        Variant::OutputAfterFinish,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::DrainOnlyFinishingLane => "drain-only-finishing-lane",
+            Variant::LaneStopFlag => "lane-stop-flag",
+            Variant::CapacityBeforeExit => "capacity-before-exit",
+            Variant::SessionFromAnyRun => "session-from-any-run",
+            Variant::CronRemovedBeforeRun => "cron-removed-before-run",
+            Variant::RetryWithoutOwnership => "retry-without-ownership",
+            Variant::OutputAfterFinish => "output-after-finish",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Variant> {
+        Variant::ALL.into_iter().find(|v| v.name() == name)
+    }
+}
+
+pub struct VariantSystem<F: Model> {
+    inner: CoreSystem<F>,
+    variant: Variant,
+    /// `LaneStopFlag`: the armed flag per lane.
+    stop_flags: Mutex<Vec<bool>>,
+}
+
+impl<F: Model> VariantSystem<F> {
+    pub fn new(report: &Report, variant: Variant) -> Self {
+        VariantSystem {
+            inner: CoreSystem::new(report),
+            variant,
+            stop_flags: Mutex::new(vec![false; report.lanes.len()]),
+        }
+    }
+
+    fn flags(&self) -> std::sync::MutexGuard<'_, Vec<bool>> {
+        self.stop_flags.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What a runner does with the runs a finish hands back.
+    fn runner_keeps(&self, run_lane: Option<usize>, mut answer: RunnerReply) -> RunnerReply {
+        if self.variant == Variant::DrainOnlyFinishingLane {
+            answer
+                .reply
+                .started
+                .retain(|started| Some(started.lane) == run_lane);
+        }
+        answer
+    }
+
+    fn end(&self, cx: &Cx, run: Run, end: End) -> RunnerReply {
+        let lane = self.inner.lane_of(run);
+        let answer = if self.variant == Variant::CapacityBeforeExit {
+            let answer = self.inner.finish_in_core(cx, run, end);
+            self.inner.kill(cx, run);
+            answer
+        } else {
+            self.inner.hand_back(cx, run, end)
+        };
+        self.runner_keeps(lane, answer)
+    }
+}
+
+impl<F: Model> System for VariantSystem<F> {
+    fn submit(&self, cx: &Cx, lane: usize, item: &str, origin: Submitted) -> Reply {
+        self.inner.submit(cx, lane, item, origin)
+    }
+    fn interrupt(&self, cx: &Cx, lane: usize, item: &str) -> Reply {
+        self.inner.interrupt(cx, lane, item)
+    }
+    fn stop(&self, cx: &Cx, lane: usize, clear: bool) -> Reply {
+        if self.variant == Variant::LaneStopFlag {
+            self.flags()[lane] = true;
+        }
+        self.inner.stop(cx, lane, clear)
+    }
+    fn new_session(&self, cx: &Cx, lane: usize) -> Reply {
+        self.inner.new_session(cx, lane)
+    }
+    fn set_driver(&self, cx: &Cx, lane: usize, driver: Driver) -> Reply {
+        self.inner.set_driver(cx, lane, driver)
+    }
+    fn retry_last(&self, cx: &Cx, lane: usize, item: &str) -> Reply {
+        self.inner.retry_last(cx, lane, item)
+    }
+    fn recap(&self, cx: &Cx, lane: usize, item: &str) -> Reply {
+        self.inner.recap(cx, lane, item)
+    }
+    fn cron_tick(&self, cx: &Cx, jobs: &[usize], fire: u64) -> Reply {
+        let reply = self.inner.cron_tick(cx, jobs, fire);
+        if self.variant == Variant::CronRemovedBeforeRun {
+            for &job in jobs {
+                // Removed as soon as claimed; what this removes is not
+                // reported to anyone.
+                let _ = self.inner.core.cron_cancel(&self.inner.job_id(job));
+            }
+        }
+        reply
+    }
+    fn cron_cancel(&self, cx: &Cx, job: usize) -> Reply {
+        self.inner.cron_cancel(cx, job)
+    }
+    fn timer(&self, cx: &Cx, timer: Timer) -> Reply {
+        self.inner.timer(cx, timer)
+    }
+    fn snapshot(&self, cx: &Cx) -> Reply {
+        self.inner.snapshot(cx)
+    }
+    fn spawn(&self, cx: &Cx, run: Run) -> RunnerReply {
+        let lane = self.inner.lane_of(run);
+        let answer = self.inner.spawn(cx, run);
+        self.runner_keeps(lane, answer)
+    }
+    fn finish(&self, cx: &Cx, run: Run, end: End) -> RunnerReply {
+        self.end(cx, run, end)
+    }
+    fn stall(&self, cx: &Cx, run: Run) -> RunnerReply {
+        if self.variant != Variant::RetryWithoutOwnership {
+            let lane = self.inner.lane_of(run);
+            let answer = self.inner.stall(cx, run);
+            return self.runner_keeps(lane, answer);
+        }
+        self.inner.kill(cx, run);
+        let _ = self.inner.core.retry(baton_core::RunId(run));
+        cx.after(Fact::RetryAccepted { run });
+        // Respawns whatever the core said; `spawned` may refuse, the
+        // process starts anyway.
+        if self.inner.try_spawn(cx, run).is_err() {
+            let lane = self.inner.lane_of(run).unwrap_or(0);
+            cx.point(Fact::Spawned { run, lane });
+            self.inner.mark_alive(run);
+        }
+        RunnerReply {
+            reply: Reply::text("respawned without asking"),
+            over: false,
+        }
+    }
+    fn cancelled(&self, run: Run) -> bool {
+        if self.variant == Variant::LaneStopFlag
+            && let Some(lane) = self.inner.lane_of(run)
+            && self.flags()[lane]
+        {
+            return true;
+        }
+        self.inner.cancelled(run)
+    }
+    fn on_cancel(&self, cx: &Cx, run: Run) -> RunnerReply {
+        if self.variant == Variant::LaneStopFlag
+            && let Some(lane) = self.inner.lane_of(run)
+        {
+            // The run that obeys the flag lowers it.
+            self.flags()[lane] = false;
+        }
+        cx.point(Fact::Killed { run });
+        self.end(cx, run, End::Cancelled)
+    }
+    fn output(&self, cx: &Cx, run: Run) -> Reply {
+        if self.variant == Variant::OutputAfterFinish {
+            let _ = self
+                .inner
+                .core
+                .output(baton_core::RunId(run), baton_core::Output::Text);
+            cx.after(Fact::OutputAccepted { run });
+            return Reply::text("shown");
+        }
+        self.inner.output(cx, run)
+    }
+    fn session(&self, cx: &Cx, run: Run, id: &str) -> Reply {
+        if self.variant == Variant::SessionFromAnyRun
+            && let Some(lane) = self.inner.lane_of(run)
+        {
+            self.inner.core.set_session(
+                crate::core_system::lane_key(lane),
+                baton_core::Driver::Claude,
+                Some(id.to_owned()),
+            );
+            return self.inner.record_session(cx, run, id, true);
+        }
+        self.inner.session(cx, run, id)
+    }
+    fn quiescence(&self) -> Quiescence {
+        self.inner.quiescence()
+    }
+    fn sessions(&self) -> Vec<(usize, String)> {
+        self.inner.sessions()
+    }
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+}

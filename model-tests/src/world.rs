@@ -1,0 +1,298 @@
+//! One execution of a scenario: set up, actors on model threads, runners
+//! that behave like the bot's, settling once every actor is joined, and
+//! the invariant check of everything observed.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use crate::family::Model;
+use crate::invariants::{self, Violation};
+use crate::observe::{Cx, End, Fact, Kind, Line, Recorder, Run, Stamped};
+use crate::report::{Op, Report};
+use crate::system::{Quiescence, Reply, RunnerReply, Started, System};
+
+/// How many times a runner may be told "not over yet" while it drives one
+/// run to its end; past that the run is stuck.
+const RUN_STEPS: usize = 8;
+/// How many runs the settling phase may execute before it calls it a
+/// livelock.
+const SETTLE_RUNS: usize = 64;
+
+#[derive(Debug, Default)]
+struct Board {
+    /// Runs handed out and not yet taken by a runner.
+    pending: VecDeque<Started>,
+    /// The run each actor took last, for `@actor` references.
+    last: Vec<Option<Run>>,
+    /// Runs no runner could drive to an end.
+    stuck: Vec<String>,
+}
+
+/// Everything an execution observed, and what is wrong with it.
+#[derive(Debug)]
+pub struct Execution {
+    pub facts: Vec<Stamped>,
+    pub lines: Vec<Line>,
+    pub quiescence: Quiescence,
+    pub violations: Vec<Violation>,
+}
+
+struct World {
+    sys: Box<dyn System>,
+    rec: Recorder,
+    board: Mutex<Board>,
+    describe: bool,
+}
+
+impl World {
+    fn board(&self) -> std::sync::MutexGuard<'_, Board> {
+        self.board.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn hand_out(&self, started: Vec<Started>) {
+        self.board().pending.extend(started);
+    }
+
+    fn line(&self, actor: Option<usize>, op: &str, result: String) {
+        if self.describe {
+            let state = self.sys.describe();
+            self.rec.line(Line {
+                actor,
+                op: op.to_owned(),
+                result,
+                state,
+            });
+        }
+    }
+}
+
+/// A runner's hold on one run.
+#[derive(Default)]
+struct Runner {
+    run: Option<Run>,
+    spawned: bool,
+}
+
+impl Runner {
+    fn after(&mut self, answer: RunnerReply, spawned: bool) -> Reply {
+        if answer.over {
+            self.run = None;
+            self.spawned = false;
+        } else if spawned {
+            self.spawned = true;
+        }
+        answer.reply
+    }
+
+    /// Drives the held run to its end, as the bot's runner task would.
+    fn settle(&mut self, world: &World, actor: Option<usize>) {
+        for _ in 0..RUN_STEPS {
+            let Some(run) = self.run else {
+                return;
+            };
+            let cx = Cx::new(&world.rec, actor);
+            let (reply, op) = if world.sys.cancelled(run) {
+                let answer = world.sys.on_cancel(&cx, run);
+                (self.after(answer, false), "sees cancellation")
+            } else if !self.spawned {
+                let answer = world.sys.spawn(&cx, run);
+                (self.after(answer, true), "spawn")
+            } else {
+                let answer = world.sys.finish(&cx, run, End::Completed);
+                (self.after(answer, false), "finish completed")
+            };
+            world.line(actor, &format!("(settle r{run}) {op}"), reply.text.clone());
+            world.hand_out(reply.started);
+        }
+        if let Some(run) = self.run {
+            world.board().stuck.push(format!(
+                "run r{run} did not end after {RUN_STEPS} runner steps"
+            ));
+        }
+    }
+}
+
+fn perform(world: &World, actor: Option<usize>, runner: &mut Runner, op: &Op) -> String {
+    let sys = &world.sys;
+    let cx = Cx::new(&world.rec, actor);
+    // A runner that holds a cancelled run sees it before anything else.
+    let runner_op = matches!(op, Op::Spawn | Op::Stall | Op::Finish { .. });
+    if runner_op
+        && let Some(run) = runner.run
+        && sys.cancelled(run)
+    {
+        let answer = sys.on_cancel(&cx, run);
+        let reply = runner.after(answer, false);
+        world.hand_out(reply.started);
+        return format!("sees r{run} cancelled: {}", reply.text);
+    }
+    let reply = match op {
+        Op::Submit { lane, item, origin } => sys.submit(&cx, *lane, item, *origin),
+        Op::Interrupt { lane, item } => sys.interrupt(&cx, *lane, item),
+        Op::Stop { lane, clear } => sys.stop(&cx, *lane, *clear),
+        Op::New { lane } => sys.new_session(&cx, *lane),
+        Op::Driver { lane, driver } => sys.set_driver(&cx, *lane, *driver),
+        Op::RetryLast { lane, item } => sys.retry_last(&cx, *lane, item),
+        Op::Recap { lane, item } => sys.recap(&cx, *lane, item),
+        Op::CronTick { jobs, fire } => sys.cron_tick(&cx, jobs, *fire),
+        Op::CronCancel { job } => sys.cron_cancel(&cx, *job),
+        Op::Timer(timer) => sys.timer(&cx, *timer),
+        Op::Snapshot => sys.snapshot(&cx),
+        Op::Take { lane } => {
+            if let Some(run) = runner.run {
+                Reply::text(format!("still holds r{run}"))
+            } else {
+                let mut board = world.board();
+                let at = board
+                    .pending
+                    .iter()
+                    .position(|s| lane.is_none_or(|l| s.lane == l));
+                match at.and_then(|at| board.pending.remove(at)) {
+                    Some(started) => {
+                        runner.run = Some(started.run);
+                        runner.spawned = false;
+                        if let Some(actor) = actor {
+                            board.last[actor] = Some(started.run);
+                        }
+                        Reply::text(format!("took r{}", started.run))
+                    }
+                    None => Reply::text("nothing to take"),
+                }
+            }
+        }
+        Op::Spawn => match runner.run {
+            Some(run) if !runner.spawned => {
+                let answer = sys.spawn(&cx, run);
+                runner.after(answer, true)
+            }
+            Some(_) => Reply::text("already spawned"),
+            None => Reply::text("holds no run"),
+        },
+        Op::Stall => match runner.run {
+            Some(run) if runner.spawned => {
+                let answer = sys.stall(&cx, run);
+                runner.after(answer, true)
+            }
+            _ => Reply::text("no agent to stall"),
+        },
+        Op::Finish { failed } => match runner.run {
+            Some(run) => {
+                let mut text = String::new();
+                if !runner.spawned {
+                    let answer = sys.spawn(&cx, run);
+                    text = runner.after(answer, true).text;
+                    text.push_str(", ");
+                }
+                if runner.run.is_some() {
+                    let end = if *failed { End::Failed } else { End::Completed };
+                    let reply = runner.after(sys.finish(&cx, run, end), false);
+                    text.push_str(&reply.text);
+                    world.hand_out(reply.started);
+                }
+                Reply::text(text)
+            }
+            None => Reply::text("holds no run"),
+        },
+        Op::Output { of } | Op::Session { of, .. } => {
+            let run = match of {
+                Some(other) => world.board().last[*other],
+                None => runner.run,
+            };
+            match (run, op) {
+                (None, _) => Reply::text("no run to report for"),
+                (Some(run), Op::Session { id, .. }) => sys.session(&cx, run, id),
+                (Some(run), _) => sys.output(&cx, run),
+            }
+        }
+    };
+    let arrived = match op {
+        Op::Submit { lane, item, .. } | Op::RetryLast { lane, item } | Op::Recap { lane, item } => {
+            Some((*lane, item, Kind::User))
+        }
+        Op::Interrupt { lane, item } => Some((*lane, item, Kind::Interrupt)),
+        _ => None,
+    };
+    if let Some((lane, item, kind)) = arrived {
+        cx.after(Fact::Arrived {
+            item: item.clone(),
+            lane,
+            kind,
+        });
+    }
+    let text = reply.text.clone();
+    world.hand_out(reply.started);
+    text
+}
+
+/// Runs one execution of `report` on `sys`; with `describe`, also writes
+/// the readable trace (for replays only: describing reads state).
+pub fn execute<F: Model>(report: &Report, sys: Box<dyn System>, describe: bool) -> Execution {
+    let world = Arc::new(World {
+        sys,
+        rec: Recorder::default(),
+        board: Mutex::new(Board {
+            last: vec![None; report.actors.len()],
+            ..Board::default()
+        }),
+        describe,
+    });
+    let mut setup_runner = Runner::default();
+    for (op, text) in &report.setup {
+        let result = perform(&world, None, &mut setup_runner, op);
+        world.line(None, text, result);
+    }
+    setup_runner.settle(&world, None);
+    let joins: Vec<_> = report
+        .actors
+        .iter()
+        .enumerate()
+        .map(|(index, actor)| {
+            let world = Arc::clone(&world);
+            let ops = actor.ops.clone();
+            F::spawn(
+                index,
+                Box::new(move || {
+                    let mut runner = Runner::default();
+                    for (op, text) in &ops {
+                        let result = perform(&world, Some(index), &mut runner, op);
+                        world.line(Some(index), text, result);
+                    }
+                    runner.settle(&world, Some(index));
+                }),
+            )
+        })
+        .collect();
+    for join in joins {
+        join();
+    }
+    // Everything is joined: the bot's runners execute what is left.
+    let mut executed = 0;
+    loop {
+        let next = world.board().pending.pop_front();
+        let Some(started) = next else { break };
+        executed += 1;
+        if executed > SETTLE_RUNS {
+            world
+                .board()
+                .stuck
+                .push(format!("more than {SETTLE_RUNS} runs while settling"));
+            break;
+        }
+        let mut runner = Runner {
+            run: Some(started.run),
+            spawned: false,
+        };
+        runner.settle(&world, None);
+    }
+    let quiescence = world.sys.quiescence();
+    let sessions = world.sys.sessions();
+    let facts = world.rec.facts();
+    let stuck = world.board().stuck.clone();
+    let violations = invariants::check(report, &facts, quiescence, &sessions, &stuck);
+    Execution {
+        facts,
+        lines: world.rec.lines(),
+        quiescence,
+        violations,
+    }
+}

@@ -1,0 +1,70 @@
+//! baton-repro's exit codes and messages: 0 clean, 1 violation, 2 bad input.
+
+mod common;
+
+use std::path::PathBuf;
+
+fn scratch(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("baton-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn repro_rejects_an_unknown_operation_naming_file_and_line() {
+    let path = scratch(
+        "bad.toml",
+        "id = \"x\"\ntitle = \"t\"\ninvariant = \"exclusion\"\n\n[[actor]]\nname = \"a\"\nops = [\n  \"submit A a1\",\n  \"teleport A\",\n]\n",
+    );
+    let child = common::repro(&[path.to_str().unwrap()]);
+    assert_eq!(child.code, 2);
+    assert!(child.stderr.contains("bad.toml:9:"), "{}", child.stderr);
+    assert!(
+        child.stderr.contains("unknown operation \"teleport\""),
+        "{}",
+        child.stderr
+    );
+    assert_eq!(child.stderr.lines().count(), 1, "{}", child.stderr);
+}
+
+#[test]
+fn repro_rejects_an_unreadable_file() {
+    let child = common::repro(&["/nonexistent/report.toml"]);
+    assert_eq!(child.code, 2);
+    assert!(
+        child.stderr.contains("/nonexistent/report.toml"),
+        "{}",
+        child.stderr
+    );
+}
+
+#[test]
+fn repro_rejects_a_malformed_schedule() {
+    let path = common::dir("reports").join("DQ-1.toml");
+    let child = common::repro(&[path.to_str().unwrap(), "--replay", "not-a-schedule"]);
+    assert_eq!(child.code, 2, "{}{}", child.stdout, child.stderr);
+    assert!(child.stderr.contains("DQ-1.toml"), "{}", child.stderr);
+}
+
+#[test]
+fn repro_exits_1_on_legacy_and_0_on_core() {
+    let legacy = common::repro(&["--all", "--impl", "legacy", "--iterations", "200"]);
+    assert_eq!(legacy.code, 1, "{}", legacy.stderr);
+    for id in [
+        "DQ-1", "TX-1", "TX-2", "DR-1", "DR-2", "DR-3", "CR-1", "CR-2", "ST-1", "SP-1", "SP-2",
+        "VC-1",
+    ] {
+        assert!(
+            legacy
+                .stdout
+                .contains(&format!("{id} (legacy, shuttle pct depth 3): VIOLATION")),
+            "{id} not reported:\n{}",
+            legacy.stdout
+        );
+    }
+    let core = common::repro(&["--all", "--impl", "core", "--iterations", "200"]);
+    assert_eq!(core.code, 0, "{}{}", core.stdout, core.stderr);
+    assert_eq!(core.stdout.matches(": ok, ").count(), 12, "{}", core.stdout);
+}
