@@ -26,7 +26,7 @@ const CAUGHT_BY: [(Variant, &str, &str); 7] = [
     (
         Variant::CronRemovedBeforeRun,
         "reports/CR-2.toml",
-        "no_loss",
+        "cron",
     ),
     (
         Variant::RetryWithoutOwnership,
