@@ -28,6 +28,7 @@ const MAX_RETRIES: u32 = 2;
 #[derive(Debug, Clone)]
 struct Ghost {
     item: String,
+    kind: Kind,
     lane: usize,
     driver: Driver,
     spawned: bool,
@@ -79,6 +80,7 @@ impl State {
         self.stop_requested = false;
         self.runs.push(Ghost {
             item: item.to_owned(),
+            kind,
             lane,
             driver: self.active_driver,
             spawned: false,
@@ -126,7 +128,7 @@ impl State {
                 continue;
             };
             let ghost = self.ghost(run);
-            if ghost.item.starts_with('c') && ghost.item.contains('@') && !ghost.aborted {
+            if ghost.kind == Kind::Cron && !ghost.aborted {
                 ghost.aborted = true;
                 let lane = ghost.lane;
                 // It is cancelled the way `!` cancels: by the interrupt flag.
