@@ -8,13 +8,13 @@ use std::sync::Arc;
 
 use baton_core::sync::{CancelSignal, Lock};
 use baton_core::{
-    Admission, Config, Core, CronClaim, CronKind, Error, Item, ItemId, JobId, LaneKey, Millis,
+    Admission, Config, Core, CronClaim, Driver, Error, Item, ItemId, JobId, LaneKey, Millis,
     Origin, Outcome, Preferences, RunId, RunPhase, RunView, TicketOf,
 };
 
 use crate::family::Model;
 use crate::observe::{CancelBy, Cx, End, Fact, Kind, Run};
-use crate::report::{self, Report, Submitted, Timer};
+use crate::report::{Report, Timer};
 use crate::system::{Quiescence, Reply, RunnerReply, Started, System};
 use crate::trace;
 
@@ -91,11 +91,7 @@ impl<F: Model> CoreSystem<F> {
         );
         let jobs: Vec<JobId> = report.cron.iter().map(|j| JobId(j.name.clone())).collect();
         for (job, spec) in jobs.iter().zip(&report.cron) {
-            let kind = match spec.kind {
-                report::CronKind::OneShot => CronKind::OneShot,
-                report::CronKind::Recurring => CronKind::Recurring,
-            };
-            core.cron_register(job.clone(), lane_key(spec.lane), kind)
+            core.cron_register(job.clone(), lane_key(spec.lane), spec.kind)
                 .expect("jobs are registered once");
         }
         CoreSystem {
@@ -339,17 +335,8 @@ impl<F: Model> CoreSystem<F> {
 }
 
 impl<F: Model> System for CoreSystem<F> {
-    fn submit(&self, cx: &Cx, lane: usize, id: &str, origin: Submitted) -> Reply {
-        let origin = match origin {
-            Submitted::Text => Origin::Text,
-            Submitted::Voice => Origin::Voice,
-            Submitted::Audio => Origin::Audio,
-            Submitted::Photo => Origin::Photo,
-            Submitted::Document => Origin::Document,
-            Submitted::Video => Origin::Video,
-            Submitted::Button => Origin::Button,
-        };
-        let result = self.core.submit(item(lane, id, origin));
+    fn submit(&self, cx: &Cx, lane: usize, id: &str, origin: &Origin) -> Reply {
+        let result = self.core.submit(item(lane, id, origin.clone()));
         self.admitted(cx, result, lane, id, Kind::User)
     }
 
@@ -391,11 +378,7 @@ impl<F: Model> System for CoreSystem<F> {
         Reply::text(text)
     }
 
-    fn set_driver(&self, _cx: &Cx, lane: usize, driver: report::Driver) -> Reply {
-        let driver = match driver {
-            report::Driver::Claude => baton_core::Driver::Claude,
-            report::Driver::Codex => baton_core::Driver::Codex,
-        };
+    fn set_driver(&self, _cx: &Cx, lane: usize, driver: Driver) -> Reply {
         let prefs = self
             .core
             .update_preferences(lane_key(lane), |p: &mut Preferences| p.driver = driver);

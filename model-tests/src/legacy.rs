@@ -15,10 +15,11 @@
 use std::collections::VecDeque;
 
 use baton_core::sync::Lock;
+use baton_core::{CronKind, Driver, Origin};
 
 use crate::family::Model;
 use crate::observe::{CancelBy, Cx, End, Fact, Kind, Run};
-use crate::report::{CronKind, Driver, Report, Submitted, Timer};
+use crate::report::{Report, Timer};
 use crate::system::{Quiescence, Reply, RunnerReply, Started, System};
 use crate::trace;
 
@@ -28,6 +29,7 @@ const MAX_RETRIES: u32 = 2;
 #[derive(Debug, Clone)]
 struct Ghost {
     item: String,
+    kind: Kind,
     lane: usize,
     driver: Driver,
     spawned: bool,
@@ -61,10 +63,10 @@ struct State {
 }
 
 fn slot(driver: Driver) -> usize {
-    match driver {
-        Driver::Claude => 0,
-        Driver::Codex => 1,
-    }
+    Driver::ALL
+        .iter()
+        .position(|d| *d == driver)
+        .expect("every driver is listed")
 }
 
 impl State {
@@ -79,6 +81,7 @@ impl State {
         self.stop_requested = false;
         self.runs.push(Ghost {
             item: item.to_owned(),
+            kind,
             lane,
             driver: self.active_driver,
             spawned: false,
@@ -126,7 +129,7 @@ impl State {
                 continue;
             };
             let ghost = self.ghost(run);
-            if ghost.item.starts_with('c') && ghost.item.contains('@') && !ghost.aborted {
+            if ghost.kind == Kind::Cron && !ghost.aborted {
                 ghost.aborted = true;
                 let lane = ghost.lane;
                 // It is cancelled the way `!` cancels: by the interrupt flag.
@@ -279,7 +282,7 @@ impl<F: Model> LegacySystem<F> {
 }
 
 impl<F: Model> System for LegacySystem<F> {
-    fn submit(&self, cx: &Cx, lane: usize, item: &str, _origin: Submitted) -> Reply {
+    fn submit(&self, cx: &Cx, lane: usize, item: &str, _origin: &Origin) -> Reply {
         let mut reply = Reply::default();
         self.tick(|s| {
             s.last_message = Some((item.to_owned(), lane));

@@ -28,6 +28,7 @@
 
 use std::path::{Path, PathBuf};
 
+use baton_core::{CronKind, Driver, Origin};
 use serde::Deserialize;
 
 use crate::invariants::Invariant;
@@ -42,28 +43,11 @@ pub struct ReportError {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Submitted {
-    Text,
-    Voice,
-    Audio,
-    Photo,
-    Document,
-    Video,
-    Button,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Timer {
     /// The original cleared its stop flag on a timer.
     StopFlag,
     /// The original cleared its interrupt flag on a timer.
     InterruptFlag,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Driver {
-    Claude,
-    Codex,
 }
 
 /// One operation of an actor. Lanes, jobs and actors are indices into the
@@ -73,7 +57,8 @@ pub enum Op {
     Submit {
         lane: usize,
         item: String,
-        origin: Submitted,
+        /// A user origin: text, voice, audio, photo, document, video, button.
+        origin: Origin,
     },
     Interrupt {
         lane: usize,
@@ -123,12 +108,6 @@ pub enum Op {
     Finish {
         failed: bool,
     },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CronKind {
-    OneShot,
-    Recurring,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -276,13 +255,13 @@ impl Parser<'_> {
             "submit" => {
                 want(2..=3)?;
                 let origin = match args.get(2).copied().unwrap_or("text") {
-                    "text" => Submitted::Text,
-                    "voice" => Submitted::Voice,
-                    "audio" => Submitted::Audio,
-                    "photo" => Submitted::Photo,
-                    "document" => Submitted::Document,
-                    "video" => Submitted::Video,
-                    "button" => Submitted::Button,
+                    "text" => Origin::Text,
+                    "voice" => Origin::Voice,
+                    "audio" => Origin::Audio,
+                    "photo" => Origin::Photo,
+                    "document" => Origin::Document,
+                    "video" => Origin::Video,
+                    "button" => Origin::Button,
                     other => return Err(self.error(at, format!("unknown origin {other:?}"))),
                 };
                 Op::Submit {
@@ -323,11 +302,9 @@ impl Parser<'_> {
             }
             "driver" => {
                 want(2..=2)?;
-                let driver = match args[1] {
-                    "claude" => Driver::Claude,
-                    "codex" => Driver::Codex,
-                    other => return Err(self.error(at, format!("unknown driver {other:?}"))),
-                };
+                let driver = args[1]
+                    .parse::<Driver>()
+                    .map_err(|e| self.error(at, e.to_string()))?;
                 Op::Driver {
                     lane: self.lane(args[0]),
                     driver,

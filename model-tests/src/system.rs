@@ -5,7 +5,9 @@
 //! that start work hand back the runs the bot's runner must execute.
 
 use crate::observe::{Cx, End, Run};
-use crate::report::{Driver, Submitted, Timer};
+use baton_core::{Driver, Origin};
+
+use crate::report::Timer;
 
 /// A run that must now be executed by a runner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +48,7 @@ pub struct Quiescence {
 }
 
 pub trait System: Send + Sync + 'static {
-    fn submit(&self, cx: &Cx, lane: usize, item: &str, origin: Submitted) -> Reply;
+    fn submit(&self, cx: &Cx, lane: usize, item: &str, origin: &Origin) -> Reply;
     fn interrupt(&self, cx: &Cx, lane: usize, item: &str) -> Reply;
     fn stop(&self, cx: &Cx, lane: usize, clear: bool) -> Reply;
     fn new_session(&self, cx: &Cx, lane: usize) -> Reply;

@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use crate::core_system::CoreSystem;
 use crate::family::Model;
 use crate::observe::{Cx, End, Fact, Run};
-use crate::report::{Driver, Report, Submitted, Timer};
+use baton_core::{Driver, Origin};
+
+use crate::report::{Report, Timer};
 use crate::system::{Quiescence, Reply, RunnerReply, System};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -112,7 +114,7 @@ impl<F: Model> VariantSystem<F> {
 }
 
 impl<F: Model> System for VariantSystem<F> {
-    fn submit(&self, cx: &Cx, lane: usize, item: &str, origin: Submitted) -> Reply {
+    fn submit(&self, cx: &Cx, lane: usize, item: &str, origin: &Origin) -> Reply {
         self.inner.submit(cx, lane, item, origin)
     }
     fn interrupt(&self, cx: &Cx, lane: usize, item: &str) -> Reply {
@@ -221,7 +223,7 @@ impl<F: Model> System for VariantSystem<F> {
         {
             self.inner.core.set_session(
                 crate::core_system::lane_key(lane),
-                baton_core::Driver::Claude,
+                Driver::Claude,
                 Some(id.to_owned()),
             );
             return self.inner.record_session(cx, run, id, true);

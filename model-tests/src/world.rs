@@ -127,7 +127,7 @@ fn perform(world: &World, actor: Option<usize>, runner: &mut Runner, op: &Op) ->
         return format!("sees r{run} cancelled: {}", reply.text);
     }
     let reply = match op {
-        Op::Submit { lane, item, origin } => sys.submit(&cx, *lane, item, *origin),
+        Op::Submit { lane, item, origin } => sys.submit(&cx, *lane, item, origin),
         Op::Interrupt { lane, item } => sys.interrupt(&cx, *lane, item),
         Op::Stop { lane, clear } => sys.stop(&cx, *lane, *clear),
         Op::New { lane } => sys.new_session(&cx, *lane),
