@@ -23,11 +23,7 @@ const CAUGHT_BY: [(Variant, &str, &str); 7] = [
         "scenarios/ownership_session_after_new.toml",
         "ownership",
     ),
-    (
-        Variant::CronRemovedBeforeRun,
-        "reports/CR-2.toml",
-        "cron",
-    ),
+    (Variant::CronRemovedBeforeRun, "reports/CR-2.toml", "cron"),
     (
         Variant::RetryWithoutOwnership,
         "reports/TX-1.toml",
