@@ -37,6 +37,11 @@ pub async fn serve(
     let _lock = InstanceLock::acquire(&config.state_dir)?;
     let store = Store::open_in(&config.state_dir)?;
     let recovered = app::load_journal(&store)?;
+    // The journal is rewritten as what is pending, so it never grows with history.
+    let checkpoint = baton_core::journal::checkpoint(&recovered, app::now_millis());
+    store
+        .replace_journal(&checkpoint)
+        .context("journal checkpoint")?;
     let mut bot = Bot::new(&config.telegram_token);
     if let Some(url) = &config.telegram_api_url {
         bot = bot.set_api_url(url.clone());

@@ -105,6 +105,10 @@ pub enum Event {
         job: JobId,
     },
     ShutdownBegan,
+    /// The journal was compacted here; run ids continue from `next_run`.
+    Checkpoint {
+        next_run: u64,
+    },
 }
 
 /// An event with its place in the total order of changes and its time.

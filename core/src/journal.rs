@@ -6,9 +6,11 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::Millis;
 use crate::cron::{CronKind, JobId};
 use crate::event::{Event, JournalEntry, QueueKind};
 use crate::item::{Item, ItemId, LaneKey};
+use crate::prefs::Driver;
 use crate::prefs::Preferences;
 use crate::run::{Outcome, RunId};
 
@@ -49,6 +51,76 @@ impl Recovered {
             .map(|lane| lane.user.len() + lane.cron.len())
             .sum()
     }
+}
+
+/// The shortest journal that replays to what `recovered` holds, minus the
+/// runs that were in flight (they ended with the process) and the ids of
+/// ended items (redeliveries are the inbox's to refuse). Written in place
+/// of the old journal at start-up, so the journal grows with what is
+/// pending, not with history.
+pub fn checkpoint(recovered: &Recovered, at: Millis) -> Vec<JournalEntry> {
+    let mut events = vec![Event::Checkpoint {
+        next_run: recovered.next_run,
+    }];
+    for (lane, saved) in &recovered.lanes {
+        if let Some(preferences) = &saved.preferences {
+            events.push(Event::PreferencesChanged {
+                lane: *lane,
+                preferences: preferences.clone(),
+            });
+        }
+        for driver in Driver::ALL {
+            if let Some(session) = &saved.sessions[driver.index()] {
+                events.push(Event::SessionRecorded {
+                    lane: *lane,
+                    driver,
+                    session: session.clone(),
+                });
+            }
+        }
+        for (queue, items) in [
+            (QueueKind::User, &saved.user),
+            (QueueKind::Cron, &saved.cron),
+        ] {
+            for (index, item) in items.iter().enumerate() {
+                events.push(Event::Admitted { item: item.clone() });
+                events.push(Event::Queued {
+                    item: item.id.clone(),
+                    lane: *lane,
+                    queue,
+                    index,
+                });
+            }
+        }
+    }
+    let queued = |id: &ItemId| {
+        recovered
+            .lanes
+            .values()
+            .any(|lane| lane.cron.iter().any(|item| &item.id == id))
+    };
+    for (job, saved) in &recovered.cron {
+        events.push(Event::CronRegistered {
+            job: job.clone(),
+            lane: saved.lane,
+            kind: saved.kind,
+        });
+        if let Some(pending) = saved.pending.as_ref().filter(|pending| queued(pending)) {
+            events.push(Event::CronClaimed {
+                job: job.clone(),
+                item: pending.clone(),
+            });
+        }
+    }
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(seq, event)| JournalEntry {
+            seq: seq as u64,
+            at,
+            event,
+        })
+        .collect()
 }
 
 /// Folds journal entries, in `seq` order, into what they describe.
@@ -158,6 +230,7 @@ fn apply(out: &mut Recovered, items: &mut HashMap<ItemId, Item>, event: &Event) 
         Event::CronCancelled { job } | Event::CronEnded { job } => {
             out.cron.remove(job);
         }
+        Event::Checkpoint { next_run } => out.next_run = out.next_run.max(*next_run),
         Event::Spawned { .. }
         | Event::CancelRequested { .. }
         | Event::Retried { .. }

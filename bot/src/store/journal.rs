@@ -43,6 +43,33 @@ impl Store {
         Ok(Some(last))
     }
 
+    /// Replaces the whole journal with `events`, in one transaction: a crash
+    /// leaves either the old journal or the new one, never neither.
+    pub fn replace_journal<E: Serialize>(&self, events: &[E]) -> Result<(), StoreError> {
+        let encoded: Vec<String> = events
+            .iter()
+            .enumerate()
+            .map(|(i, event)| {
+                serde_json::to_string(event)
+                    .map_err(|e| self.json_error(format!("event {i} of the checkpoint"), e))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|e| self.sqlite_error(e))?;
+        tx.execute("DELETE FROM journal", [])
+            .map_err(|e| self.sqlite_error(e))?;
+        {
+            let mut stmt = tx
+                .prepare_cached("INSERT INTO journal (event) VALUES (?1)")
+                .map_err(|e| self.sqlite_error(e))?;
+            for event in &encoded {
+                stmt.execute(params![event])
+                    .map_err(|e| self.sqlite_error(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.sqlite_error(e))
+    }
+
     /// The whole journal, oldest first.
     pub fn load_journal(&self) -> Result<Vec<JournalEntry>, StoreError> {
         self.load_journal_after(0)

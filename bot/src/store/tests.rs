@@ -563,3 +563,23 @@ fn due_jobs_and_the_earliest_fire_follow_next_fire() {
     assert_eq!(store.earliest_next_fire().unwrap(), Some(at(300)));
     assert!(!ids(store.due_cron_jobs(at(1000)).unwrap()).contains(&never));
 }
+
+#[test]
+fn replace_journal_swaps_the_whole_journal_and_survives_reopening() {
+    let (dir, store) = temp_store();
+    store
+        .append_events(&[json!({"n": 1}), json!({"n": 2}), json!({"n": 3})])
+        .unwrap();
+    store
+        .replace_journal(&[json!({"checkpoint": true})])
+        .unwrap();
+    store.append_events(&[json!({"n": 4})]).unwrap();
+    let store = reopen(&dir, store);
+    let events: Vec<_> = store
+        .load_journal()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(events, [json!({"checkpoint": true}), json!({"n": 4})]);
+}

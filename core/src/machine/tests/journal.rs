@@ -240,3 +240,33 @@ fn journal_replay_forgets_sessions_of_a_new_session_still_waiting_for_its_run() 
     let b = start(&mut fresh, text("b", 1));
     assert_eq!(b.resume, None);
 }
+
+#[test]
+fn journal_checkpoint_replays_to_what_is_pending() {
+    let (mut m, _a) = busy_machine();
+    let full = replayed(&mut m);
+    let checkpoint = crate::journal::checkpoint(&full, Millis(9));
+    let compact = replay(&checkpoint);
+    // Everything pending survives; in-flight runs and ended ids do not.
+    assert_eq!(compact.lanes, full.lanes);
+    assert_eq!(compact.cron, full.cron);
+    assert!(compact.in_flight.is_empty() && !full.in_flight.is_empty());
+    assert_eq!(compact.queued(), 4);
+    // Restoring the checkpoint starts what the full journal would have.
+    let mut from_full = machine(1);
+    let mut from_compact = machine(1);
+    let mut full_started = ids(&from_full.restore(full, Millis(10)))
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>();
+    let compact_started = ids(&from_compact.restore(compact, Millis(10)))
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>();
+    full_started.sort();
+    assert_eq!(full_started, compact_started);
+    assert_eq!(
+        from_full.snapshot(Millis(11)).lanes,
+        from_compact.snapshot(Millis(11)).lanes
+    );
+}
