@@ -5,6 +5,8 @@
 //!
 //! `BATON_BENCH_SAMPLES` (default 200) sets the number of measured updates,
 //! `BATON_BENCH_PACE` (default 1000) the characters per second the fake agent streams.
+//! The bot's state (SQLite, fsync on every commit) lives under `TMPDIR`:
+//! `TMPDIR=/dev/shm` shows what the disk's fsyncs add to the overhead.
 //! Criterion's flags need the target named: `cargo bench -p baton-bot --bench bot --
 //! overhead`. `cargo test -p baton-bot --benches` runs one update and two small answers
 //! and checks they arrive whole.
