@@ -69,6 +69,14 @@ fn main() -> ExitCode {
 
 /// Test mode: the harness works end to end and its figures make sense.
 fn smoke(latencies: &Samples) {
+    let ask = agent::Ask {
+        id: 7,
+        chars: 3_000,
+        pace: 250,
+    };
+    assert_eq!(agent::Ask::parse(&ask.prompt()), Some(ask));
+    assert_eq!(ask.answer().chars().count(), 3_000);
+    assert!(ask.answer().ends_with(&ask.end_marker()));
     let cases = [
         Case {
             chars: 2_000,
