@@ -448,3 +448,42 @@ async fn long_run_final_answer_arrives_as_a_new_message() {
     .await;
     bot.shut_down().await;
 }
+
+/// Forum topics are lanes of their own: a run in one topic does not queue
+/// the other's message behind it, and each answer lands in its own topic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forum_topics_are_separate_lanes() {
+    let mut bot = Bot::start(
+        vec![
+            Reply::Hang {
+                first: "Topic seven works".into(),
+            },
+            Reply::text(&["Topic nine answered."]),
+        ],
+        &[("BATON_MAX_CONCURRENT_RUNS", "2")],
+    )
+    .await;
+    bot.telegram.push_text_in_topic(CHAT_A, USER, 7, "long one");
+    bot.wait("topic 7's run", |s| shows(s, CHAT_A, "Topic seven works"))
+        .await;
+    bot.telegram
+        .push_text_in_topic(CHAT_A, USER, 9, "short one");
+    bot.wait("topic 9's answer", |s| {
+        shows(s, CHAT_A, "Topic nine answered.")
+    })
+    .await;
+    let messages = bot.telegram.store().visible(CHAT_A);
+    let thread_of = |needle: &str| {
+        messages
+            .iter()
+            .find(|m| m.text.contains(needle))
+            .and_then(|m| m.thread)
+    };
+    assert_eq!(thread_of("Topic seven works"), Some(7));
+    assert_eq!(thread_of("Topic nine answered."), Some(9));
+    assert!(
+        !messages.iter().any(|m| m.text.contains("Queued")),
+        "nothing waited: {messages:#?}"
+    );
+    bot.shut_down().await;
+}
