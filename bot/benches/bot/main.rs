@@ -171,6 +171,10 @@ fn print_table(latencies: &Samples, figures: &Figures) {
             mib(answer.hwm_kib)
         );
     }
+    eprintln!(
+        "(a run longer than BATON_NOTIFY_AFTER_SECS, 30 s by default, sends its answer again \
+         as new messages and deletes the streamed ones)"
+    );
 }
 
 fn millis(d: Duration) -> f64 {
