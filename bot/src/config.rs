@@ -78,7 +78,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         name: "BATON_NOTIFY_AFTER_SECS",
         default: "30",
-        meaning: "a run longer than this sends its final answer as a new message, which notifies (edits never do)",
+        meaning: "a run longer than this sends the end of its answer again as a new message, which notifies (edits never do)",
     },
     Setting {
         name: "BATON_RATE_LIMIT",

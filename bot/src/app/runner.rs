@@ -105,25 +105,28 @@ impl App {
         }
     }
 
-    /// Edits never notify: a long run's final answer goes out again as new
-    /// messages, which do, and the streamed copy is removed.
+    /// Edits never notify: a long run's last message (the end of its answer)
+    /// goes out again as a new message, which does, and its streamed copy is
+    /// removed. Only the last one, so a long answer costs two requests, not a
+    /// burst against the chat's rate limit.
     async fn renotify(&self, lane: LaneKey, streamed: Vec<MessageId>, texts: Vec<String>) {
+        let (Some(last_text), Some(last_streamed)) = (texts.last(), streamed.last()) else {
+            return;
+        };
         let fresh = deliver(
             self.bot.clone(),
             target(lane),
-            texts,
+            vec![last_text.clone()],
             self.coalescer.clone(),
             self.pauses.clone(),
         )
         .await;
         if fresh.abandoned > 0 || fresh.messages.is_empty() {
-            warn!("run: the final answer could not be sent again; the streamed copy stays");
+            warn!("run: the end of the answer could not be sent again; the streamed copy stays");
             return;
         }
-        for message in streamed {
-            if let Err(error) = self.bot.delete(ChatId(lane.chat), message).await {
-                warn!(%error, "run: could not remove the streamed copy of an answer");
-            }
+        if let Err(error) = self.bot.delete(ChatId(lane.chat), *last_streamed).await {
+            warn!(%error, "run: could not remove the streamed copy of the answer's end");
         }
     }
 
