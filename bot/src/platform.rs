@@ -46,11 +46,10 @@ pub type Ticket = baton_core::TicketOf<TokioSync>;
 mod tests {
     use super::*;
     use baton_core::{Config, Item, LaneKey, Millis};
-    use std::sync::Arc;
 
     #[tokio::test]
     async fn stop_wakes_the_runner_awaiting_its_ticket() {
-        let core = Core::new(Config::default(), Arc::new(|| Millis(0)));
+        let core = Core::new(Config::default(), || Millis(0));
         let ticket = core
             .submit(Item::text("u1", LaneKey::chat(1), "hi", Millis(0)))
             .unwrap()

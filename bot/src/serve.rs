@@ -62,7 +62,7 @@ pub async fn serve(
         },
         ..Default::default()
     };
-    let core = Core::new(core_config, Arc::new(app::now_millis));
+    let core = Core::new(core_config, app::now_millis);
     let claude = ClaudeDriver::new(ClaudeConfig {
         bin: config.claude_bin.clone(),
         permission_mode: config.claude_permission_mode.clone(),

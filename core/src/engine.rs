@@ -1,8 +1,6 @@
 //! [`Core`]: the state machine behind one lock, shareable across threads and
 //! tasks, generic over the sync family so model checkers run this very code.
 
-use std::sync::Arc;
-
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::cron::{CronKind, JobId};
@@ -21,7 +19,7 @@ use crate::sync::{Gauge, Lock, SyncFamily};
 /// under one lock; none blocks on agent work, sleeps or does I/O.
 pub struct Core<S: SyncFamily> {
     machine: S::Mutex<Machine<S::Cancel>>,
-    clock: Arc<dyn Clock>,
+    clock: Box<dyn Clock>,
     in_flight: S::AtomicU64,
     queued: S::AtomicU64,
 }
@@ -30,10 +28,10 @@ pub struct Core<S: SyncFamily> {
 pub type TicketOf<S> = crate::run::Ticket<<S as SyncFamily>::Cancel>;
 
 impl<S: SyncFamily> Core<S> {
-    pub fn new(config: Config, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(config: Config, clock: impl Clock + 'static) -> Self {
         Core {
             machine: S::Mutex::new(Machine::new(config)),
-            clock,
+            clock: Box::new(clock),
             in_flight: S::AtomicU64::new(0),
             queued: S::AtomicU64::new(0),
         }

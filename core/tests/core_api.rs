@@ -17,7 +17,7 @@ fn core(capacity: usize, now: Arc<AtomicU64>) -> Core<StdSync> {
             max_queue: 1_000,
             ..Config::default()
         },
-        Arc::new(move || Millis(now.load(Ordering::SeqCst))),
+        move || Millis(now.load(Ordering::SeqCst)),
     )
 }
 

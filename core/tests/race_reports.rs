@@ -30,7 +30,7 @@ impl World {
             ..Config::default()
         };
         World {
-            core: Core::new(config, Arc::new(clock)),
+            core: Core::new(config, clock),
             now,
         }
     }

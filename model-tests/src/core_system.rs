@@ -4,7 +4,6 @@
 //! hands back is started.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 use baton_core::sync::{CancelSignal, Lock};
 use baton_core::{
@@ -87,7 +86,7 @@ impl<F: Model> CoreSystem<F> {
                 capacity: report.capacity,
                 ..Config::default()
             },
-            Arc::new(|| Millis(0)),
+            || Millis(0),
         );
         let jobs: Vec<JobId> = report.cron.iter().map(|j| JobId(j.name.clone())).collect();
         for (job, spec) in jobs.iter().zip(&report.cron) {

@@ -1,9 +1,7 @@
 //! The submit → spawned → finish surface the workload drives, and baton-core behind it.
 
-use std::sync::Arc;
-
 use baton_core::sync::StdSync;
-use baton_core::{Clock, Config, Core, Item, Millis, Outcome, TicketOf};
+use baton_core::{Config, Core, Item, Millis, Outcome, TicketOf};
 
 /// What a runner does with a scheduler, reduced to the three calls of a run.
 pub trait Scheduler: Sync {
@@ -43,7 +41,7 @@ impl CoreScheduler {
             ..Config::default()
         };
         // A fixed clock keeps the embedder's clock read out of the figure.
-        let clock: Arc<dyn Clock> = Arc::new(|| Millis(0));
+        let clock = || Millis(0);
         CoreScheduler {
             core: Core::new(config, clock),
             journal,
