@@ -146,7 +146,7 @@ impl App {
             silent: false,
             next_fire,
         };
-        let id = match self.store.add_cron_job(&job) {
+        let id = match self.store.add_cron_job(&job).wait() {
             Ok(id) => id,
             Err(error) => {
                 return Reply::Refused {
@@ -193,7 +193,7 @@ impl App {
         // The core first: once it says cancelled, the job can never be claimed again.
         let report = self.core.cron_cancel(&job_id(id));
         self.persist_journal();
-        if let Err(error) = self.store.remove_cron_job(id) {
+        if let Err(error) = self.store.remove_cron_job(id).wait() {
             return Reply::Refused {
                 why: format!("Could not remove job {id}: {error}"),
             };

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use baton_core::JournalEntry;
 use baton_core::journal::{self, Recovered};
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use super::App;
 use super::replies::Reply;
@@ -20,11 +20,9 @@ impl App {
         if entries.is_empty() {
             return;
         }
-        if let Err(error) = self.store.append_events(&entries) {
-            // The entries are gone from the core; losing them here would lose
-            // queued work at the next restart, so say so loudly.
-            error!(%error, entries = entries.len(), "journal: could not persist entries");
-        }
+        // Queued in the core's order; `Store::durable` says when they are on
+        // disk, and the store logs a write that fails.
+        self.store.append_events(&entries);
     }
 }
 

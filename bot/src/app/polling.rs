@@ -32,6 +32,7 @@ pub async fn poll_updates(app: Arc<App>) {
     match app
         .store
         .prune_inbox(chrono::Utc::now() - crate::store::REDELIVERY_WINDOW)
+        .await
     {
         Ok(pruned) => debug!(
             pruned,
@@ -72,25 +73,27 @@ pub async fn poll_updates(app: Arc<App>) {
         for update in updates {
             let id = i64::from(update.id.0);
             offset = offset.max(id + 1);
-            if accept(&app, &update) {
+            if accept(&app, &update).await {
                 app.route(update).await;
                 // From here on the journal follows the item; the inbox only
-                // remembers the id, so a redelivery is recognised.
-                if let Err(error) = app.store.mark_done(id, chrono::Utc::now()) {
-                    warn!(update = id, %error, "polling: could not mark the update handled");
-                }
+                // remembers the id, so a redelivery is recognised. A failure is
+                // logged by the store.
+                app.store.mark_done(id, chrono::Utc::now());
             }
         }
         app.persist_journal();
-        if let Err(error) = app.store.confirm_update(offset - 1) {
-            warn!(%error, "polling: could not record the confirmed offset");
+        // The next getUpdates confirms the offset to Telegram: the batch's
+        // records and entries must be on disk first.
+        if let Err(error) = app.store.durable().await {
+            warn!(%error, "polling: the batch's records are not durable");
         }
+        app.store.confirm_update(offset - 1);
     }
     info!("polling: stopped");
 }
 
 /// Records the update in the inbox; false for a redelivery already handled.
-fn accept(app: &App, update: &Update) -> bool {
+async fn accept(app: &App, update: &Update) -> bool {
     let id = i64::from(update.id.0);
     let lane = update.chat().map_or(baton_core::LaneKey::chat(0), |chat| {
         baton_core::LaneKey::chat(chat.id.0)
@@ -98,6 +101,7 @@ fn accept(app: &App, update: &Update) -> bool {
     match app
         .store
         .record_update(id, lane, update, chrono::Utc::now())
+        .await
     {
         Ok(RecordOutcome::Inserted) => true,
         Ok(RecordOutcome::Duplicate) => {

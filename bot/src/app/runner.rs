@@ -141,6 +141,12 @@ impl App {
                 return Ended::cancelled();
             }
             self.persist_journal();
+            // The entry saying the run started is on disk before the agent
+            // can act: a crash never reruns it and never loses it.
+            if let Err(error) = self.store.durable().await {
+                error!(%error, "run: its start is not durable; not spawning");
+                return Ended::failed("the bot could not save its state".into());
+            }
             let request = AgentRequest {
                 prompt: ticket.item.prompt.clone(),
                 workdir: self.workdir.clone(),
@@ -208,7 +214,8 @@ impl App {
                 match self.core.record_agent_session(ticket.run, id.clone()) {
                     Ok(()) => {
                         self.persist_journal();
-                        let stored = self.store.record_session(
+                        // A failure is logged by the store.
+                        self.store.record_session(
                             lane,
                             ticket.driver.as_str(),
                             &id,
@@ -216,9 +223,6 @@ impl App {
                             &ticket.item.prompt,
                             chrono::Utc::now(),
                         );
-                        if let Err(error) = stored {
-                            warn!(%error, "run: could not store the session for /resume");
-                        }
                     }
                     Err(error) => debug!(%error, "run: session report refused"),
                 }
