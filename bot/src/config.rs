@@ -11,138 +11,12 @@ pub use crate::drivers::CodexSandbox;
 
 use url::Url;
 
-/// One setting: its variable, the default shown by `--help`, and what it means.
-pub struct Setting {
-    pub name: &'static str,
-    pub default: &'static str,
-    pub meaning: &'static str,
-}
+mod cli;
 
-/// Every setting Baton reads, in the order `--help` lists them.
-pub const SETTINGS: &[Setting] = &[
-    Setting {
-        name: "TELEGRAM_BOT_TOKEN",
-        default: "(required)",
-        meaning: "bot token from @BotFather",
-    },
-    Setting {
-        name: "TELEGRAM_ALLOWED_USERS",
-        default: "(required)",
-        meaning: "comma-separated numeric Telegram user ids allowed to use the bot",
-    },
-    Setting {
-        name: "BATON_WORKDIR",
-        default: "current directory",
-        meaning: "directory the agents work in; must exist",
-    },
-    Setting {
-        name: "BATON_STATE_DIR",
-        default: "$XDG_DATA_HOME/baton or ~/.local/share/baton",
-        meaning: "where the database and the instance lock live; created if missing",
-    },
-    Setting {
-        name: "TELEGRAM_API_URL",
-        default: "https://api.telegram.org",
-        meaning: "Bot API server (for a local Bot API server or a test fake)",
-    },
-    Setting {
-        name: "CLAUDE_BIN",
-        default: "claude (looked up on PATH)",
-        meaning: "Claude Code executable; must exist at startup",
-    },
-    Setting {
-        name: "CODEX_BIN",
-        default: "codex (looked up on PATH)",
-        meaning: "Codex executable; checked only when a lane uses codex",
-    },
-    Setting {
-        name: "BATON_MAX_CONCURRENT_RUNS",
-        default: "1",
-        meaning: "agent runs allowed at once across all chats (at least 1)",
-    },
-    Setting {
-        name: "BATON_MAX_QUEUE_PER_LANE",
-        default: "20",
-        meaning: "messages that may wait per chat or topic before new ones are refused (at least 1)",
-    },
-    Setting {
-        name: "BATON_STALL_TIMEOUT_SECS",
-        default: "300",
-        meaning: "seconds without agent output before a run counts as stalled (at least 1)",
-    },
-    Setting {
-        name: "BATON_EDIT_INTERVAL_MS",
-        default: "1500",
-        meaning: "least time between two edits of a streaming answer (at least 100)",
-    },
-    Setting {
-        name: "BATON_NOTIFY_AFTER_SECS",
-        default: "30",
-        meaning: "a run longer than this sends the end of its answer again as a new message, which notifies (edits never do)",
-    },
-    Setting {
-        name: "BATON_RATE_LIMIT",
-        default: "30",
-        meaning: "messages per minute accepted from one user; 0 disables the limit",
-    },
-    Setting {
-        name: "CLAUDE_PERMISSION_MODE",
-        default: "(claude's own default)",
-        meaning: "claude --permission-mode: default, acceptEdits, auto, plan, dontAsk or bypassPermissions \
-                  (bypassPermissions needs IS_SANDBOX=1 when running as root)",
-    },
-    Setting {
-        name: "CLAUDE_ALLOWED_TOOLS",
-        default: "(none)",
-        meaning: "comma-separated claude --allowedTools rules, e.g. Read,Edit,Bash(git status:*)",
-    },
-    Setting {
-        name: "CODEX_SANDBOX",
-        default: "workspace-write",
-        meaning: "codex --sandbox: read-only, workspace-write or danger-full-access",
-    },
-    Setting {
-        name: "CODEX_NETWORK",
-        default: "off",
-        meaning: "let codex reach the network inside its workspace-write sandbox (on or off)",
-    },
-    Setting {
-        name: "BATON_DEFAULT_DRIVER",
-        default: "claude",
-        meaning: "agent a new chat starts with: claude or codex",
-    },
-    Setting {
-        name: "BATON_LOG",
-        default: "info",
-        meaning: "log filter, e.g. info or baton_bot=debug,info",
-    },
-];
-
-/// What `baton --help` prints.
-pub fn help_text() -> String {
-    let mut text = String::from(
-        "baton: drive Claude Code and Codex from Telegram\n\n\
-         usage: baton [--env-file PATH | --no-env-file]\n\n\
-         options:\n  \
-         --env-file PATH  read settings from PATH instead of ./.env\n  \
-         --no-env-file    read settings from the environment only\n  \
-         -h, --help       print this help\n  \
-         -V, --version    print the version\n\n\
-         settings (environment variables; a .env file fills in those not set):\n",
-    );
-    let width = SETTINGS.iter().map(|s| s.name.len()).max().unwrap_or(0);
-    for setting in SETTINGS {
-        text.push_str(&format!(
-            "  {:width$}  {}\n  {:width$}  default: {}\n",
-            setting.name, setting.meaning, "", setting.default
-        ));
-    }
-    text.push_str("\nexit codes: 0 clean shutdown, 1 runtime failure, 2 bad settings or usage\n");
-    text
-}
+pub use cli::{Action, Cli, NotRun, Settings};
 
 /// A setting that is missing or malformed, or a `.env` file that cannot be read.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("{name}: {problem}")]
     Setting { name: &'static str, problem: String },
@@ -171,50 +45,6 @@ pub enum EnvFile {
     /// None: the environment only (e.g. under systemd, whose EnvironmentFile already
     /// applied, and where the working directory may be writable by the agents).
     Disabled,
-}
-
-/// What the command line asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    Run { env_file: EnvFile },
-    Help,
-    Version,
-}
-
-impl Command {
-    /// Parses the arguments after the program name.
-    pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, ConfigError> {
-        let mut env_file = EnvFile::CurrentDir;
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let arg = arg
-                .into_string()
-                .map_err(|a| ConfigError::Usage(format!("argument {a:?} is not valid utf-8")))?;
-            match arg.as_str() {
-                "-h" | "--help" => return Ok(Command::Help),
-                "-V" | "--version" => return Ok(Command::Version),
-                "--env-file" => {
-                    let path = args.next().ok_or_else(|| {
-                        ConfigError::Usage("--env-file: a path is required".into())
-                    })?;
-                    env_file = EnvFile::Path(PathBuf::from(path));
-                }
-                "--no-env-file" => env_file = EnvFile::Disabled,
-                other => match other.strip_prefix("--env-file=") {
-                    Some(path) if !path.is_empty() => env_file = EnvFile::Path(PathBuf::from(path)),
-                    Some(_) => {
-                        return Err(ConfigError::Usage("--env-file: a path is required".into()));
-                    }
-                    None => {
-                        return Err(ConfigError::Usage(format!(
-                            "unknown argument {other:?} (try --help)"
-                        )));
-                    }
-                },
-            }
-        }
-        Ok(Command::Run { env_file })
-    }
 }
 
 /// Values `claude --permission-mode` accepts.
@@ -251,9 +81,30 @@ pub struct Config {
     pub default_driver: Driver,
     pub log_filter: String,
     codex_bin: String,
-    search_path: Option<OsString>,
-    base_dir: PathBuf,
+    search: Search,
 }
+
+/// What the process environment says beyond Baton's own settings.
+struct Ambient {
+    path: Option<OsString>,
+    home: Option<PathBuf>,
+    xdg_data_home: Option<PathBuf>,
+    /// The directory of the running executable, whose project may hold the agent CLIs.
+    exe_dir: Option<PathBuf>,
+}
+
+/// Where an agent CLI named without a '/' is looked for.
+#[derive(Debug, Clone)]
+struct Search {
+    path: Option<OsString>,
+    /// The directory relative paths resolve against (the current directory).
+    base_dir: PathBuf,
+    exe_dir: Option<PathBuf>,
+}
+
+/// How to install each agent CLI, for the error that says it is missing.
+const CLAUDE_INSTALL: &str = "npm install -g @anthropic-ai/claude-code";
+const CODEX_INSTALL: &str = "npm install -g @openai/codex";
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -282,38 +133,31 @@ impl fmt::Debug for Config {
 }
 
 impl Config {
-    /// Reads the process environment, filled in by `./.env` when that file exists.
-    pub fn from_env() -> Result<Config, ConfigError> {
-        Config::load(&EnvFile::CurrentDir)
-    }
-
-    /// Reads the process environment, filled in by `env_file`. Variables already set in
-    /// the environment win.
-    pub fn load(env_file: &EnvFile) -> Result<Config, ConfigError> {
-        let file_vars = match env_file {
-            EnvFile::Path(path) => read_env_file(path)?,
+    /// Settings from the command line, the process environment, and then the env file
+    /// the command line names, validated. Relative paths resolve against the current
+    /// directory.
+    pub fn from_cli(cli: &Cli) -> Result<Config, ConfigError> {
+        let file_vars = match cli.env_file() {
+            EnvFile::Path(path) => read_env_file(&path)?,
             EnvFile::CurrentDir if Path::new(".env").exists() => read_env_file(Path::new(".env"))?,
             EnvFile::CurrentDir | EnvFile::Disabled => HashMap::new(),
         };
-        let mut process_vars = Vec::new();
-        for (name, value) in std::env::vars_os() {
-            match (name.into_string(), value.into_string()) {
-                (Ok(name), Ok(value)) => process_vars.push((name, value)),
-                (Ok(name), Err(_)) => {
-                    if let Some(setting) = SETTINGS.iter().find(|s| s.name == name) {
-                        return Err(ConfigError::setting(setting.name, "is not valid utf-8"));
-                    }
-                }
-                (Err(_), _) => {}
-            }
-        }
+        let settings = cli.settings_with(&file_vars)?;
         let base_dir = std::env::current_dir().map_err(|e| {
             ConfigError::setting(
                 "BATON_WORKDIR",
                 format!("current directory unreadable: {e}"),
             )
         })?;
-        Config::from_map(&merge_env(file_vars, process_vars), &base_dir)
+        let ambient = Ambient {
+            path: std::env::var_os("PATH"),
+            home: std::env::var_os("HOME").map(PathBuf::from),
+            xdg_data_home: std::env::var_os("XDG_DATA_HOME").map(PathBuf::from),
+            exe_dir: std::env::current_exe()
+                .ok()
+                .and_then(|exe| exe.parent().map(Path::to_path_buf)),
+        };
+        Config::from_settings(&settings, &ambient, &base_dir)
     }
 
     /// Validates settings from `vars` alone. Relative paths resolve against `base_dir`;
@@ -322,10 +166,22 @@ impl Config {
         vars: &HashMap<String, String>,
         base_dir: &Path,
     ) -> Result<Config, ConfigError> {
-        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let search_path = vars.get("PATH").map(OsString::from);
+        let ambient = Ambient {
+            path: vars.get("PATH").map(OsString::from),
+            home: vars.get("HOME").map(PathBuf::from),
+            xdg_data_home: vars.get("XDG_DATA_HOME").map(PathBuf::from),
+            exe_dir: None,
+        };
+        Config::from_settings(&Settings::from_vars(vars)?, &ambient, base_dir)
+    }
 
-        let telegram_token = get("TELEGRAM_BOT_TOKEN")
+    /// Validates `settings`; errors name the setting's variable.
+    fn from_settings(
+        settings: &Settings,
+        ambient: &Ambient,
+        base_dir: &Path,
+    ) -> Result<Config, ConfigError> {
+        let telegram_token = get(&settings.telegram_bot_token, "TELEGRAM_BOT_TOKEN")?
             .ok_or_else(|| ConfigError::setting("TELEGRAM_BOT_TOKEN", "is not set"))?
             .to_string();
         if telegram_token
@@ -338,17 +194,20 @@ impl Config {
             ));
         }
 
-        let allowed_users = parse_users(get("TELEGRAM_ALLOWED_USERS"))?;
+        let allowed_users = parse_users(get(
+            &settings.telegram_allowed_users,
+            "TELEGRAM_ALLOWED_USERS",
+        )?)?;
 
-        let workdir = match get("BATON_WORKDIR") {
+        let workdir = match get(&settings.workdir, "BATON_WORKDIR")? {
             Some(dir) => base_dir.join(dir),
             None => base_dir.to_path_buf(),
         };
         let workdir = existing_dir("BATON_WORKDIR", &workdir)?;
 
-        let state_dir = match get("BATON_STATE_DIR") {
+        let state_dir = match get(&settings.state_dir, "BATON_STATE_DIR")? {
             Some(dir) => base_dir.join(dir),
-            None => default_state_dir(vars)?,
+            None => default_state_dir(ambient)?,
         };
         if state_dir.exists() && !state_dir.is_dir() {
             return Err(ConfigError::setting(
@@ -357,7 +216,7 @@ impl Config {
             ));
         }
 
-        let telegram_api_url = get("TELEGRAM_API_URL")
+        let telegram_api_url = get(&settings.telegram_api_url, "TELEGRAM_API_URL")?
             .map(|raw| {
                 let url = Url::parse(raw).map_err(|e| {
                     ConfigError::setting("TELEGRAM_API_URL", format!("{raw:?} is not a url: {e}"))
@@ -372,45 +231,57 @@ impl Config {
             })
             .transpose()?;
 
+        let search = Search {
+            path: ambient.path.clone(),
+            base_dir: base_dir.to_path_buf(),
+            exe_dir: ambient.exe_dir.clone(),
+        };
         let claude_bin = find_executable(
-            get("CLAUDE_BIN").unwrap_or("claude"),
-            search_path.as_deref(),
-            base_dir,
+            get(&settings.claude_bin, "CLAUDE_BIN")?.unwrap_or("claude"),
+            &search,
+            CLAUDE_INSTALL,
         )
         .map_err(|problem| ConfigError::setting("CLAUDE_BIN", problem))?;
-        let codex_bin = get("CODEX_BIN").unwrap_or("codex").to_string();
+        let codex_bin = get(&settings.codex_bin, "CODEX_BIN")?
+            .unwrap_or("codex")
+            .to_string();
 
         let max_concurrent_runs = parse_number(
-            get("BATON_MAX_CONCURRENT_RUNS"),
+            get(&settings.max_concurrent_runs, "BATON_MAX_CONCURRENT_RUNS")?,
             1,
             1,
             "BATON_MAX_CONCURRENT_RUNS",
         )?;
         let max_queue_per_lane = parse_number(
-            get("BATON_MAX_QUEUE_PER_LANE"),
+            get(&settings.max_queue_per_lane, "BATON_MAX_QUEUE_PER_LANE")?,
             20,
             1,
             "BATON_MAX_QUEUE_PER_LANE",
         )?;
         let stall_secs = parse_number(
-            get("BATON_STALL_TIMEOUT_SECS"),
+            get(&settings.stall_timeout_secs, "BATON_STALL_TIMEOUT_SECS")?,
             300,
             1,
             "BATON_STALL_TIMEOUT_SECS",
         )?;
         let edit_ms = parse_number(
-            get("BATON_EDIT_INTERVAL_MS"),
+            get(&settings.edit_interval_ms, "BATON_EDIT_INTERVAL_MS")?,
             1500,
             100,
             "BATON_EDIT_INTERVAL_MS",
         )?;
         let notify_after_secs = parse_number(
-            get("BATON_NOTIFY_AFTER_SECS"),
+            get(&settings.notify_after_secs, "BATON_NOTIFY_AFTER_SECS")?,
             30,
             0,
             "BATON_NOTIFY_AFTER_SECS",
         )?;
-        let rate_limit = parse_number(get("BATON_RATE_LIMIT"), 30, 0, "BATON_RATE_LIMIT")?;
+        let rate_limit = parse_number(
+            get(&settings.rate_limit, "BATON_RATE_LIMIT")?,
+            30,
+            0,
+            "BATON_RATE_LIMIT",
+        )?;
         let rate_limit_per_minute = (rate_limit > 0)
             .then(|| u32::try_from(rate_limit))
             .transpose()
@@ -418,21 +289,22 @@ impl Config {
                 ConfigError::setting("BATON_RATE_LIMIT", format!("{rate_limit} is too large"))
             })?;
 
-        let claude_permission_mode = get("CLAUDE_PERMISSION_MODE")
-            .map(
-                |mode| match CLAUDE_PERMISSION_MODES.iter().find(|m| **m == mode) {
-                    Some(m) => Ok(m.to_string()),
-                    None => Err(ConfigError::setting(
-                        "CLAUDE_PERMISSION_MODE",
-                        format!(
-                            "{mode:?} is not one of {}",
-                            CLAUDE_PERMISSION_MODES.join(", ")
-                        ),
-                    )),
-                },
-            )
-            .transpose()?;
-        let claude_allowed_tools = get("CLAUDE_ALLOWED_TOOLS")
+        let claude_permission_mode =
+            get(&settings.claude_permission_mode, "CLAUDE_PERMISSION_MODE")?
+                .map(
+                    |mode| match CLAUDE_PERMISSION_MODES.iter().find(|m| **m == mode) {
+                        Some(m) => Ok(m.to_string()),
+                        None => Err(ConfigError::setting(
+                            "CLAUDE_PERMISSION_MODE",
+                            format!(
+                                "{mode:?} is not one of {}",
+                                CLAUDE_PERMISSION_MODES.join(", ")
+                            ),
+                        )),
+                    },
+                )
+                .transpose()?;
+        let claude_allowed_tools = get(&settings.claude_allowed_tools, "CLAUDE_ALLOWED_TOOLS")?
             .map(|tools| {
                 tools
                     .split(',')
@@ -443,20 +315,24 @@ impl Config {
             })
             .unwrap_or_default();
 
-        let codex_sandbox = match get("CODEX_SANDBOX").unwrap_or("workspace-write") {
-            "read-only" => CodexSandbox::ReadOnly,
-            "workspace-write" => CodexSandbox::WorkspaceWrite,
-            "danger-full-access" => CodexSandbox::DangerFullAccess,
-            other => {
-                return Err(ConfigError::setting(
-                    "CODEX_SANDBOX",
-                    format!(
-                        "{other:?} is not one of read-only, workspace-write, danger-full-access"
-                    ),
-                ));
-            }
-        };
-        let codex_network = match get("CODEX_NETWORK").map(str::to_ascii_lowercase).as_deref() {
+        let codex_sandbox =
+            match get(&settings.codex_sandbox, "CODEX_SANDBOX")?.unwrap_or("workspace-write") {
+                "read-only" => CodexSandbox::ReadOnly,
+                "workspace-write" => CodexSandbox::WorkspaceWrite,
+                "danger-full-access" => CodexSandbox::DangerFullAccess,
+                other => {
+                    return Err(ConfigError::setting(
+                        "CODEX_SANDBOX",
+                        format!(
+                            "{other:?} is not one of read-only, workspace-write, danger-full-access"
+                        ),
+                    ));
+                }
+            };
+        let codex_network = match get(&settings.codex_network, "CODEX_NETWORK")?
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("off" | "false" | "0" | "no") => false,
             Some("on" | "true" | "1" | "yes") => true,
             Some(other) => {
@@ -466,17 +342,20 @@ impl Config {
                 ));
             }
         };
-        let default_driver = match get("BATON_DEFAULT_DRIVER").unwrap_or("claude") {
-            "claude" => Driver::Claude,
-            "codex" => Driver::Codex,
-            other => {
-                return Err(ConfigError::setting(
-                    "BATON_DEFAULT_DRIVER",
-                    format!("{other:?} is not claude or codex"),
-                ));
-            }
-        };
-        let log_filter = get("BATON_LOG").unwrap_or("info").to_string();
+        let default_driver =
+            match get(&settings.default_driver, "BATON_DEFAULT_DRIVER")?.unwrap_or("claude") {
+                "claude" => Driver::Claude,
+                "codex" => Driver::Codex,
+                other => {
+                    return Err(ConfigError::setting(
+                        "BATON_DEFAULT_DRIVER",
+                        format!("{other:?} is not claude or codex"),
+                    ));
+                }
+            };
+        let log_filter = get(&settings.log_filter, "BATON_LOG")?
+            .unwrap_or("info")
+            .to_string();
 
         Ok(Config {
             telegram_token,
@@ -498,32 +377,42 @@ impl Config {
             default_driver,
             log_filter,
             codex_bin,
-            search_path,
-            base_dir: base_dir.to_path_buf(),
+            search,
         })
     }
 
     /// Locates the codex executable. Asked only when a lane uses codex, so a machine
     /// without codex still runs claude lanes.
     pub fn codex_bin(&self) -> Result<PathBuf, ConfigError> {
-        find_executable(&self.codex_bin, self.search_path.as_deref(), &self.base_dir)
+        find_executable(&self.codex_bin, &self.search, CODEX_INSTALL)
             .map_err(|problem| ConfigError::setting("CODEX_BIN", problem))
     }
 
     /// Whether `user_id` may use the bot.
     pub fn is_allowed(&self, user_id: u64) -> bool {
-        self.allowed_users.contains(&user_id)
+        is_allowed(&self.allowed_users, user_id)
     }
 }
 
-/// Process variables win over the file's.
-fn merge_env(
-    file_vars: HashMap<String, String>,
-    process_vars: impl IntoIterator<Item = (String, String)>,
-) -> HashMap<String, String> {
-    let mut vars = file_vars;
-    vars.extend(process_vars);
-    vars
+/// Whether `user_id` is among `allowed_users`: the one place the bot decides who may use it.
+pub fn is_allowed(allowed_users: &[u64], user_id: u64) -> bool {
+    allowed_users.contains(&user_id)
+}
+
+/// A setting's value as given, trimmed; `None` when absent or blank.
+fn get<'a>(
+    value: &'a Option<OsString>,
+    name: &'static str,
+) -> Result<Option<&'a str>, ConfigError> {
+    match value {
+        None => Ok(None),
+        Some(raw) => {
+            let text = raw
+                .to_str()
+                .ok_or_else(|| ConfigError::setting(name, "is not valid utf-8"))?;
+            Ok(Some(text.trim()).filter(|v| !v.is_empty()))
+        }
+    }
 }
 
 fn read_env_file(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
@@ -610,17 +499,13 @@ fn existing_dir(name: &'static str, dir: &Path) -> Result<PathBuf, ConfigError> 
     }
 }
 
-fn default_state_dir(vars: &HashMap<String, String>) -> Result<PathBuf, ConfigError> {
+fn default_state_dir(ambient: &Ambient) -> Result<PathBuf, ConfigError> {
     // XDG says relative values are invalid and must be ignored.
-    let absolute = |name: &str| {
-        vars.get(name)
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-    };
-    if let Some(data_home) = absolute("XDG_DATA_HOME") {
+    let absolute = |dir: &Option<PathBuf>| dir.clone().filter(|p| p.is_absolute());
+    if let Some(data_home) = absolute(&ambient.xdg_data_home) {
         return Ok(data_home.join("baton"));
     }
-    if let Some(home) = absolute("HOME") {
+    if let Some(home) = absolute(&ambient.home) {
         return Ok(home.join(".local/share/baton"));
     }
     Err(ConfigError::setting(
@@ -629,15 +514,17 @@ fn default_state_dir(vars: &HashMap<String, String>) -> Result<PathBuf, ConfigEr
     ))
 }
 
+/// How far above the executable's directory a project's `node_modules` is looked for:
+/// `target/release/baton` sits two levels below its workspace.
+const EXE_PROJECT_DEPTH: usize = 3;
+
 /// Resolves `program` like a shell would: a value with a '/' is a path, anything else is
-/// looked up on `search_path`. The problem string names what was looked for.
-fn find_executable(
-    program: &str,
-    search_path: Option<&std::ffi::OsStr>,
-    base_dir: &Path,
-) -> Result<PathBuf, String> {
+/// looked up on `PATH`, then in the `node_modules/.bin` of the current directory and of
+/// the executable's project (where `scripts/install-agents.sh` puts the CLIs). The
+/// problem string names what was looked for and, for a missing CLI, how to install it.
+fn find_executable(program: &str, search: &Search, install: &str) -> Result<PathBuf, String> {
     if program.contains('/') {
-        let path = base_dir.join(program);
+        let path = search.base_dir.join(program);
         return match std::fs::metadata(&path) {
             Ok(meta) if meta.is_file() && is_executable(&meta) => Ok(path),
             Ok(meta) if meta.is_file() => Err(format!("{} is not executable", path.display())),
@@ -648,9 +535,23 @@ fn find_executable(
             Err(e) => Err(format!("{}: {e}", path.display())),
         };
     }
-    let dirs = search_path.map(std::env::split_paths).into_iter().flatten();
-    for dir in dirs {
-        let candidate = base_dir.join(dir).join(program);
+    let on_path = search
+        .path
+        .as_deref()
+        .map(std::env::split_paths)
+        .into_iter()
+        .flatten()
+        .map(|dir| search.base_dir.join(dir));
+    let projects = std::iter::once(search.base_dir.clone()).chain(
+        search
+            .exe_dir
+            .iter()
+            .flat_map(|dir| dir.ancestors().take(EXE_PROJECT_DEPTH))
+            .map(Path::to_path_buf),
+    );
+    let installed = projects.map(|dir| dir.join("node_modules/.bin"));
+    for dir in on_path.chain(installed) {
+        let candidate = dir.join(program);
         if let Ok(meta) = std::fs::metadata(&candidate)
             && meta.is_file()
             && is_executable(&meta)
@@ -658,7 +559,10 @@ fn find_executable(
             return Ok(candidate);
         }
     }
-    Err(format!("{program:?} was not found on PATH"))
+    Err(format!(
+        "{program:?} was not found on PATH or in node_modules/.bin; \
+         install it with scripts/install-agents.sh or {install}"
+    ))
 }
 
 #[cfg(unix)]

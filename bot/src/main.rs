@@ -5,35 +5,34 @@
 use std::process::ExitCode;
 
 use baton_bot::app;
-use baton_bot::config::{Command, Config, help_text};
+use baton_bot::config::{Action, Cli, Config, NotRun};
 use baton_bot::serve::{Extras, serve};
 
 fn main() -> ExitCode {
-    let command = match Command::parse(std::env::args_os().skip(1)) {
-        Ok(command) => command,
-        Err(error) => {
+    let cli = match Cli::parse_from(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(NotRun::Print(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Err(NotRun::Usage(error)) => {
             eprintln!("baton: {error}");
             return ExitCode::from(2);
         }
     };
-    let env_file = match command {
-        Command::Help => {
-            println!("{}", help_text());
-            return ExitCode::SUCCESS;
-        }
-        Command::Version => {
-            println!("baton {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
-        }
-        Command::Run { env_file } => env_file,
-    };
-    let config = match Config::load(&env_file) {
+    let config = match Config::from_cli(&cli) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("baton: {error}");
             return ExitCode::from(2);
         }
     };
+    match cli.action() {
+        Action::Serve => run_serve(config),
+    }
+}
+
+fn run_serve(config: Config) -> ExitCode {
     baton_bot::logging::init(&config.log_filter, &config.telegram_token);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-use baton_bot::config::{Config, EnvFile};
+use baton_bot::config::{Cli, Config};
 
 /// Set in the child: which env file choice to load with ("cwd" or "none").
 const CHILD_VAR: &str = "BATON_TEST_CONFIG_CHILD";
@@ -17,11 +17,12 @@ fn load_settings_child() {
     let Ok(choice) = std::env::var(CHILD_VAR) else {
         return;
     };
-    let env_file = match choice.as_str() {
-        "cwd" => EnvFile::CurrentDir,
-        _ => EnvFile::Disabled,
+    let args: &[&str] = match choice.as_str() {
+        "cwd" => &["baton"],
+        _ => &["baton", "--no-env-file"],
     };
-    match Config::load(&env_file) {
+    let cli = Cli::parse_from(args.iter().map(std::ffi::OsString::from)).expect("arguments");
+    match Config::from_cli(&cli) {
         Ok(config) => println!(
             "RESULT token={} log={} queue={} users={:?}",
             config.telegram_token,

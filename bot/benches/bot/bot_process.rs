@@ -28,14 +28,17 @@ pub struct BotProcess {
 
 impl BotProcess {
     /// Starts `baton --no-env-file` with settings from `settings` (plus what the
-    /// bench needs); its agent runs are this bench binary in agent mode.
+    /// bench needs), its state in a new directory under `root`; its agent runs are
+    /// this bench binary in agent mode.
     pub fn start(
+        root: &Path,
         telegram_url: &str,
         agent_log: &Path,
         users: &[i64],
         settings: &[(&str, &str)],
     ) -> anyhow::Result<BotProcess> {
-        let dir = tempfile::tempdir().context("bot temp dir")?;
+        let dir = tempfile::tempdir_in(root)
+            .with_context(|| format!("bot temp dir in {}", root.display()))?;
         let workdir = dir.path().join("work");
         std::fs::create_dir(&workdir).context("bot workdir")?;
         let log = File::create(dir.path().join("baton.log")).context("bot log file")?;
@@ -109,9 +112,28 @@ impl BotProcess {
 
     /// The last lines the bot logged.
     pub fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.path().join("baton.log")).unwrap_or_default();
+        let log = self.log();
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    /// Everything the bot logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("baton.log")).unwrap_or_default()
+    }
+
+    /// When the bot's store committed, read from its debug log (`baton_bot::store=debug`),
+    /// as CLOCK_REALTIME nanoseconds.
+    pub fn commit_times(&self) -> Vec<i128> {
+        self.log()
+            .lines()
+            .filter(|line| line.contains("store: committed"))
+            .filter_map(|line| {
+                let stamp = strip_ansi(line.split_whitespace().next()?);
+                let at = chrono::DateTime::parse_from_rfc3339(&stamp).ok()?;
+                Some(i128::from(at.timestamp_nanos_opt()?))
+            })
+            .collect()
     }
 
     /// Sends SIGTERM and waits for a clean exit, as a service manager would.
@@ -147,6 +169,24 @@ impl Drop for BotProcess {
 /// The `baton` executable cargo built for this bench, in the same profile.
 fn baton_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_baton"))
+}
+
+/// The log goes to a file, but the formatter may still colour it.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 pub fn memory_of(pid: u32) -> anyhow::Result<Memory> {

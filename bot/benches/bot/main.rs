@@ -1,12 +1,14 @@
 //! `cargo bench -p baton-bot`: the bot's own cost, measured on the real `baton` binary
 //! against the fake Telegram server with a fake agent: overhead from update to agent
-//! spawned (median and p99), resident memory idle and while streaming a 50,000-character
-//! answer, and the Telegram requests an answer makes.
+//! spawned (median and p99, state on disk and on tmpfs, and the synced commits in
+//! between), resident memory idle and while streaming a 50,000-character answer, and the
+//! Telegram requests an answer makes.
 //!
 //! `BATON_BENCH_SAMPLES` (default 200) sets the number of measured updates,
 //! `BATON_BENCH_PACE` (default 1000) the characters per second the fake agent streams.
-//! The bot's state (SQLite, fsync on every commit) lives under `TMPDIR`:
-//! `TMPDIR=/dev/shm` shows what the disk's fsyncs add to the overhead.
+//! The bot's state (SQLite, fsync on every commit) lives under `TMPDIR` (keep it on
+//! disk); the overhead is measured again with it on `/dev/shm`, which shows what the
+//! disk's syncs add.
 //! Criterion's flags need the target named: `cargo bench -p baton-bot --bench bot --
 //! overhead`. `cargo test -p baton-bot --benches` runs one update and two small answers
 //! and checks they arrive whole.
@@ -100,6 +102,12 @@ fn smoke(latencies: &Samples) {
     );
     assert!(long.count("sendmessage") >= long.messages);
     assert!(long.peak_rss_kib >= figures.idle.rss_kib / 2);
+    if let Some(commits) = latencies.commits_to_spawn.first() {
+        assert!(
+            *commits >= 1,
+            "the run's start is committed before its agent spawns"
+        );
+    }
     if let Some(overhead) = latencies.update_to_spawn.first() {
         assert!(*overhead < Duration::from_secs(30), "overhead {overhead:?}");
     }
@@ -128,6 +136,7 @@ fn print_table(latencies: &Samples, figures: &Figures) {
         ms(percentile(&latencies.bare_spawn, 99.0)),
         latencies.bare_spawn.len()
     );
+    print_durability(latencies);
     eprintln!(
         "RSS idle after start-up: {} (VmHWM {}); idle after the answers: {}",
         mib(figures.idle.rss_kib),
@@ -174,6 +183,47 @@ fn print_table(latencies: &Samples, figures: &Figures) {
     eprintln!(
         "(a run longer than BATON_NOTIFY_AFTER_SECS, 30 s by default, sends its answer again \
          as new messages and deletes the streamed ones)"
+    );
+}
+
+/// Where the overhead's state lived, what tmpfs changes, and the synced commits on the way.
+fn print_durability(latencies: &Samples) {
+    let ms = |d: Option<Duration>| d.map_or("-".to_owned(), |d| format!("{:.2} ms", millis(d)));
+    let ratio = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
+        (Some(a), Some(b)) if !b.is_zero() => format!("{:.2}x", a.as_secs_f64() / b.as_secs_f64()),
+        _ => "-".to_owned(),
+    };
+    let disk = percentile(&latencies.update_to_spawn, 50.0);
+    let tmpfs = percentile(&latencies.update_to_spawn_tmpfs, 50.0);
+    eprintln!(
+        "  state on disk ({}); on tmpfs (/dev/shm): median {}, p99 {} over {} updates",
+        latencies.disk_root.display(),
+        ms(tmpfs),
+        ms(percentile(&latencies.update_to_spawn_tmpfs, 99.0)),
+        latencies.update_to_spawn_tmpfs.len()
+    );
+    eprintln!(
+        "  median ratios: disk/tmpfs {}, disk/bare spawn {}",
+        ratio(disk, tmpfs),
+        ratio(disk, percentile(&latencies.bare_spawn, 50.0))
+    );
+    let commits = &latencies.commits_to_spawn;
+    let mut counts = std::collections::BTreeMap::new();
+    for n in commits {
+        *counts.entry(*n).or_insert(0usize) += 1;
+    }
+    let spread: Vec<String> = counts
+        .iter()
+        .map(|(n, updates)| format!("{n} in {updates}"))
+        .collect();
+    eprintln!(
+        "  synced commits between update and spawn (disk): {} over {} updates",
+        if spread.is_empty() {
+            "-".to_owned()
+        } else {
+            spread.join(", ")
+        },
+        commits.len()
     );
 }
 

@@ -28,12 +28,25 @@ pub const ANSWER_METHODS: [&str; 5] = [
 pub struct Answered {
     pub pushed_ns: u64,
     pub spawned_ns: u64,
+    /// CLOCK_REALTIME minus CLOCK_MONOTONIC when the update was pushed: places the bot's
+    /// log timestamps on the monotonic clock.
+    pub realtime_offset_ns: i128,
 }
 
 impl Answered {
     /// From the update being handed to the pending getUpdates to the agent process running.
     pub fn overhead(&self) -> Duration {
         Duration::from_nanos(self.spawned_ns.saturating_sub(self.pushed_ns))
+    }
+
+    /// How many of `commit_times` (CLOCK_REALTIME ns) fell between push and spawn.
+    pub fn commits_between(&self, commit_times: &[i128]) -> usize {
+        let from = i128::from(self.pushed_ns) + self.realtime_offset_ns;
+        let to = i128::from(self.spawned_ns) + self.realtime_offset_ns;
+        commit_times
+            .iter()
+            .filter(|at| (from..=to).contains(*at))
+            .count()
     }
 }
 
@@ -49,6 +62,15 @@ pub struct Rig {
 impl Rig {
     /// Starts the fake and the bot with `settings`, and waits until the bot is polling.
     pub fn start(users: &[i64], settings: &[(&str, &str)]) -> anyhow::Result<Rig> {
+        Rig::start_in(&std::env::temp_dir(), users, settings)
+    }
+
+    /// As `start`, with the bot's state (its SQLite database) under `root`.
+    pub fn start_in(
+        root: &std::path::Path,
+        users: &[i64],
+        settings: &[(&str, &str)],
+    ) -> anyhow::Result<Rig> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -57,7 +79,7 @@ impl Rig {
         let dir = tempfile::tempdir().context("rig temp dir")?;
         let agent_log = dir.path().join("agent-starts.log");
         let url = telegram.url().to_string();
-        let bot = BotProcess::start(&url, &agent_log, users, settings)?;
+        let bot = BotProcess::start(root, &url, &agent_log, users, settings)?;
         let mut rig = Rig {
             runtime,
             telegram,
@@ -99,6 +121,7 @@ impl Rig {
             pace,
         };
         self.wait_polling(timeout)?;
+        let realtime_offset_ns = realtime_offset_ns();
         let pushed_ns = monotonic_ns();
         self.telegram.push_text(chat, chat, &ask.prompt());
         let marker = ask.end_marker();
@@ -117,6 +140,7 @@ impl Rig {
         Ok(Answered {
             pushed_ns,
             spawned_ns,
+            realtime_offset_ns,
         })
     }
 
@@ -195,6 +219,16 @@ impl Rig {
             bot.log_tail()
         )
     }
+}
+
+/// CLOCK_REALTIME minus CLOCK_MONOTONIC, in nanoseconds, read back to back.
+fn realtime_offset_ns() -> i128 {
+    let before = monotonic_ns();
+    let real = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128);
+    let after = monotonic_ns();
+    real - i128::from(before / 2 + after / 2)
 }
 
 /// `chat_id` as a number, whether the client sent JSON or a form.

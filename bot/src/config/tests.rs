@@ -1,6 +1,7 @@
 //! Tests of settings validation, `.env` precedence and the command line.
 
 use super::*;
+use clap::CommandFactory;
 use std::os::unix::fs::PermissionsExt;
 
 /// A scratch directory with a fake `claude` on its own PATH.
@@ -248,16 +249,15 @@ fn api_url_must_be_http() {
     );
 }
 
+const CLAUDE_MISSING: &str = r#"CLAUDE_BIN: "claude" was not found on PATH or in node_modules/.bin; install it with scripts/install-agents.sh or npm install -g @anthropic-ai/claude-code"#;
+
 #[test]
 fn claude_bin_must_be_found_and_executable() {
     assert_eq!(
         Fixture::new().set("PATH", "/nonexistent").error(),
-        r#"CLAUDE_BIN: "claude" was not found on PATH"#
+        CLAUDE_MISSING
     );
-    assert_eq!(
-        Fixture::new().unset("PATH").error(),
-        r#"CLAUDE_BIN: "claude" was not found on PATH"#
-    );
+    assert_eq!(Fixture::new().unset("PATH").error(), CLAUDE_MISSING);
     let fx = Fixture::new().set("CLAUDE_BIN", "./plain");
     std::fs::write(fx.path("plain"), "x").unwrap();
     assert_eq!(
@@ -287,7 +287,53 @@ fn path_lookup_skips_non_executables() {
         fx.path("bin").display()
     );
     let config = fx.set("PATH", &path).load().unwrap();
-    assert_eq!(config.claude_bin, config.base_dir.join("bin/claude"));
+    assert_eq!(config.claude_bin, config.search.base_dir.join("bin/claude"));
+}
+
+#[test]
+fn clis_off_path_are_found_in_the_projects_node_modules() {
+    // The current directory's project, as after scripts/install-agents.sh.
+    let fx = Fixture::new().set("PATH", "/nonexistent");
+    std::fs::create_dir_all(fx.path("node_modules/.bin")).unwrap();
+    write_executable(&fx.path("node_modules/.bin/claude"));
+    let config = fx.load().unwrap();
+    assert_eq!(config.claude_bin, fx.path("node_modules/.bin/claude"));
+
+    // The executable's project: target/release/baton two levels below it.
+    let fx = Fixture::new().set("PATH", "/nonexistent");
+    std::fs::create_dir_all(fx.path("project/target/release")).unwrap();
+    std::fs::create_dir_all(fx.path("project/node_modules/.bin")).unwrap();
+    write_executable(&fx.path("project/node_modules/.bin/codex"));
+    write_executable(&fx.path("bin/claude-elsewhere"));
+    let settings = Settings::from_vars(&fx.vars).unwrap();
+    let ambient = |exe_dir: PathBuf| Ambient {
+        path: Some("/nonexistent".into()),
+        home: Some(fx.path("home")),
+        xdg_data_home: None,
+        exe_dir: Some(exe_dir),
+    };
+    let settings = Settings {
+        claude_bin: Some(fx.path("bin/claude").into()),
+        ..settings
+    };
+    let config = Config::from_settings(
+        &settings,
+        &ambient(fx.path("project/target/release")),
+        fx.dir.path(),
+    )
+    .unwrap();
+    assert_eq!(
+        config.codex_bin().unwrap(),
+        fx.path("project/node_modules/.bin/codex")
+    );
+    // Too far above the executable is not its project.
+    let config = Config::from_settings(
+        &settings,
+        &ambient(fx.path("project/target/release/deep/er")),
+        fx.dir.path(),
+    )
+    .unwrap();
+    assert!(config.codex_bin().is_err());
 }
 
 #[test]
@@ -295,7 +341,7 @@ fn missing_codex_is_reported_only_when_asked() {
     let config = Fixture::new().load().unwrap();
     assert_eq!(
         config.codex_bin().unwrap_err().to_string(),
-        r#"CODEX_BIN: "codex" was not found on PATH"#
+        r#"CODEX_BIN: "codex" was not found on PATH or in node_modules/.bin; install it with scripts/install-agents.sh or npm install -g @openai/codex"#
     );
 }
 
@@ -373,13 +419,31 @@ fn process_environment_wins_over_env_file() {
     )
     .unwrap();
     let file_vars = read_env_file(&env_path).unwrap();
-    let process_vars = fx
-        .vars
-        .clone()
-        .into_iter()
-        .chain([("BATON_LOG".to_string(), "warn".to_string())]);
-    let vars = merge_env(file_vars, process_vars);
-    let config = Config::from_map(&vars, fx.dir.path()).unwrap();
+    // Given on the command line, as the process environment would give them (see
+    // tests/config_env.rs for a real environment).
+    let mut args = vec![
+        "baton".to_string(),
+        "--log=warn".to_string(),
+        "--no-env-file".to_string(),
+    ];
+    args.extend(
+        fx.vars
+            .iter()
+            .filter(|(name, _)| !matches!(name.as_str(), "PATH" | "HOME"))
+            .map(|(name, value)| {
+                let flag = name.to_lowercase().replace('_', "-");
+                format!("--{flag}={value}")
+            }),
+    );
+    let cli = Cli::parse_from(args.iter().map(OsString::from)).unwrap();
+    let settings = cli.settings_with(&file_vars).unwrap();
+    let ambient = Ambient {
+        path: fx.vars.get("PATH").map(OsString::from),
+        home: fx.vars.get("HOME").map(PathBuf::from),
+        xdg_data_home: None,
+        exe_dir: None,
+    };
+    let config = Config::from_settings(&settings, &ambient, fx.dir.path()).unwrap();
     assert_eq!(
         config.telegram_token, "123:secret-token",
         "process value wins"
@@ -395,7 +459,13 @@ fn process_environment_wins_over_env_file() {
 fn env_file_errors_name_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.env");
-    let error = Config::load(&EnvFile::Path(missing.clone())).unwrap_err();
+    let cli = Cli::parse_from([
+        OsString::from("baton"),
+        OsString::from("--env-file"),
+        missing.clone().into(),
+    ])
+    .unwrap();
+    let error = Config::from_cli(&cli).unwrap_err();
     assert_eq!(
         error.to_string(),
         format!(
@@ -412,74 +482,162 @@ fn env_file_errors_name_the_file() {
     );
 }
 
+/// Every setting's clap argument: its id and its variable.
+fn setting_args() -> Vec<(String, String)> {
+    Cli::command()
+        .get_arguments()
+        .filter_map(|arg| {
+            let env = arg.get_env()?.to_str()?.to_string();
+            Some((arg.get_id().to_string(), env))
+        })
+        .collect()
+}
+
+fn help() -> String {
+    match Cli::parse_from(["baton", "--help"].map(OsString::from)) {
+        Err(NotRun::Print(text)) => text,
+        other => panic!("--help gave {other:?}"),
+    }
+}
+
 #[test]
 fn help_lists_every_setting_with_its_default() {
-    let help = help_text();
-    for setting in SETTINGS {
-        assert!(help.contains(setting.name), "{} missing", setting.name);
-        assert!(help.contains(&format!("default: {}", setting.default)));
+    let help = help();
+    let command = Cli::command();
+    let settings = setting_args();
+    assert_eq!(settings.len(), 19, "{settings:?}");
+    for arg in command.get_arguments().filter(|a| a.get_env().is_some()) {
+        let env = arg.get_env().unwrap().to_str().unwrap();
+        let meaning = arg
+            .get_help()
+            .expect("every setting says what it means")
+            .to_string();
+        let (_, default) = meaning
+            .split_once("; default: ")
+            .unwrap_or_else(|| panic!("{env} gives no default: {meaning}"));
+        assert!(!default.is_empty(), "{env}");
+        assert!(help.contains(&format!("[env: {env}]")), "{env} missing");
+        assert!(help.contains(&format!("default: {default}")), "{env}");
+        assert!(help.contains(&format!("--{}", arg.get_long().unwrap())));
     }
-    assert!(help.contains("--env-file PATH"));
+    assert!(help.contains("--env-file <PATH>"));
     assert!(help.contains("--no-env-file"));
+    assert!(help.contains("serve"));
+    assert!(help.contains("Exit codes: 0 clean shutdown, 1 runtime failure, 2 bad settings"));
+    assert!(!help.contains("secret"), "no value is shown");
 }
 
 #[test]
 fn every_variable_read_is_documented() {
-    let source = include_str!("../config.rs");
-    let documented: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
-    // Settings are read through the local `get` closure; `vars.get(..)` reads ambient
-    // variables such as PATH and HOME, which are not Baton settings.
+    // rustfmt may break a call over lines.
+    let source: String = include_str!("../config.rs").split_whitespace().collect();
+    let settings = setting_args();
+    // Settings are read through `get(&settings.FIELD, "NAME")`: the name an error
+    // shows must be the variable clap reads into that field.
     let mut reads = 0;
-    for (at, _) in source.match_indices("get(\"") {
-        if source[..at].ends_with('.') {
-            continue;
-        }
-        let rest = &source[at + 5..];
-        let name = &rest[..rest.find('"').unwrap()];
+    for (at, _) in source.match_indices("get(&settings.") {
+        let rest = &source[at + "get(&settings.".len()..];
+        let field = &rest[..rest.find(',').unwrap()];
+        let name_at = rest.find('"').unwrap() + 1;
+        let name = &rest[name_at..name_at + rest[name_at..].find('"').unwrap()];
         assert!(
-            documented.contains(&name),
-            "{name} is read but not in SETTINGS"
+            settings.iter().any(|(id, env)| id == field && env == name),
+            "{field} is read as {name}, which is not its variable"
         );
         reads += 1;
     }
-    assert!(reads >= SETTINGS.len(), "only {reads} reads found");
+    assert!(reads >= settings.len(), "only {reads} reads found");
 }
 
 #[test]
 fn command_line_is_parsed() {
-    let parse = |args: &[&str]| Command::parse(args.iter().map(OsString::from));
+    let parse = |args: &[&str]| {
+        Cli::parse_from(
+            std::iter::once("baton")
+                .chain(args.iter().copied())
+                .map(OsString::from),
+        )
+    };
+    let env_file = |args: &[&str]| parse(args).map(|cli| (cli.env_file(), cli.action()));
+    assert_eq!(env_file(&[]), Ok((EnvFile::CurrentDir, Action::Serve)));
     assert_eq!(
-        parse(&[]),
-        Ok(Command::Run {
-            env_file: EnvFile::CurrentDir
-        })
+        env_file(&["serve"]),
+        Ok((EnvFile::CurrentDir, Action::Serve))
     );
     assert_eq!(
-        parse(&["--no-env-file"]),
-        Ok(Command::Run {
-            env_file: EnvFile::Disabled
-        })
+        env_file(&["--no-env-file"]),
+        Ok((EnvFile::Disabled, Action::Serve))
     );
-    assert_eq!(parse(&["--help"]), Ok(Command::Help));
-    assert_eq!(parse(&["-V"]), Ok(Command::Version));
-    assert_eq!(
-        parse(&["--env-file", "/etc/baton.env"]),
-        Ok(Command::Run {
-            env_file: EnvFile::Path("/etc/baton.env".into())
-        })
+    assert!(
+        matches!(parse(&["--help"]), Err(NotRun::Print(text)) if text.contains("Usage: baton"))
     );
     assert_eq!(
-        parse(&["--env-file=x.env"]),
-        Ok(Command::Run {
-            env_file: EnvFile::Path("x.env".into())
-        })
+        parse(&["-V"]).unwrap_err(),
+        NotRun::Print(format!("baton {}\n", env!("CARGO_PKG_VERSION")))
     );
     assert_eq!(
-        parse(&["--env-file"]).unwrap_err().to_string(),
-        "--env-file: a path is required"
+        env_file(&["--env-file", "/etc/baton.env"]),
+        Ok((EnvFile::Path("/etc/baton.env".into()), Action::Serve))
     );
     assert_eq!(
-        parse(&["--verbose"]).unwrap_err().to_string(),
+        env_file(&["--env-file=x.env"]),
+        Ok((EnvFile::Path("x.env".into()), Action::Serve))
+    );
+    let usage = |args: &[&str]| match parse(args) {
+        Err(NotRun::Usage(error)) => error.to_string(),
+        other => panic!("{args:?} gave {other:?}"),
+    };
+    assert_eq!(usage(&["--env-file"]), "--env-file: a path is required");
+    assert_eq!(usage(&["--env-file="]), "--env-file: a path is required");
+    assert_eq!(
+        usage(&["--verbose"]),
         r#"unknown argument "--verbose" (try --help)"#
     );
+    assert_eq!(usage(&["fly"]), r#"unknown command "fly" (try --help)"#);
+    assert!(
+        usage(&["--env-file=x", "--no-env-file"]).contains("cannot be used with"),
+        "conflict"
+    );
+}
+
+#[test]
+fn settings_come_from_flags_too_and_an_env_file_only_fills_gaps() {
+    let fx = Fixture::new();
+    let cli = Cli::parse_from(
+        ["baton", "--max-queue-per-lane=4", "--log", "debug", "serve"].map(OsString::from),
+    )
+    .unwrap();
+    let file: HashMap<String, String> = [
+        ("BATON_MAX_QUEUE_PER_LANE", "9"),
+        ("BATON_MAX_CONCURRENT_RUNS", "2"),
+        ("TELEGRAM_BOT_TOKEN", "1:file"),
+        ("TELEGRAM_ALLOWED_USERS", "5"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let settings = cli.settings_with(&file).unwrap();
+    let ambient = Ambient {
+        path: fx.vars.get("PATH").map(OsString::from),
+        home: Some(fx.path("home")),
+        xdg_data_home: None,
+        exe_dir: None,
+    };
+    let config = Config::from_settings(&settings, &ambient, fx.dir.path()).unwrap();
+    assert_eq!(config.max_queue_per_lane, 4, "the flag wins");
+    assert_eq!(config.log_filter, "debug");
+    assert_eq!(config.max_concurrent_runs, 2, "the file fills in");
+    assert_eq!(config.allowed_users, vec![5]);
+    assert_eq!(
+        cli.action(),
+        Action::Serve,
+        "the subcommand survives the fill"
+    );
+}
+
+#[test]
+fn is_allowed_is_the_one_check() {
+    assert!(is_allowed(&[3, 9], 9));
+    assert!(!is_allowed(&[3, 9], 4));
+    assert!(!is_allowed(&[], 0));
 }
