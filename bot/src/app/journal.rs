@@ -8,6 +8,7 @@ use baton_core::journal::{self, Recovered};
 use tracing::{info, warn};
 
 use super::App;
+use super::effects::To;
 use super::replies::Reply;
 
 /// Reads the journal back from the store.
@@ -38,7 +39,7 @@ pub fn restore(app: &Arc<App>, recovered: Recovered) {
     for item in interrupted {
         warn!(item = %item.id, lane = %item.lane, "journal: run was interrupted by the last exit");
         app.reply(
-            item.lane,
+            To::lane(item.lane),
             Reply::InterruptedByRestart {
                 preview: item.preview(60),
             },

@@ -12,6 +12,7 @@ use teloxide::types::{ChatId, MessageId};
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
+use super::run_buttons::RunButtons;
 use super::{App, Usage, target};
 use crate::drivers::{AgentEvent, AgentOutcome, AgentRequest};
 use crate::platform::Ticket;
@@ -52,7 +53,7 @@ impl App {
         for ticket in tickets {
             let span = info_span!("run", run = %ticket.run, lane = %ticket.lane(), driver = %ticket.driver);
             let app = Arc::clone(self);
-            self.runners.spawn(app.run(ticket).instrument(span));
+            self.tasks.runners.spawn(app.run(ticket).instrument(span));
         }
     }
 
@@ -60,11 +61,12 @@ impl App {
         let started = Instant::now();
         let lane = ticket.lane();
         info!(item = %ticket.item.id, "run: admitted");
+        let buttons = RunButtons::new(self.outbox.bot.clone(), ticket.run);
         let mut answer = AnswerStream::start(
-            self.bot.clone(),
+            buttons.clone(),
             target(lane),
-            self.coalescer.clone(),
-            self.pauses.clone(),
+            self.outbox.coalescer.clone(),
+            self.outbox.pauses.clone(),
         );
         if !matches!(ticket.item.origin, Origin::Cron { silent: true, .. }) {
             answer.apply(ViewEvent::Notice {
@@ -72,10 +74,10 @@ impl App {
             });
         }
         let typing = Typing::start(
-            self.bot.clone(),
+            self.outbox.bot.clone(),
             target(lane),
             TYPING_EVERY,
-            self.pauses.clone(),
+            self.outbox.pauses.clone(),
         );
         let ended = self.execute(&ticket, &mut answer).await;
         drop(typing);
@@ -92,14 +94,22 @@ impl App {
             Err(error) => error!(%error, "run: the core refused its finish"),
         }
         let completed = matches!(ended.view, ViewOutcome::Completed { .. });
+        let failed = matches!(
+            ended.view,
+            ViewOutcome::Failed { .. } | ViewOutcome::Stalled
+        );
+        buttons.run_ended();
         let (delivery, texts) = answer.finish_with_texts(ended.view).await;
+        buttons
+            .settle(ChatId(lane.chat), delivery.messages.last().copied(), failed)
+            .await;
         if delivery.abandoned > 0 {
             warn!(
                 abandoned = delivery.abandoned,
                 "run: some answer messages could not be delivered"
             );
         }
-        if completed && started.elapsed() >= self.notify_after {
+        if completed && started.elapsed() >= self.agents.notify_after {
             self.renotify(lane, delivery.messages, texts).await;
         }
     }
@@ -113,18 +123,23 @@ impl App {
             return;
         };
         let fresh = deliver(
-            self.bot.clone(),
+            self.outbox.bot.clone(),
             target(lane),
             vec![last_text.clone()],
-            self.coalescer.clone(),
-            self.pauses.clone(),
+            self.outbox.coalescer.clone(),
+            self.outbox.pauses.clone(),
         )
         .await;
         if fresh.abandoned > 0 || fresh.messages.is_empty() {
             warn!("run: the end of the answer could not be sent again; the streamed copy stays");
             return;
         }
-        if let Err(error) = self.bot.delete(ChatId(lane.chat), *last_streamed).await {
+        if let Err(error) = self
+            .outbox
+            .bot
+            .delete(ChatId(lane.chat), *last_streamed)
+            .await
+        {
             warn!(%error, "run: could not remove the streamed copy of the answer's end");
         }
     }
@@ -141,7 +156,7 @@ impl App {
             }
             let request = AgentRequest {
                 prompt: ticket.item.prompt.clone(),
-                workdir: self.workdir.clone(),
+                workdir: self.agents.workdir.clone(),
                 model: ticket.model.clone(),
                 effort: ticket.effort.clone(),
                 resume: resume.clone(),
@@ -149,8 +164,8 @@ impl App {
             };
             let (events, mut received) = mpsc::unbounded_channel();
             let cancel = ticket.cancel.token().clone();
-            let mut agent: AgentRun<'_> = match (ticket.driver, &self.codex) {
-                (Driver::Claude, _) => Box::pin(self.claude.run(request, events, cancel)),
+            let mut agent: AgentRun<'_> = match (ticket.driver, &self.agents.codex) {
+                (Driver::Claude, _) => Box::pin(self.agents.claude.run(request, events, cancel)),
                 (Driver::Codex, Some(codex)) => Box::pin(codex.run(request, events, cancel)),
                 (Driver::Codex, None) => {
                     return Ended::failed(
@@ -208,7 +223,7 @@ impl App {
                             lane,
                             ticket.driver.as_str(),
                             &id,
-                            &self.workdir,
+                            &self.agents.workdir,
                             &ticket.item.prompt,
                             chrono::Utc::now(),
                         );
@@ -224,7 +239,7 @@ impl App {
                 input_tokens,
                 output_tokens,
             } => {
-                self.set_usage(
+                self.usage.set(
                     lane,
                     Usage {
                         input_tokens,

@@ -8,13 +8,14 @@ use std::time::Duration;
 use tracing::{info, warn};
 
 use super::App;
+use super::effects::To;
 use super::replies::Reply;
 
 /// How long runners get to report their stopped runs.
 const GRACE: Duration = Duration::from_secs(10);
 
 pub async fn shutdown(app: &Arc<App>) {
-    app.stopping.cancel();
+    app.tasks.stopping.cancel();
     let report = app.door.shutdown();
     info!(
         cancelled = report.cancelled.len(),
@@ -23,14 +24,14 @@ pub async fn shutdown(app: &Arc<App>) {
     );
     for run in &report.cancelled {
         app.reply(
-            run.lane,
+            To::lane(run.lane),
             Reply::StoppedForShutdown {
                 preview: run.preview.clone(),
             },
         );
     }
-    app.runners.close();
-    if tokio::time::timeout(GRACE, app.runners.wait())
+    app.tasks.runners.close();
+    if tokio::time::timeout(GRACE, app.tasks.runners.wait())
         .await
         .is_err()
     {
