@@ -40,7 +40,9 @@ pub async fn serve(
     let checkpoint = baton_core::journal::checkpoint(&recovered, app::now_millis());
     store
         .replace_journal(&checkpoint)
+        .await
         .context("journal checkpoint")?;
+    store.durable().await.context("journal checkpoint")?;
     let mut bot = Bot::new(&config.telegram_token);
     if let Some(url) = &config.telegram_api_url {
         bot = bot.set_api_url(url.clone());
@@ -103,5 +105,6 @@ pub async fn serve(
     app::shutdown(&app).await;
     polling.await.context("polling task")?;
     cron.await.context("cron task")?;
+    app.durable().await.context("final commit")?;
     Ok(())
 }

@@ -153,7 +153,7 @@ impl Router<'_> {
             silent: false,
             next_fire,
         };
-        let id = match self.store.add_cron_job(&job) {
+        let id = match self.store.add_cron_job(&job).wait() {
             Ok(id) => id,
             Err(error) => {
                 return (
@@ -193,7 +193,7 @@ impl Router<'_> {
         }
         // The core first: once it says cancelled, the job can never be claimed again.
         let report = self.door.cron_cancel(&job_id(id));
-        if let Err(error) = self.store.remove_cron_job(id) {
+        if let Err(error) = self.store.remove_cron_job(id).wait() {
             return refused(format!("Could not remove job {id}: {error}"));
         }
         let mut out = format!("Removed job {id}.");

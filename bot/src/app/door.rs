@@ -23,7 +23,6 @@ use baton_core::{
     ShutdownReport, Snapshot, StopReport,
 };
 use parking_lot::Mutex;
-use tracing::error;
 
 use crate::platform::{Core, RunCancel, Ticket};
 use crate::store::{Store, StoreError};
@@ -71,18 +70,15 @@ impl CoreDoor {
         if entries.is_empty() {
             return;
         }
-        if let Err(error) = self.store.append_events(&entries) {
-            // The entries are gone from the core; losing them here would lose
-            // queued work at the next restart, so say so loudly.
-            error!(%error, entries = entries.len(), "journal: could not persist entries");
-        }
+        // Queued to the store's writer in the core's order (the order lock
+        // is held); `durable` says when they are on disk, and the store logs
+        // a write that fails.
+        drop(self.store.append_events(&entries));
     }
 
     /// Resolves once every entry appended before this call is committed.
     pub async fn durable(&self) -> Result<(), StoreError> {
-        // Today's store commits each append before returning, so what was
-        // appended is already durable.
-        Ok(())
+        self.store.durable().await
     }
 
     pub fn submit(&self, item: Item) -> Result<Admission<RunCancel>, Error> {
@@ -134,19 +130,17 @@ impl CoreDoor {
     /// The run's `spawned` step, durable before this returns: ask it before
     /// every agent process. The first one was taken when the ticket was
     /// issued; a stop since then still keeps the agent from spawning.
-    pub async fn spawned(&self, ticket: &Ticket) -> Result<(), Error> {
+    pub async fn spawned(&self, ticket: &Ticket) -> Result<(), NotSpawned> {
         let run = ticket.run;
         let early = self.order.lock().remove(&run);
         let granted = match early {
             Some(early) => early,
             None => self.step(|core| core.spawned(run)),
         };
-        granted?;
-        if let Err(error) = self.durable().await {
-            error!(%error, %run, "journal: the run's start is not durable");
-        }
+        granted.map_err(NotSpawned::Refused)?;
+        self.durable().await.map_err(NotSpawned::NotDurable)?;
         if ticket.cancel.token().is_cancelled() {
-            return Err(Error::Cancelled(run));
+            return Err(NotSpawned::Refused(Error::Cancelled(run)));
         }
         Ok(())
     }
@@ -231,6 +225,18 @@ impl CoreDoor {
     }
 }
 
+/// Why a runner may not spawn its agent.
+#[derive(Debug, thiserror::Error)]
+pub enum NotSpawned {
+    /// The core said no: the run was stopped, or is not current.
+    #[error(transparent)]
+    Refused(Error),
+    /// The entry saying the run started could not be made durable: a crash
+    /// could then rerun work the agent already did.
+    #[error("its start is not durable: {0}")]
+    NotDurable(StoreError),
+}
+
 fn admitted_run(admission: &Result<Admission<RunCancel>, Error>) -> Vec<RunId> {
     match admission {
         Ok(Admission::Started(ticket)) => vec![ticket.run],
@@ -309,7 +315,10 @@ mod tests {
             .expect("the runner's first ask is granted by the early step");
         assert!(door.order.lock().is_empty(), "the early answer is consumed");
         let again = runtime.block_on(door.spawned(&ticket));
-        assert_eq!(again, Err(Error::AlreadySpawned(ticket.run)));
+        assert!(
+            matches!(again, Err(NotSpawned::Refused(Error::AlreadySpawned(run))) if run == ticket.run),
+            "{again:?}"
+        );
     }
 
     #[test]
@@ -325,10 +334,10 @@ mod tests {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        assert_eq!(
-            runtime.block_on(door.spawned(&ticket)),
-            Err(Error::Cancelled(ticket.run)),
-            "no agent for a run stopped before it spawned"
+        let spawned = runtime.block_on(door.spawned(&ticket));
+        assert!(
+            matches!(spawned, Err(NotSpawned::Refused(Error::Cancelled(run))) if run == ticket.run),
+            "no agent for a run stopped before it spawned: {spawned:?}"
         );
     }
 }

@@ -392,6 +392,7 @@ fn resume_lists_this_folders_sessions_or_says_there_are_none() {
             "here",
             now,
         )
+        .wait()
         .unwrap();
     rig.store
         .record_session(
@@ -402,6 +403,7 @@ fn resume_lists_this_folders_sessions_or_says_there_are_none() {
             "there",
             now,
         )
+        .wait()
         .unwrap();
     let effects = rig.text("/resume");
     assert!(reply(&effects).contains("Resume a <b>claude</b> session"));
@@ -607,6 +609,7 @@ fn resume_buttons_page_resume_and_offer_a_recap() {
             "p",
             chrono::Utc::now(),
         )
+        .wait()
         .unwrap();
     let resumed = rig.press("r:s1");
     assert_eq!(button_answer(&resumed), "Session resumed");

@@ -150,6 +150,12 @@ impl App {
         })
     }
 
+    /// Resolves once every store write queued so far is on disk (the last
+    /// step of serving).
+    pub async fn durable(&self) -> Result<(), crate::store::StoreError> {
+        self.door.durable().await
+    }
+
     /// The handlers, over this app's state.
     fn router(&self) -> Router<'_> {
         Router {

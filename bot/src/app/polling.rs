@@ -39,6 +39,7 @@ pub async fn poll_updates(app: Arc<App>) {
     match app
         .store
         .prune_inbox(chrono::Utc::now() - crate::store::REDELIVERY_WINDOW)
+        .await
     {
         Ok(pruned) => debug!(
             pruned,
@@ -84,35 +85,33 @@ pub async fn poll_updates(app: Arc<App>) {
                 debug!(update = id, "polling: ignored an update of another kind");
                 continue;
             };
-            if accept(&app, id, &input, &update) {
+            if accept(&app, id, &input, &update).await {
                 let effects = app.router().on_input(input);
                 app.perform(effects);
                 // From here on the journal follows the item; the inbox only
-                // remembers the id, so a redelivery is recognised.
-                if let Err(error) = app.store.mark_done(id, chrono::Utc::now()) {
-                    warn!(update = id, %error, "polling: could not mark the update handled");
-                }
+                // remembers the id, so a redelivery is recognised. A failure is
+                // logged by the store.
+                app.store.mark_done(id, chrono::Utc::now());
             }
         }
         // The next getUpdates tells Telegram it may forget these updates:
-        // only once what they changed in the core is on disk.
+        // only once the batch's records and core entries are on disk.
         if let Err(error) = app.door.durable().await {
-            warn!(%error, "polling: the batch's journal may not be durable");
+            warn!(%error, "polling: the batch's records are not durable");
         }
-        if let Err(error) = app.store.confirm_update(offset - 1) {
-            warn!(%error, "polling: could not record the confirmed offset");
-        }
+        app.store.confirm_update(offset - 1);
     }
     info!("polling: stopped");
 }
 
 /// Records the update in the inbox under its lane (with its forum topic);
 /// false for a redelivery already handled.
-fn accept(app: &App, id: i64, input: &Input, update: &teloxide::types::Update) -> bool {
+async fn accept(app: &App, id: i64, input: &Input, update: &teloxide::types::Update) -> bool {
     let lane = input.lane().unwrap_or(baton_core::LaneKey::chat(0));
     match app
         .store
         .record_update(id, lane, update, chrono::Utc::now())
+        .await
     {
         Ok(RecordOutcome::Inserted) => true,
         Ok(RecordOutcome::Duplicate) => {

@@ -12,6 +12,7 @@ use teloxide::types::{ChatId, MessageId};
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
+use super::door::NotSpawned;
 use super::run_buttons::RunButtons;
 use super::{App, Usage, target};
 use crate::drivers::{AgentEvent, AgentOutcome, AgentRequest};
@@ -150,9 +151,16 @@ impl App {
         let lane = ticket.lane();
         let mut resume = ticket.resume.clone();
         loop {
-            if let Err(error) = self.door.spawned(ticket).await {
-                info!(%error, "run: not spawned");
-                return Ended::cancelled();
+            match self.door.spawned(ticket).await {
+                Ok(()) => {}
+                Err(NotSpawned::Refused(error)) => {
+                    info!(%error, "run: not spawned");
+                    return Ended::cancelled();
+                }
+                Err(error @ NotSpawned::NotDurable(_)) => {
+                    error!(%error, "run: not spawning");
+                    return Ended::failed("the bot could not save its state".into());
+                }
             }
             let request = AgentRequest {
                 prompt: ticket.item.prompt.clone(),
@@ -219,7 +227,8 @@ impl App {
             AgentEvent::Session { id } => {
                 match self.door.record_agent_session(ticket.run, id.clone()) {
                     Ok(()) => {
-                        let stored = self.store.record_session(
+                        // A failure is logged by the store.
+                        self.store.record_session(
                             lane,
                             ticket.driver.as_str(),
                             &id,
@@ -227,9 +236,6 @@ impl App {
                             &ticket.item.prompt,
                             chrono::Utc::now(),
                         );
-                        if let Err(error) = stored {
-                            warn!(%error, "run: could not store the session for /resume");
-                        }
                     }
                     Err(error) => debug!(%error, "run: session report refused"),
                 }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::{LaneKey, Store, StoreError, millis};
+use super::{LaneKey, Pending, Store, StoreError, millis};
 use crate::cron::schedule::ScheduleSpec;
 
 /// A job to add.
@@ -60,32 +60,23 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<CronRow> {
 }
 
 impl Store {
-    /// Stores `job` and returns its id.
-    pub fn add_cron_job(&self, job: &NewCronJob) -> Result<i64, StoreError> {
+    /// Queues storing `job`; answers with its id.
+    pub fn add_cron_job(&self, job: &NewCronJob) -> Pending<i64> {
         let (kind, expr, tz, at) = match &job.schedule {
-            ScheduleSpec::Cron { expr, tz } => {
-                ("cron", Some(expr.as_str()), Some(tz.as_str()), None)
-            }
+            ScheduleSpec::Cron { expr, tz } => ("cron", Some(expr.clone()), Some(tz.clone()), None),
             ScheduleSpec::Once { at } => ("once", None, None, Some(millis(*at))),
         };
-        let conn = self.lock();
-        conn.execute(
-            "INSERT INTO cron_jobs (chat_id, topic_id, kind, expr, tz, at, prompt, silent, next_fire)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                job.lane.chat,
-                super::topic_column(job.lane),
-                kind,
-                expr,
-                tz,
-                at,
-                job.prompt,
-                job.silent,
-                job.next_fire.map(millis),
-            ],
-        )
-        .map_err(|e| self.sqlite_error(e))?;
-        Ok(conn.last_insert_rowid())
+        let (chat, topic) = (job.lane.chat, super::topic_column(job.lane));
+        let (prompt, silent, next_fire) =
+            (job.prompt.clone(), job.silent, job.next_fire.map(millis));
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO cron_jobs (chat_id, topic_id, kind, expr, tz, at, prompt, silent, next_fire)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![chat, topic, kind, expr, tz, at, prompt, silent, next_fire],
+            )?;
+            Ok(conn.last_insert_rowid())
+        })
     }
 
     /// Every job, oldest first.
@@ -120,7 +111,7 @@ impl Store {
     /// The earliest next fire of any job: when the scheduler should wake next.
     pub fn earliest_next_fire(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let earliest: Option<i64> = self
-            .lock()
+            .read()
             .query_row(
                 "SELECT min(next_fire) FROM cron_jobs WHERE next_fire IS NOT NULL",
                 [],
@@ -135,7 +126,7 @@ impl Store {
     /// One job, if it still exists.
     pub fn cron_job(&self, id: i64) -> Result<Option<CronJob>, StoreError> {
         let row = self
-            .lock()
+            .read()
             .query_row(
                 &format!("SELECT {CRON_COLUMNS} FROM cron_jobs WHERE id = ?1"),
                 params![id],
@@ -146,29 +137,24 @@ impl Store {
         row.map(|row| self.cron_job_from_row(row)).transpose()
     }
 
-    /// Moves job `id`'s next fire. Returns false if the job no longer exists.
-    pub fn set_next_fire(
-        &self,
-        id: i64,
-        next_fire: Option<DateTime<Utc>>,
-    ) -> Result<bool, StoreError> {
-        let changed = self
-            .lock()
-            .execute(
+    /// Queues moving job `id`'s next fire. Answers false if the job no longer exists.
+    pub fn set_next_fire(&self, id: i64, next_fire: Option<DateTime<Utc>>) -> Pending<bool> {
+        let next_fire = next_fire.map(millis);
+        self.write(move |conn| {
+            let changed = conn.execute(
                 "UPDATE cron_jobs SET next_fire = ?2 WHERE id = ?1",
-                params![id, next_fire.map(millis)],
-            )
-            .map_err(|e| self.sqlite_error(e))?;
-        Ok(changed == 1)
+                params![id, next_fire],
+            )?;
+            Ok(changed == 1)
+        })
     }
 
-    /// Deletes job `id`. Returns false if it did not exist.
-    pub fn remove_cron_job(&self, id: i64) -> Result<bool, StoreError> {
-        let changed = self
-            .lock()
-            .execute("DELETE FROM cron_jobs WHERE id = ?1", params![id])
-            .map_err(|e| self.sqlite_error(e))?;
-        Ok(changed == 1)
+    /// Queues deleting job `id`. Answers false if it did not exist.
+    pub fn remove_cron_job(&self, id: i64) -> Pending<bool> {
+        self.write(move |conn| {
+            let changed = conn.execute("DELETE FROM cron_jobs WHERE id = ?1", params![id])?;
+            Ok(changed == 1)
+        })
     }
 
     fn query_cron_jobs(
@@ -177,7 +163,7 @@ impl Store {
         params: impl rusqlite::Params,
     ) -> Result<Vec<CronJob>, StoreError> {
         let rows: Vec<CronRow> = {
-            let conn = self.lock();
+            let conn = self.read();
             let mut stmt = conn.prepare(sql).map_err(|e| self.sqlite_error(e))?;
             stmt.query_map(params, read_row)
                 .and_then(Iterator::collect)

@@ -3,92 +3,68 @@
 use rusqlite::params;
 use serde::Serialize;
 
-use super::{Store, StoreError};
+use super::{Pending, Store, StoreError};
 
-/// One journal event with its sequence number (increasing, never reused).
+/// One stored journal row: the event as JSON, under the store's own sequence number
+/// (increasing, never reused), which is not the core's `seq`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct JournalEntry {
+pub struct JournalRow {
     pub seq: i64,
     pub event: serde_json::Value,
 }
 
 impl Store {
-    /// Appends `events` in order, all or none. Returns the last sequence number written,
-    /// or `None` when `events` is empty.
-    pub fn append_events<E: Serialize>(&self, events: &[E]) -> Result<Option<i64>, StoreError> {
-        let encoded: Vec<String> = events
-            .iter()
-            .enumerate()
-            .map(|(i, event)| {
-                serde_json::to_string(event)
-                    .map_err(|e| self.json_error(format!("event {i} of batch"), e))
-            })
-            .collect::<Result<_, _>>()?;
+    /// Queues `events` to be appended in order, all or none. Answers with the last row's
+    /// sequence number, or `None` when `events` is empty; durable once [`Store::durable`]
+    /// says so.
+    pub fn append_events<E: Serialize>(&self, events: &[E]) -> Pending<Option<i64>> {
+        let encoded = match self.encode(events, "batch") {
+            Ok(encoded) => encoded,
+            Err(error) => return self.refused(error),
+        };
         if encoded.is_empty() {
-            return Ok(None);
+            return Pending::ready(Ok(None));
         }
-        let mut conn = self.lock();
-        let tx = conn.transaction().map_err(|e| self.sqlite_error(e))?;
-        {
-            let mut stmt = tx
-                .prepare_cached("INSERT INTO journal (event) VALUES (?1)")
-                .map_err(|e| self.sqlite_error(e))?;
+        self.write(move |conn| {
+            let mut stmt = conn.prepare_cached("INSERT INTO journal (event) VALUES (?1)")?;
             for event in &encoded {
-                stmt.execute(params![event])
-                    .map_err(|e| self.sqlite_error(e))?;
+                stmt.execute(params![event])?;
             }
-        }
-        let last = tx.last_insert_rowid();
-        tx.commit().map_err(|e| self.sqlite_error(e))?;
-        Ok(Some(last))
+            Ok(Some(conn.last_insert_rowid()))
+        })
     }
 
-    /// Replaces the whole journal with `events`, in one transaction: a crash
-    /// leaves either the old journal or the new one, never neither.
-    pub fn replace_journal<E: Serialize>(&self, events: &[E]) -> Result<(), StoreError> {
-        let encoded: Vec<String> = events
-            .iter()
-            .enumerate()
-            .map(|(i, event)| {
-                serde_json::to_string(event)
-                    .map_err(|e| self.json_error(format!("event {i} of the checkpoint"), e))
-            })
-            .collect::<Result<_, _>>()?;
-        let mut conn = self.lock();
-        let tx = conn.transaction().map_err(|e| self.sqlite_error(e))?;
-        tx.execute("DELETE FROM journal", [])
-            .map_err(|e| self.sqlite_error(e))?;
-        {
-            let mut stmt = tx
-                .prepare_cached("INSERT INTO journal (event) VALUES (?1)")
-                .map_err(|e| self.sqlite_error(e))?;
+    /// Queues the replacement of the whole journal with `events`, in one transaction: a
+    /// crash leaves either the old journal or the new one, never neither.
+    pub fn replace_journal<E: Serialize>(&self, events: &[E]) -> Pending<()> {
+        let encoded = match self.encode(events, "the checkpoint") {
+            Ok(encoded) => encoded,
+            Err(error) => return self.refused(error),
+        };
+        self.write(move |conn| {
+            conn.execute("DELETE FROM journal", [])?;
+            let mut stmt = conn.prepare_cached("INSERT INTO journal (event) VALUES (?1)")?;
             for event in &encoded {
-                stmt.execute(params![event])
-                    .map_err(|e| self.sqlite_error(e))?;
+                stmt.execute(params![event])?;
             }
-        }
-        tx.commit().map_err(|e| self.sqlite_error(e))
+            Ok(())
+        })
     }
 
     /// The whole journal, oldest first.
-    pub fn load_journal(&self) -> Result<Vec<JournalEntry>, StoreError> {
-        self.load_journal_after(0)
-    }
-
-    /// Journal entries with a sequence number above `seq`, oldest first.
-    pub fn load_journal_after(&self, seq: i64) -> Result<Vec<JournalEntry>, StoreError> {
+    pub fn load_journal(&self) -> Result<Vec<JournalRow>, StoreError> {
         let rows: Vec<(i64, String)> = {
-            let conn = self.lock();
+            let conn = self.read();
             let mut stmt = conn
-                .prepare("SELECT seq, event FROM journal WHERE seq > ?1 ORDER BY seq")
+                .prepare("SELECT seq, event FROM journal ORDER BY seq")
                 .map_err(|e| self.sqlite_error(e))?;
-            stmt.query_map(params![seq], |row| Ok((row.get(0)?, row.get(1)?)))
+            stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
                 .and_then(Iterator::collect)
                 .map_err(|e| self.sqlite_error(e))?
         };
         rows.into_iter()
             .map(|(seq, event)| {
-                Ok(JournalEntry {
+                Ok(JournalRow {
                     seq,
                     event: serde_json::from_str(&event)
                         .map_err(|e| self.json_error(format!("journal entry {seq}"), e))?,
@@ -97,11 +73,15 @@ impl Store {
             .collect()
     }
 
-    /// Drops entries up to and including `seq` (after a snapshot made them unnecessary).
-    /// Returns how many were removed.
-    pub fn compact_journal(&self, through_seq: i64) -> Result<usize, StoreError> {
-        self.lock()
-            .execute("DELETE FROM journal WHERE seq <= ?1", params![through_seq])
-            .map_err(|e| self.sqlite_error(e))
+    /// Encoded on the caller's thread, so the writer only runs SQL.
+    fn encode<E: Serialize>(&self, events: &[E], what: &str) -> Result<Vec<String>, StoreError> {
+        events
+            .iter()
+            .enumerate()
+            .map(|(i, event)| {
+                serde_json::to_string(event)
+                    .map_err(|e| self.json_error(format!("event {i} of {what}"), e))
+            })
+            .collect()
     }
 }

@@ -1,14 +1,20 @@
-//! The state that survives restarts, in one SQLite file: preferences, sessions, inbox, journal, cron jobs.
+//! The state that survives restarts, in one SQLite file: sessions, inbox, journal, cron jobs.
 //!
-//! Every method is synchronous and short; one connection sits behind a mutex, so calls from
-//! many tasks are serialised. Values owned by other modules (preferences, inbox payloads,
-//! journal events) are stored as JSON, so the store does not depend on their exact types.
+//! Writes never wait for the disk: each is queued to the store's one writer thread
+//! (`writer`), which applies them in order and commits them in groups; its answer comes as
+//! a [`Pending`], and [`Store::durable`] resolves once everything queued before it is on
+//! disk. Reads run on a second connection and first wait for the writes queued before
+//! them, so a read always sees the caller's own writes. Values owned by other modules
+//! (inbox payloads, journal events) are stored as JSON, so the store does not depend on
+//! their exact types.
 
 mod cron_jobs;
 mod inbox;
 mod journal;
+mod pending;
 mod schema;
 mod sessions;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,9 +24,11 @@ use parking_lot::{Mutex, MutexGuard};
 use rusqlite::{Connection, OpenFlags};
 
 pub use cron_jobs::{CronJob, NewCronJob};
-pub use inbox::{InboxEntry, PendingInbox, REDELIVERY_WINDOW, RecordOutcome};
-pub use journal::JournalEntry;
+pub use inbox::{REDELIVERY_WINDOW, RecordOutcome};
+pub use journal::JournalRow;
+pub use pending::Pending;
 pub use sessions::{PREVIEW_CHARS, SessionRecord};
+pub use writer::COMMIT_DELAY;
 
 /// The database file's name inside the state directory.
 pub const DATABASE_FILE_NAME: &str = "baton.sqlite3";
@@ -61,9 +69,14 @@ pub enum StoreError {
     },
 }
 
+/// Pages SQLite may cache per connection, in KiB: the database is small and its hot rows
+/// are few, so the default 2 MiB per connection would mostly hold idle memory.
+const CACHE_KIB: u32 = 256;
+
 /// The open database.
 pub struct Store {
-    conn: Mutex<Connection>,
+    writer: writer::Writer,
+    reader: Mutex<Connection>,
     path: PathBuf,
 }
 
@@ -83,6 +96,10 @@ impl Store {
     ///
     /// A file that is not a healthy Baton database is reported and left exactly as it was.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with(path, COMMIT_DELAY)
+    }
+
+    fn open_with(path: &Path, commit_delay: Duration) -> Result<Store, StoreError> {
         let unusable = |problem: &str| StoreError::Unusable {
             path: path.to_path_buf(),
             problem: problem.to_string(),
@@ -129,15 +146,50 @@ impl Store {
                 "cannot use write-ahead logging (journal mode {mode})"
             )));
         }
-        // FULL: an inbox row must be on disk before Telegram is told it may forget the update.
-        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-            .map_err(sqlite)?;
+        // FULL: a commit is on disk when it returns, so `durable` means what it says.
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -{CACHE_KIB};"
+        ))
+        .map_err(sqlite)?;
         let mut conn = conn;
         schema::migrate(&mut conn, path)?;
+        let reader = Connection::open_with_flags(path, flags).map_err(sqlite)?;
+        reader
+            .busy_timeout(Duration::from_secs(5))
+            .map_err(sqlite)?;
+        reader
+            .execute_batch(&format!(
+                "PRAGMA query_only = ON; PRAGMA cache_size = -{CACHE_KIB};"
+            ))
+            .map_err(sqlite)?;
         Ok(Store {
-            conn: Mutex::new(conn),
+            writer: writer::Writer::start(conn, path, commit_delay)?,
+            reader: Mutex::new(reader),
             path: path.to_path_buf(),
         })
+    }
+
+    /// Resolves once every write queued before this call is committed and synced; at
+    /// once, without a commit, when none is pending. Fails if any of those writes failed.
+    pub fn durable(&self) -> Pending<()> {
+        self.writer.durable()
+    }
+
+    /// Blocks until every write queued so far is committed: for start-up and shutdown,
+    /// where no async runtime is waiting on this thread.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.writer.durable().wait()
+    }
+
+    /// Synced commits since the store opened (each one disk sync of the write-ahead log).
+    pub fn commits(&self) -> u64 {
+        self.writer.commits()
+    }
+
+    /// Commits everything queued and stops the writer; later writes are dropped (and
+    /// logged). Dropping the store does the same.
+    pub fn close(&self) {
+        self.writer.close();
     }
 
     /// The database file.
@@ -145,8 +197,39 @@ impl Store {
         &self.path
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock()
+    /// Queues `write`; its result (not yet durable) answers the returned [`Pending`].
+    fn write<T: Send + 'static>(
+        &self,
+        write: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Pending<T> {
+        let (pending, reply) = Pending::channel(&self.path);
+        let path = self.path.clone();
+        self.writer.enqueue(Box::new(move |conn| match write(conn) {
+            Ok(value) => {
+                reply.resolve(Ok(value));
+                Ok(())
+            }
+            Err(source) => {
+                let problem = source.to_string();
+                reply.resolve(Err(StoreError::Sqlite { path, source }));
+                Err(problem)
+            }
+        }));
+        pending
+    }
+
+    /// A write refused before it was queued (its value would not encode): said loudly,
+    /// as the writer says a failed write.
+    fn refused<T>(&self, error: StoreError) -> Pending<T> {
+        tracing::error!(%error, "store: a write was refused");
+        Pending::ready(Err(error))
+    }
+
+    /// The read connection, once the writes queued before this call are committed, so a
+    /// read sees them. A failed write was already logged and answered; the read goes on.
+    fn read(&self) -> MutexGuard<'_, Connection> {
+        let _ = self.flush();
+        self.reader.lock()
     }
 
     fn sqlite_error(&self, source: rusqlite::Error) -> StoreError {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::{LaneKey, Store, StoreError, millis};
+use super::{LaneKey, Pending, Store, StoreError, millis};
 
 /// How many characters of the first prompt a session keeps as its preview.
 pub const PREVIEW_CHARS: usize = 100;
@@ -53,8 +53,9 @@ fn preview_of(prompt: &str) -> String {
 }
 
 impl Store {
-    /// Records that `lane` used `session_id` of `driver` at `now`. The first record of a
-    /// session keeps its workdir and preview; later ones only move `last_used_at`.
+    /// Queues the record that `lane` used `session_id` of `driver` at `now`. The first
+    /// record of a session keeps its workdir and preview; later ones only move
+    /// `last_used_at`.
     pub fn record_session(
         &self,
         lane: LaneKey,
@@ -63,9 +64,14 @@ impl Store {
         workdir: &Path,
         first_prompt: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.lock()
-            .execute(
+    ) -> Pending<()> {
+        let topic = super::topic_column(lane);
+        let driver = driver.to_owned();
+        let session_id = session_id.to_owned();
+        let workdir = workdir.as_os_str().as_bytes().to_vec();
+        let preview = preview_of(first_prompt);
+        self.write(move |conn| {
+            conn.execute(
                 "INSERT INTO agent_sessions (chat_id, topic_id, driver, session_id, workdir,
                                              preview, created_at, last_used_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
@@ -73,16 +79,16 @@ impl Store {
                  DO UPDATE SET last_used_at = max(last_used_at, excluded.last_used_at)",
                 params![
                     lane.chat,
-                    super::topic_column(lane),
+                    topic,
                     driver,
                     session_id,
-                    workdir.as_os_str().as_bytes(),
-                    preview_of(first_prompt),
-                    millis(now),
+                    workdir,
+                    preview,
+                    millis(now)
                 ],
-            )
-            .map_err(|e| self.sqlite_error(e))?;
-        Ok(())
+            )?;
+            Ok(())
+        })
     }
 
     /// `lane`'s sessions of `driver`, most recently used first, at most `limit`.
@@ -93,7 +99,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<SessionRecord>, StoreError> {
         let rows: Vec<SessionRow> = {
-            let conn = self.lock();
+            let conn = self.read();
             let mut stmt = conn
                 .prepare(&format!(
                     "SELECT {SESSION_COLUMNS} FROM agent_sessions
@@ -122,7 +128,7 @@ impl Store {
         session_id: &str,
     ) -> Result<Option<SessionRecord>, StoreError> {
         let row = self
-            .lock()
+            .read()
             .query_row(
                 &format!(
                     "SELECT {SESSION_COLUMNS} FROM agent_sessions

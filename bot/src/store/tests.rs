@@ -35,25 +35,27 @@ const TOPIC: LaneKey = LaneKey {
 fn open_creates_a_wal_database_at_the_current_schema_version() {
     let (dir, store) = temp_store();
     assert_eq!(store.path(), dir.path().join(DATABASE_FILE_NAME));
-    let conn = store.lock();
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+    let (mode, version, sync) = store
+        .write(|conn| {
+            let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+            let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            let sync: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?;
+            Ok((mode, version, sync))
+        })
+        .wait()
         .unwrap();
     assert_eq!(mode, "wal");
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
     assert_eq!(version, schema::SCHEMA_VERSION);
-    let sync: i64 = conn
-        .query_row("PRAGMA synchronous", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(sync, 2, "synchronous = FULL");
+    assert_eq!(sync, 2, "synchronous = FULL on the writer");
 }
 
 #[test]
 fn reopening_keeps_the_schema_and_data() {
     let (dir, store) = temp_store();
-    store.append_events(&[json!({"event": "kept"})]).unwrap();
+    store
+        .append_events(&[json!({"event": "kept"})])
+        .wait()
+        .unwrap();
     let store = reopen(&dir, store);
     let store = reopen(&dir, store);
     let journal = store.load_journal().unwrap();
@@ -107,7 +109,7 @@ fn database_with_a_corrupted_page_is_refused_and_left_unchanged() {
     let events: Vec<_> = (0..2000)
         .map(|i| json!({"event": i, "pad": "x".repeat(50)}))
         .collect();
-    store.append_events(&events).unwrap();
+    store.append_events(&events).wait().unwrap();
     let path = store.path().to_path_buf();
     drop(store);
     assert!(
@@ -192,15 +194,19 @@ fn sessions_list_newest_first_per_lane_and_driver() {
     let work = Path::new("/srv/project");
     store
         .record_session(CHAT, "claude", "s-old", work, "first question", at(0))
+        .wait()
         .unwrap();
     store
         .record_session(CHAT, "claude", "s-new", work, "second question", at(10))
+        .wait()
         .unwrap();
     store
         .record_session(CHAT, "codex", "t-1", work, "codex question", at(20))
+        .wait()
         .unwrap();
     store
         .record_session(TOPIC, "claude", "s-topic", work, "topic question", at(30))
+        .wait()
         .unwrap();
     // Using the old session again makes it the newest, keeping its preview and workdir.
     store
@@ -212,6 +218,7 @@ fn sessions_list_newest_first_per_lane_and_driver() {
             "follow-up",
             at(40),
         )
+        .wait()
         .unwrap();
     let store = reopen(&dir, store);
 
@@ -252,9 +259,11 @@ fn an_older_use_never_moves_last_used_back() {
     let work = Path::new("/w");
     store
         .record_session(CHAT, "claude", "s", work, "p", at(50))
+        .wait()
         .unwrap();
     store
         .record_session(CHAT, "claude", "s", work, "p", at(20))
+        .wait()
         .unwrap();
     assert_eq!(
         store
@@ -272,6 +281,7 @@ fn preview_is_one_line_and_bounded() {
     let long = format!("line one\n\n  line\ttwo {}", "é".repeat(300));
     store
         .record_session(CHAT, "claude", "s", Path::new("/w"), &long, at(0))
+        .wait()
         .unwrap();
     let preview = store.session(CHAT, "claude", "s").unwrap().unwrap().preview;
     assert!(preview.starts_with("line one line two éé"), "{preview}");
@@ -286,131 +296,180 @@ fn redelivered_update_is_a_duplicate() {
     let (dir, store) = temp_store();
     let payload = json!({"text": "hello"});
     assert_eq!(
-        store.record_update(1, CHAT, &payload, at(0)).unwrap(),
+        store
+            .record_update(1, CHAT, &payload, at(0))
+            .wait()
+            .unwrap(),
         RecordOutcome::Inserted
     );
     let store = reopen(&dir, store);
     assert_eq!(
-        store.record_update(1, CHAT, &payload, at(5)).unwrap(),
+        store
+            .record_update(1, CHAT, &payload, at(5))
+            .wait()
+            .unwrap(),
         RecordOutcome::Duplicate
     );
-    store.mark_started(1, at(6)).unwrap();
-    store.mark_done(1, at(7)).unwrap();
+    store.mark_done(1, at(7)).wait().unwrap();
     assert_eq!(
-        store.record_update(1, CHAT, &payload, at(8)).unwrap(),
+        store
+            .record_update(1, CHAT, &payload, at(8))
+            .wait()
+            .unwrap(),
         RecordOutcome::Duplicate,
         "finished within the redelivery window"
     );
 }
 
+/// The inbox's unfinished updates, in update order: (id, lane, payload, received at).
+fn unfinished(store: &Store) -> Vec<(i64, LaneKey, serde_json::Value, DateTime<Utc>)> {
+    let conn = store.read();
+    let mut stmt = conn
+        .prepare(
+            "SELECT update_id, chat_id, topic_id, payload, received_at
+             FROM inbox WHERE done_at IS NULL ORDER BY update_id",
+        )
+        .unwrap();
+    stmt.query_map([], |row| {
+        let payload: String = row.get(3)?;
+        Ok((
+            row.get(0)?,
+            lane_from_columns(row.get(1)?, row.get(2)?).unwrap(),
+            serde_json::from_str(&payload).unwrap(),
+            DateTime::from_timestamp_millis(row.get(4)?).unwrap(),
+        ))
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
 #[test]
-fn restart_finds_queued_and_interrupted_updates_in_order() {
+fn restart_finds_the_unfinished_updates_in_order() {
     let (dir, store) = temp_store();
     for id in [10, 11, 12, 13] {
         store
             .record_update(id, CHAT, &json!({"n": id}), at(id))
+            .wait()
             .unwrap();
     }
     store
         .record_update(14, TOPIC, &json!({"n": 14}), at(14))
+        .wait()
         .unwrap();
-    assert!(store.mark_started(10, at(20)).unwrap());
-    assert!(store.mark_done(10, at(21)).unwrap());
-    assert!(store.mark_started(12, at(22)).unwrap());
-    assert!(
-        store.mark_started(12, at(25)).unwrap(),
-        "a retry marks again"
-    );
+    assert!(store.mark_done(10, at(21)).wait().unwrap());
     let store = reopen(&dir, store);
 
-    let pending = store.pending().unwrap();
-    let queued: Vec<i64> = pending.queued.iter().map(|e| e.update_id).collect();
-    let interrupted: Vec<i64> = pending.interrupted.iter().map(|e| e.update_id).collect();
-    assert_eq!(queued, vec![11, 13, 14]);
-    assert_eq!(interrupted, vec![12]);
-    let twelve = &pending.interrupted[0];
-    assert_eq!(twelve.payload, json!({"n": 12}));
-    assert_eq!(twelve.received_at, at(12));
-    assert_eq!(twelve.started_at, Some(at(22)), "the first start is kept");
-    assert_eq!(pending.queued[2].lane, TOPIC);
+    let open = unfinished(&store);
+    let ids: Vec<i64> = open.iter().map(|u| u.0).collect();
+    assert_eq!(ids, vec![11, 12, 13, 14]);
+    let twelve = &open[1];
+    assert_eq!(twelve.2, json!({"n": 12}));
+    assert_eq!(twelve.3, at(12));
+    assert_eq!(open[3].1, TOPIC);
 
-    // Reported as interrupted: done, and gone from the next restart's list.
-    store.mark_done(12, at(30)).unwrap();
-    assert!(store.pending().unwrap().interrupted.is_empty());
+    // Done: gone from the next restart's list, and a second mark keeps the first time.
+    store.mark_done(12, at(30)).wait().unwrap();
+    store.mark_done(12, at(40)).wait().unwrap();
+    let store = reopen(&dir, store);
+    assert_eq!(
+        unfinished(&store).iter().map(|u| u.0).collect::<Vec<_>>(),
+        vec![11, 13, 14]
+    );
+    let done_at: i64 = store
+        .read()
+        .query_row("SELECT done_at FROM inbox WHERE update_id = 12", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(done_at, at(30).timestamp_millis());
 }
 
 #[test]
 fn marks_on_unknown_updates_report_false() {
     let (_dir, store) = temp_store();
-    assert!(!store.mark_started(99, at(0)).unwrap());
-    assert!(!store.mark_done(99, at(0)).unwrap());
+    assert!(!store.mark_done(99, at(0)).wait().unwrap());
 }
 
 #[test]
 fn an_id_finished_long_ago_is_a_new_update() {
     let (_dir, store) = temp_store();
-    store.record_update(5, CHAT, &json!("old"), at(0)).unwrap();
-    store.mark_started(5, at(1)).unwrap();
-    store.mark_done(5, at(2)).unwrap();
+    store
+        .record_update(5, CHAT, &json!("old"), at(0))
+        .wait()
+        .unwrap();
+    store.mark_done(5, at(2)).wait().unwrap();
     let later = at(2) + REDELIVERY_WINDOW + TimeDelta::seconds(1);
     assert_eq!(
-        store.record_update(5, TOPIC, &json!("new"), later).unwrap(),
+        store
+            .record_update(5, TOPIC, &json!("new"), later)
+            .wait()
+            .unwrap(),
         RecordOutcome::Inserted
     );
-    let pending = store.pending().unwrap();
-    assert_eq!(pending.queued.len(), 1);
-    assert_eq!(pending.queued[0].payload, json!("new"));
-    assert_eq!(pending.queued[0].lane, TOPIC);
-    assert_eq!(pending.queued[0].started_at, None);
+    let open = unfinished(&store);
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].2, json!("new"));
+    assert_eq!(open[0].1, TOPIC);
+    assert_eq!(open[0].3, later);
 }
 
 #[test]
 fn an_unfinished_id_stays_a_duplicate_however_old() {
     let (_dir, store) = temp_store();
-    store.record_update(5, CHAT, &json!("old"), at(0)).unwrap();
+    store
+        .record_update(5, CHAT, &json!("old"), at(0))
+        .wait()
+        .unwrap();
     let much_later = at(0) + REDELIVERY_WINDOW * 10;
     assert_eq!(
         store
             .record_update(5, CHAT, &json!("x"), much_later)
+            .wait()
             .unwrap(),
         RecordOutcome::Duplicate
     );
-    assert_eq!(store.pending().unwrap().queued[0].payload, json!("old"));
+    assert_eq!(unfinished(&store)[0].2, json!("old"));
 }
 
 #[test]
 fn prune_removes_only_finished_updates_before_the_cutoff() {
     let (_dir, store) = temp_store();
     for id in 1..=3 {
-        store.record_update(id, CHAT, &json!(id), at(0)).unwrap();
+        store
+            .record_update(id, CHAT, &json!(id), at(0))
+            .wait()
+            .unwrap();
     }
-    store.mark_done(1, at(10)).unwrap();
-    store.mark_done(2, at(100)).unwrap();
-    assert_eq!(store.prune_inbox(at(50)).unwrap(), 1);
+    store.mark_done(1, at(10)).wait().unwrap();
+    store.mark_done(2, at(100)).wait().unwrap();
+    assert_eq!(store.prune_inbox(at(50)).wait().unwrap(), 1);
     assert_eq!(
-        store.record_update(2, CHAT, &json!(2), at(101)).unwrap(),
+        store
+            .record_update(2, CHAT, &json!(2), at(101))
+            .wait()
+            .unwrap(),
         RecordOutcome::Duplicate
     );
     assert_eq!(
-        store.record_update(1, CHAT, &json!(1), at(101)).unwrap(),
+        store
+            .record_update(1, CHAT, &json!(1), at(101))
+            .wait()
+            .unwrap(),
         RecordOutcome::Inserted
     );
-    assert_eq!(
-        store.pending().unwrap().queued.len(),
-        2,
-        "3 still open, 1 new again"
-    );
+    assert_eq!(unfinished(&store).len(), 2, "3 still open, 1 new again");
 }
 
 #[test]
 fn high_water_mark_only_rises_and_survives_restart() {
     let (dir, store) = temp_store();
     assert_eq!(store.confirmed_update_id().unwrap(), None);
-    store.confirm_update(500).unwrap();
-    store.confirm_update(300).unwrap();
+    store.confirm_update(500).wait().unwrap();
+    store.confirm_update(300).wait().unwrap();
     let store = reopen(&dir, store);
     assert_eq!(store.confirmed_update_id().unwrap(), Some(500));
-    store.confirm_update(501).unwrap();
+    store.confirm_update(501).wait().unwrap();
     assert_eq!(store.confirmed_update_id().unwrap(), Some(501));
 }
 
@@ -419,11 +478,21 @@ fn high_water_mark_only_rises_and_survives_restart() {
 #[test]
 fn journal_keeps_events_in_order_with_rising_sequence_numbers() {
     let (dir, store) = temp_store();
-    assert_eq!(store.append_events::<serde_json::Value>(&[]).unwrap(), None);
+    assert_eq!(
+        store
+            .append_events::<serde_json::Value>(&[])
+            .wait()
+            .unwrap(),
+        None
+    );
     let first = store
         .append_events(&[json!({"submitted": 1}), json!({"started": 1})])
+        .wait()
         .unwrap();
-    let second = store.append_events(&["finished".to_string()]).unwrap();
+    let second = store
+        .append_events(&["finished".to_string()])
+        .wait()
+        .unwrap();
     assert!(second.unwrap() > first.unwrap());
     let store = reopen(&dir, store);
     let journal = store.load_journal().unwrap();
@@ -438,20 +507,24 @@ fn journal_keeps_events_in_order_with_rising_sequence_numbers() {
     );
     assert!(journal.windows(2).all(|w| w[0].seq < w[1].seq));
     assert_eq!(journal.last().unwrap().seq, second.unwrap());
-    assert_eq!(store.load_journal_after(first.unwrap()).unwrap().len(), 1);
+    assert_eq!(journal.iter().filter(|e| e.seq > first.unwrap()).count(), 1);
 }
 
 #[test]
-fn compaction_never_lets_a_sequence_number_return() {
+fn replacing_the_journal_never_lets_a_sequence_number_return() {
     let (dir, store) = temp_store();
     let last = store
         .append_events(&[json!(1), json!(2), json!(3)])
+        .wait()
         .unwrap()
         .unwrap();
-    assert_eq!(store.compact_journal(last).unwrap(), 3);
+    store
+        .replace_journal::<serde_json::Value>(&[])
+        .wait()
+        .unwrap();
     let store = reopen(&dir, store);
     assert!(store.load_journal().unwrap().is_empty());
-    let next = store.append_events(&[json!(4)]).unwrap().unwrap();
+    let next = store.append_events(&[json!(4)]).wait().unwrap().unwrap();
     assert!(next > last, "{next} after {last}");
 }
 
@@ -465,6 +538,7 @@ fn concurrent_appends_are_all_kept_each_batch_contiguous() {
                 for batch in 0..25 {
                     store
                         .append_events(&[json!([writer, batch, 0]), json!([writer, batch, 1])])
+                        .wait()
                         .unwrap();
                 }
             });
@@ -504,8 +578,8 @@ fn cron_jobs_round_trip_and_ids_are_never_reused() {
         silent: false,
         next_fire: Some(at(200)),
     };
-    let daily_id = store.add_cron_job(&daily).unwrap();
-    let once_id = store.add_cron_job(&once).unwrap();
+    let daily_id = store.add_cron_job(&daily).wait().unwrap();
+    let once_id = store.add_cron_job(&once).wait().unwrap();
     let store = reopen(&dir, store);
 
     let jobs = store.cron_jobs().unwrap();
@@ -521,19 +595,24 @@ fn cron_jobs_round_trip_and_ids_are_never_reused() {
     assert_eq!(store.cron_jobs_of_lane(TOPIC).unwrap().len(), 1);
     assert_eq!(store.cron_jobs_of_lane(CHAT).unwrap()[0].id, daily_id);
 
-    assert!(store.set_next_fire(daily_id, Some(at(86_500))).unwrap());
-    assert!(store.set_next_fire(once_id, None).unwrap());
+    assert!(
+        store
+            .set_next_fire(daily_id, Some(at(86_500)))
+            .wait()
+            .unwrap()
+    );
+    assert!(store.set_next_fire(once_id, None).wait().unwrap());
     assert_eq!(
         store.cron_job(daily_id).unwrap().unwrap().next_fire,
         Some(at(86_500))
     );
     assert_eq!(store.cron_job(once_id).unwrap().unwrap().next_fire, None);
 
-    assert!(store.remove_cron_job(once_id).unwrap());
-    assert!(!store.remove_cron_job(once_id).unwrap());
-    assert!(!store.set_next_fire(once_id, Some(at(1))).unwrap());
+    assert!(store.remove_cron_job(once_id).wait().unwrap());
+    assert!(!store.remove_cron_job(once_id).wait().unwrap());
+    assert!(!store.set_next_fire(once_id, Some(at(1))).wait().unwrap());
     assert_eq!(store.cron_job(once_id).unwrap(), None);
-    let again = store.add_cron_job(&once).unwrap();
+    let again = store.add_cron_job(&once).wait().unwrap();
     assert!(again > once_id, "id {again} reused");
 }
 
@@ -548,9 +627,9 @@ fn due_jobs_and_the_earliest_fire_follow_next_fire() {
         silent: false,
         next_fire,
     };
-    let late = store.add_cron_job(&job(Some(at(300)))).unwrap();
-    let early = store.add_cron_job(&job(Some(at(100)))).unwrap();
-    let never = store.add_cron_job(&job(None)).unwrap();
+    let late = store.add_cron_job(&job(Some(at(300)))).wait().unwrap();
+    let early = store.add_cron_job(&job(Some(at(100)))).wait().unwrap();
+    let never = store.add_cron_job(&job(None)).wait().unwrap();
     assert_eq!(store.earliest_next_fire().unwrap(), Some(at(100)));
     let ids = |jobs: Vec<CronJob>| jobs.iter().map(|j| j.id).collect::<Vec<_>>();
     assert_eq!(ids(store.due_cron_jobs(at(99)).unwrap()), Vec::<i64>::new());
@@ -559,7 +638,7 @@ fn due_jobs_and_the_earliest_fire_follow_next_fire() {
         ids(store.due_cron_jobs(at(1000)).unwrap()),
         vec![early, late]
     );
-    store.set_next_fire(early, None).unwrap();
+    store.set_next_fire(early, None).wait().unwrap();
     assert_eq!(store.earliest_next_fire().unwrap(), Some(at(300)));
     assert!(!ids(store.due_cron_jobs(at(1000)).unwrap()).contains(&never));
 }
@@ -569,11 +648,13 @@ fn replace_journal_swaps_the_whole_journal_and_survives_reopening() {
     let (dir, store) = temp_store();
     store
         .append_events(&[json!({"n": 1}), json!({"n": 2}), json!({"n": 3})])
+        .wait()
         .unwrap();
     store
         .replace_journal(&[json!({"checkpoint": true})])
+        .wait()
         .unwrap();
-    store.append_events(&[json!({"n": 4})]).unwrap();
+    store.append_events(&[json!({"n": 4})]).wait().unwrap();
     let store = reopen(&dir, store);
     let events: Vec<_> = store
         .load_journal()
