@@ -15,7 +15,6 @@ use crate::drivers::{ClaudeConfig, ClaudeDriver, CodexConfig, CodexDriver};
 use crate::instance_lock::InstanceLock;
 use crate::platform::Core;
 use crate::store::Store;
-use crate::streaming::coalescer::CoalescerConfig;
 use crate::telegram::commands::Command as BotCommand;
 
 /// What the environment cannot express but tests need: extra environment
@@ -89,21 +88,13 @@ pub async fn serve(
         }
     };
     let app = App::new(AppParts {
+        config: config.clone(),
         core,
         bot,
         store,
         claude,
         codex,
-        workdir: config.workdir.clone(),
-        files_dir: config.state_dir.join("files"),
-        allowed_users: config.allowed_users.clone(),
         username: me.username().to_owned(),
-        coalescer: CoalescerConfig {
-            edit_interval: config.edit_interval,
-            ..Default::default()
-        },
-        rate_limit: config.rate_limit_per_minute,
-        notify_after: config.notify_after,
     });
     info!(bot = %me.username(), workdir = %config.workdir.display(), capacity = config.max_concurrent_runs, "startup: ready");
     app::restore(&app, recovered);
@@ -114,6 +105,6 @@ pub async fn serve(
     app::shutdown(&app).await;
     polling.await.context("polling task")?;
     cron.await.context("cron task")?;
-    app.store.durable().await.context("final commit")?;
+    app.durable().await.context("final commit")?;
     Ok(())
 }

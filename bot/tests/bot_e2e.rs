@@ -487,3 +487,100 @@ async fn forum_topics_are_separate_lanes() {
     );
     bot.shut_down().await;
 }
+
+/// Intake never waits: a `/stop` sent while a 20 MB file is still
+/// downloading is answered while the download is still in progress (the
+/// fake holds the second half of the body until the test releases it), and
+/// the file it cancelled never becomes a run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_during_a_large_download_is_answered_at_once() {
+    let mut bot = Bot::start(vec![Reply::text(&["Only the later message ran."])], &[]).await;
+    bot.telegram.hold_downloads();
+    let file = vec![b'x'; 20 * 1024 * 1024 - 1];
+    bot.telegram
+        .push_document(CHAT_A, USER, &file, "big.log", Some("summarize this log"));
+    bot.wait("the download to be in progress", |s| {
+        s.downloads_started == 1
+    })
+    .await;
+    let asked = std::time::Instant::now();
+    let stop = bot.telegram.push_text(CHAT_A, USER, "/stop");
+    bot.wait("the stop's answer", |s| {
+        shows(s, CHAT_A, "Removed 1 queued")
+    })
+    .await;
+    let answered = asked.elapsed();
+    {
+        let store = bot.telegram.store();
+        assert_eq!(
+            store.downloads_finished, 0,
+            "the stop was answered while the file was still downloading"
+        );
+        let reply = store
+            .visible(CHAT_A)
+            .into_iter()
+            .find(|m| m.text.contains("Removed 1 queued"))
+            .unwrap();
+        assert!(reply.text.contains("summarize this log"), "{reply:?}");
+        assert_eq!(
+            reply.reply_to,
+            store.user_messages.get(&stop).copied(),
+            "the stop's answer replies to the /stop"
+        );
+    }
+    println!("stop answered {answered:?} after it was sent, mid-download");
+    bot.telegram.release_downloads();
+    bot.telegram.push_text(CHAT_A, USER, "a later message");
+    bot.wait("the later message's answer", |s| {
+        shows(s, CHAT_A, "Only the later message ran.")
+    })
+    .await;
+    let prompts = bot.agent_prompts();
+    assert_eq!(
+        prompts.len(),
+        1,
+        "the cancelled file never ran: {prompts:#?}"
+    );
+    assert!(prompts[0].contains("a later message"), "{prompts:#?}");
+    bot.shut_down().await;
+}
+
+/// A burst past the lane's queue: each refusal is a reply to the message it
+/// refuses, so the user knows which ones to send again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_past_the_queue_refuses_each_message_by_reply() {
+    let mut bot = Bot::start(
+        vec![Reply::Hang {
+            first: "Busy".into(),
+        }],
+        &[("BATON_MAX_QUEUE_PER_LANE", "3")],
+    )
+    .await;
+    let burst: Vec<i64> = (0..7)
+        .map(|i| bot.telegram.push_text(CHAT_A, USER, &format!("burst {i}")))
+        .collect();
+    let refusal = "already has 3 messages waiting";
+    bot.wait("three refusals", |s| {
+        s.visible(CHAT_A)
+            .iter()
+            .filter(|m| m.text.contains(refusal))
+            .count()
+            == 3
+    })
+    .await;
+    {
+        let store = bot.telegram.store();
+        let refused: Vec<Option<i32>> = store
+            .visible(CHAT_A)
+            .iter()
+            .filter(|m| m.text.contains(refusal))
+            .map(|m| m.reply_to)
+            .collect();
+        let last_three: Vec<Option<i32>> = burst[4..]
+            .iter()
+            .map(|update| store.user_messages.get(update).copied())
+            .collect();
+        assert_eq!(refused, last_three, "each refusal answers its own message");
+    }
+    bot.shut_down().await;
+}

@@ -1,12 +1,12 @@
-//! Slash commands: each one a core operation or a view of the core.
+//! Slash commands: each one a core operation or a view of the core, and
+//! the replies it calls for.
 
-use std::sync::Arc;
-
-use baton_core::{Driver, ItemId, LaneKey, LaneSnapshot};
+use baton_core::{Driver, ItemId, LaneSnapshot};
 use tracing::warn;
 
-use super::App;
+use super::effects::{Effect, To};
 use super::replies::{Reply, describe};
+use super::router::Router;
 use crate::telegram::callbacks::{DriverChoice, Token};
 use crate::telegram::commands::Command;
 use crate::telegram::keyboards::{
@@ -62,95 +62,108 @@ Send a message and the agent works on it; its answer streams here. Messages sent
 /debug the scheduler's state\n/retry run the last message again\n/resume continue an earlier session\n\
 /model choose model and effort\n/switch choose claude or codex\n/cron scheduled prompts";
 
-impl App {
-    pub(super) fn on_command(self: &Arc<Self>, update_id: i64, lane: LaneKey, command: Command) {
+impl Router<'_> {
+    pub(super) fn on_command(&self, update_id: i64, to: To, command: Command) -> Vec<Effect> {
+        let lane = to.lane;
         match command {
-            Command::Start | Command::Help => self.reply(lane, Reply::Html(HELP.into())),
-            Command::Stop => self.stop_lane(lane),
+            Command::Start | Command::Help => vec![Effect::html(to, HELP)],
+            Command::Stop => self.stop_lane(to),
             Command::New => {
-                let report = self.core.new_session(lane);
-                self.persist_journal();
+                let downloads = self.downloads.cancel_lane(lane);
+                let report = self.door.new_session(lane);
                 let run = report.cancelled.as_ref().map(describe);
-                let removed = report.removed.iter().map(|item| item.preview(60)).collect();
-                self.reply(lane, Reply::NewSession { run, removed });
+                let removed = report
+                    .removed
+                    .iter()
+                    .map(|item| item.preview(60))
+                    .chain(downloads)
+                    .collect();
+                vec![Effect::reply(to, Reply::NewSession { run, removed })]
             }
             Command::Status => {
-                let status = self.core.lane_status(lane);
-                self.reply(lane, Reply::Html(self.status_html(&status)));
+                let status = self.door.lane_status(lane);
+                vec![Effect::html(to, self.status_html(&status))]
             }
             Command::Debug => {
-                let snapshot = self.core.snapshot();
+                let snapshot = self.door.snapshot();
                 let json =
                     serde_json::to_string_pretty(&snapshot).unwrap_or_else(|e| e.to_string());
-                self.reply(
-                    lane,
-                    Reply::Html(format!("<pre>{}</pre>", escape_text(&json))),
-                );
+                vec![Effect::html(
+                    to,
+                    format!("<pre>{}</pre>", escape_text(&json)),
+                )]
             }
             Command::Retry => {
-                let admission = self.core.retry_last(lane, ItemId::update(update_id));
-                self.persist_journal();
-                self.admitted(lane, admission);
+                let admission = self.door.retry_last(lane, ItemId::update(update_id));
+                self.admitted(to, admission)
             }
-            Command::Cron(args) => self.on_cron(lane, &args),
-            Command::Resume(_) => self.show_sessions(lane, 0),
+            Command::Cron(args) => self.on_cron(to, &args),
+            Command::Resume(_) => self.show_sessions(to, 0),
             Command::Model(name) if !name.trim().is_empty() => {
                 let name = name.trim().to_owned();
                 let prefs = self
-                    .core
+                    .door
                     .update_preferences(lane, |prefs| prefs.model = Some(name));
-                self.persist_journal();
-                self.reply(
-                    lane,
-                    Reply::Html(format!(
+                vec![Effect::html(
+                    to,
+                    format!(
                         "Model: <b>{}</b> (from the next run)",
                         escape_text(prefs.model.as_deref().unwrap_or("default"))
-                    )),
-                );
+                    ),
+                )]
             }
             Command::Model(_) => {
-                let prefs = self.core.preferences(lane);
+                let prefs = self.door.preferences(lane);
                 let current_model = prefs.model.as_deref().and_then(|m| Token::new(m).ok());
                 let current_effort = prefs.effort.as_deref().and_then(|e| Token::new(e).ok());
-                self.reply_with_keyboard(
-                    lane,
-                    format!("Model for <b>{}</b>:", prefs.driver),
-                    model_keyboard(&tokens(models(prefs.driver)), current_model.as_ref()),
-                );
-                self.reply_with_keyboard(
-                    lane,
-                    format!("Effort for <b>{}</b>:", prefs.driver),
-                    effort_keyboard(&tokens(efforts(prefs.driver)), current_effort.as_ref()),
-                );
+                vec![
+                    Effect::Menu {
+                        to,
+                        html: format!("Model for <b>{}</b>:", prefs.driver),
+                        keyboard: model_keyboard(
+                            &tokens(models(prefs.driver)),
+                            current_model.as_ref(),
+                        ),
+                    },
+                    Effect::Menu {
+                        to,
+                        html: format!("Effort for <b>{}</b>:", prefs.driver),
+                        keyboard: effort_keyboard(
+                            &tokens(efforts(prefs.driver)),
+                            current_effort.as_ref(),
+                        ),
+                    },
+                ]
             }
             Command::Switch(name) if !name.trim().is_empty() => {
                 match name.trim().parse::<Driver>() {
                     Ok(driver) => {
                         let answer = self.switch_driver(lane, driver);
-                        self.reply(lane, Reply::Html(escape_text(&answer)));
+                        vec![Effect::html(to, escape_text(&answer))]
                     }
-                    Err(error) => self.reply(
-                        lane,
+                    Err(error) => vec![Effect::reply(
+                        to,
                         Reply::Refused {
                             why: error.to_string(),
                         },
-                    ),
+                    )],
                 }
             }
             Command::Switch(_) => {
-                let prefs = self.core.preferences(lane);
-                self.reply_with_keyboard(
-                    lane,
-                    format!("This chat uses <b>{}</b>. Switch to:", prefs.driver),
-                    driver_keyboard(driver_choice(prefs.driver)),
-                );
+                let prefs = self.door.preferences(lane);
+                vec![Effect::Menu {
+                    to,
+                    html: format!("This chat uses <b>{}</b>. Switch to:", prefs.driver),
+                    keyboard: driver_keyboard(driver_choice(prefs.driver)),
+                }]
             }
         }
     }
 
     /// A page of this lane's past sessions of the active driver, newest first.
-    pub(super) fn show_sessions(self: &Arc<Self>, lane: LaneKey, page: u16) {
-        let driver = self.core.preferences(lane).driver;
+    pub(super) fn show_sessions(&self, to: To, page: u16) -> Vec<Effect> {
+        let lane = to.lane;
+        let driver = self.door.preferences(lane).driver;
         let skip = usize::from(page) * RESUME_PAGE;
         let sessions = match self
             .store
@@ -159,16 +172,15 @@ impl App {
             Ok(sessions) => sessions,
             Err(error) => {
                 warn!(%lane, %error, "resume: could not list sessions");
-                self.reply(
-                    lane,
+                return vec![Effect::reply(
+                    to,
                     Reply::Refused {
                         why: format!("Could not list sessions: {error}"),
                     },
-                );
-                return;
+                )];
             }
         };
-        let workdir = &self.workdir;
+        let workdir = &self.scope.config.workdir;
         let listed: Vec<SessionEntry> = sessions
             .iter()
             .filter(|record| &record.workdir == workdir)
@@ -185,20 +197,17 @@ impl App {
             })
             .collect();
         if listed.is_empty() {
-            self.reply(
-                lane,
-                Reply::Html(format!(
-                    "No earlier {driver} sessions in this chat for this folder."
-                )),
-            );
-            return;
+            return vec![Effect::html(
+                to,
+                format!("No earlier {driver} sessions in this chat for this folder."),
+            )];
         }
         let has_more = sessions.len() > skip + RESUME_PAGE;
-        self.reply_with_keyboard(
-            lane,
-            format!("Resume a <b>{driver}</b> session:"),
-            resume_keyboard(&listed, page, has_more),
-        );
+        vec![Effect::Menu {
+            to,
+            html: format!("Resume a <b>{driver}</b> session:"),
+            keyboard: resume_keyboard(&listed, page, has_more),
+        }]
     }
 
     fn status_html(&self, status: &LaneSnapshot) -> String {
@@ -232,12 +241,12 @@ impl App {
             Some(session) => out.push_str(&format!(
                 "\n<b>Session</b> <code>{}</code>\nOn the machine: <code>cd {} &amp;&amp; {}</code>",
                 escape_text(session),
-                escape_text(&self.workdir.display().to_string()),
+                escape_text(&self.scope.config.workdir.display().to_string()),
                 escape_text(&handover(prefs.driver, session)),
             )),
             None => out.push_str("\n<b>Session</b> none yet (the next message starts one)"),
         }
-        if let Some(usage) = self.usage(status.lane) {
+        if let Some(usage) = self.usage.get(status.lane) {
             out.push_str(&format!(
                 "\n<b>Tokens</b> last run: {} in, {} out",
                 usage.input_tokens, usage.output_tokens
@@ -245,9 +254,9 @@ impl App {
         }
         out.push_str(&format!(
             "\n<b>All chats</b> {} running of {}, {} queued",
-            self.core.in_flight(),
-            self.capacity,
-            self.core.queued()
+            self.door.in_flight(),
+            self.door.capacity(),
+            self.door.queued()
         ));
         out
     }

@@ -1,15 +1,14 @@
 //! `/cron`: listing, adding and removing a lane's scheduled prompts. The
 //! store keeps the schedule; the core decides whether a fire may run.
 
-use std::sync::Arc;
-
-use baton_core::{CronKind, LaneKey};
+use baton_core::LaneKey;
 use chrono::Utc;
 use tracing::info;
 
-use super::App;
-use super::cron_tick::job_id;
+use super::cron_tick::{cron_kind, job_id};
+use super::effects::{Effect, To};
 use super::replies::Reply;
+use super::router::Router;
 use crate::cron::schedule::{Schedule, ScheduleError};
 use crate::store::NewCronJob;
 use crate::telegram::render::escape_text;
@@ -76,10 +75,11 @@ pub fn parse(args: &str) -> Result<CronRequest, String> {
     }
 }
 
-impl App {
-    pub(super) fn on_cron(self: &Arc<Self>, lane: LaneKey, args: &str) {
-        let reply = match parse(args) {
-            Ok(CronRequest::List) => self.list_cron(lane),
+impl Router<'_> {
+    pub(super) fn on_cron(&self, to: To, args: &str) -> Vec<Effect> {
+        let lane = to.lane;
+        let (reply, changed) = match parse(args) {
+            Ok(CronRequest::List) => (self.list_cron(lane), false),
             Ok(CronRequest::Add {
                 schedule,
                 tz,
@@ -91,9 +91,13 @@ impl App {
                 prompt,
             ),
             Ok(CronRequest::Remove { id }) => self.remove_cron(lane, id),
-            Err(usage) => Reply::Refused { why: usage },
+            Err(usage) => (Reply::Refused { why: usage }, false),
         };
-        self.reply(lane, reply);
+        let mut effects = vec![Effect::reply(to, reply)];
+        if changed {
+            effects.push(Effect::CronChanged);
+        }
+        effects
     }
 
     fn list_cron(&self, lane: LaneKey) -> Reply {
@@ -129,13 +133,16 @@ impl App {
         lane: LaneKey,
         schedule: Result<Schedule, ScheduleError>,
         prompt: String,
-    ) -> Reply {
+    ) -> (Reply, bool) {
         let schedule = match schedule {
             Ok(schedule) => schedule,
             Err(error) => {
-                return Reply::Refused {
-                    why: error.to_string(),
-                };
+                return (
+                    Reply::Refused {
+                        why: error.to_string(),
+                    },
+                    false,
+                );
             }
         };
         let next_fire = schedule.next_after(Utc::now());
@@ -149,56 +156,46 @@ impl App {
         let id = match self.store.add_cron_job(&job).wait() {
             Ok(id) => id,
             Err(error) => {
-                return Reply::Refused {
-                    why: format!("Could not save the job: {error}"),
-                };
+                return (
+                    Reply::Refused {
+                        why: format!("Could not save the job: {error}"),
+                    },
+                    false,
+                );
             }
         };
-        let kind = if schedule.is_recurring() {
-            CronKind::Recurring
-        } else {
-            CronKind::OneShot
-        };
-        if let Err(error) = self.core.cron_register(job_id(id), lane, kind) {
-            return Reply::Refused {
-                why: error.to_string(),
-            };
+        let kind = cron_kind(schedule.spec());
+        if let Err(error) = self.door.cron_register(job_id(id), lane, kind) {
+            return (
+                Reply::Refused {
+                    why: error.to_string(),
+                },
+                true,
+            );
         }
-        self.persist_journal();
-        self.cron_changed.notify_one();
         info!(%lane, job = id, "cron: job added");
         let next = next_fire.map_or("never".into(), |at| {
             at.format("%Y-%m-%d %H:%M UTC").to_string()
         });
-        Reply::Html(format!(
+        let reply = Reply::Html(format!(
             "⏰ Job <code>{id}</code>: {}; next {next}. <code>/cron rm {id}</code> removes it.",
             escape_text(&schedule.describe())
-        ))
+        ));
+        (reply, true)
     }
 
-    fn remove_cron(&self, lane: LaneKey, id: i64) -> Reply {
+    fn remove_cron(&self, lane: LaneKey, id: i64) -> (Reply, bool) {
+        let refused = |why: String| (Reply::Refused { why }, false);
         match self.store.cron_job(id) {
             Ok(Some(job)) if job.lane == lane => {}
-            Ok(_) => {
-                return Reply::Refused {
-                    why: format!("No job {id} in this chat."),
-                };
-            }
-            Err(error) => {
-                return Reply::Refused {
-                    why: format!("Could not look up job {id}: {error}"),
-                };
-            }
+            Ok(_) => return refused(format!("No job {id} in this chat.")),
+            Err(error) => return refused(format!("Could not look up job {id}: {error}")),
         }
         // The core first: once it says cancelled, the job can never be claimed again.
-        let report = self.core.cron_cancel(&job_id(id));
-        self.persist_journal();
+        let report = self.door.cron_cancel(&job_id(id));
         if let Err(error) = self.store.remove_cron_job(id).wait() {
-            return Reply::Refused {
-                why: format!("Could not remove job {id}: {error}"),
-            };
+            return refused(format!("Could not remove job {id}: {error}"));
         }
-        self.cron_changed.notify_one();
         let mut out = format!("Removed job {id}.");
         if let Ok(report) = report {
             if report.removed.is_some() {
@@ -208,7 +205,7 @@ impl App {
                 out.push_str(" Its current run goes on; /stop stops it.");
             }
         }
-        Reply::Html(out)
+        (Reply::Html(out), true)
     }
 }
 

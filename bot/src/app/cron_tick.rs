@@ -8,6 +8,7 @@ use chrono::Utc;
 use tracing::{info, warn};
 
 use super::App;
+use super::effects::To;
 use crate::cron::schedule::{Schedule, ScheduleSpec};
 
 /// Sleep at most this long, so a clock jump is noticed.
@@ -17,7 +18,9 @@ pub fn job_id(id: i64) -> JobId {
     JobId(id.to_string())
 }
 
-fn kind(schedule: &ScheduleSpec) -> CronKind {
+/// Whether the core treats a job as one fire or many: the one place a
+/// schedule's kind is read.
+pub(super) fn cron_kind(schedule: &ScheduleSpec) -> CronKind {
     match schedule {
         ScheduleSpec::Once { .. } => CronKind::OneShot,
         _ => CronKind::Recurring,
@@ -37,14 +40,13 @@ impl App {
         };
         for job in jobs {
             match self
-                .core
-                .cron_register(job_id(job.id), job.lane, kind(&job.schedule))
+                .door
+                .cron_register(job_id(job.id), job.lane, cron_kind(&job.schedule))
             {
                 Ok(()) | Err(Error::JobExists(_)) => {}
                 Err(error) => warn!(job = job.id, %error, "cron: could not register"),
             }
         }
-        self.persist_journal();
     }
 
     /// A one-shot job's run ended: it is gone from the core, so from the store too.
@@ -68,7 +70,7 @@ impl App {
             let Some(fire_at) = job.next_fire else {
                 continue;
             };
-            let claim = self.core.cron_claim(
+            let claim = self.door.cron_claim(
                 &job_id(job.id),
                 Millis(fire_at.timestamp_millis().max(0) as u64),
                 job.prompt.clone(),
@@ -77,7 +79,8 @@ impl App {
             match claim {
                 Ok(CronClaim::Admitted(admission)) => {
                     info!(job = job.id, %fire_at, "cron: fired");
-                    self.admitted(job.lane, Ok(admission));
+                    let effects = self.router().admitted(To::lane(job.lane), Ok(admission));
+                    self.perform(effects);
                 }
                 Ok(CronClaim::AlreadyPending) => {
                     info!(job = job.id, "cron: previous fire still pending; skipped")
@@ -87,7 +90,9 @@ impl App {
             // A one-shot fires once; a recurring job moves to its next time
             // whatever the claim said, so it never piles up.
             let next = match Schedule::from_spec(&job.schedule) {
-                Ok(schedule) if schedule.is_recurring() => schedule.next_after(now),
+                Ok(schedule) if cron_kind(&job.schedule) == CronKind::Recurring => {
+                    schedule.next_after(now)
+                }
                 Ok(_) => None,
                 Err(error) => {
                     warn!(job = job.id, %error, "cron: stored schedule no longer parses; job paused");
@@ -97,7 +102,6 @@ impl App {
             // A failure is logged by the store.
             self.store.set_next_fire(job.id, next);
         }
-        self.persist_journal();
     }
 }
 
@@ -113,8 +117,8 @@ pub async fn tick(app: Arc<App>) {
             _ => MAX_SLEEP,
         };
         tokio::select! {
-            _ = app.stopping.cancelled() => break,
-            _ = app.cron_changed.notified() => {}
+            _ = app.tasks.stopping.cancelled() => break,
+            _ = app.tasks.cron_changed.notified() => {}
             _ = tokio::time::sleep(wait) => {}
         }
     }

@@ -1,4 +1,4 @@
-//! Persisting the core's journal, and rebuilding the core from it at start.
+//! Rebuilding the core from the journal at start.
 
 use std::sync::Arc;
 
@@ -8,23 +8,8 @@ use baton_core::journal::{self, Recovered};
 use tracing::{info, warn};
 
 use super::App;
+use super::effects::To;
 use super::replies::Reply;
-
-impl App {
-    /// Moves every journal entry the core recorded into the store, in order.
-    /// Called after each batch of updates (before their offset is
-    /// confirmed) and after every runner step that changed the core.
-    pub fn persist_journal(&self) {
-        let _order = self.journal_lock.lock();
-        let entries = self.core.drain_journal();
-        if entries.is_empty() {
-            return;
-        }
-        // Queued in the core's order; `Store::durable` says when they are on
-        // disk, and the store logs a write that fails.
-        self.store.append_events(&entries);
-    }
-}
 
 /// Reads the journal back from the store.
 pub fn load(store: &crate::store::Store) -> anyhow::Result<Recovered> {
@@ -44,7 +29,7 @@ pub fn load(store: &crate::store::Store) -> anyhow::Result<Recovered> {
 pub fn restore(app: &Arc<App>, recovered: Recovered) {
     let interrupted: Vec<_> = recovered.in_flight.values().cloned().collect();
     let queued = recovered.queued();
-    let tickets = app.core.restore(recovered);
+    let tickets = app.door.restore(recovered);
     info!(
         queued,
         interrupted = interrupted.len(),
@@ -54,12 +39,11 @@ pub fn restore(app: &Arc<App>, recovered: Recovered) {
     for item in interrupted {
         warn!(item = %item.id, lane = %item.lane, "journal: run was interrupted by the last exit");
         app.reply(
-            item.lane,
+            To::lane(item.lane),
             Reply::InterruptedByRestart {
                 preview: item.preview(60),
             },
         );
     }
-    app.persist_journal();
     app.start(tickets);
 }

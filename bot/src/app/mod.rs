@@ -1,35 +1,53 @@
 //! The running bot: the core, Telegram, the drivers and the store wired
-//! together. Handlers route into the core; runners carry out its tickets.
+//! together. Handlers ([`router`] and its command, button and cron
+//! siblings) decide, returning effects; the [`executor`] performs them;
+//! runners carry out the core's tickets. Every change to the core goes
+//! through the [`door`].
 
 mod buttons;
 mod commands;
 mod cron_command;
 mod cron_tick;
+mod door;
+mod downloads;
+mod effects;
+mod executor;
+mod incoming;
 mod journal;
 mod polling;
 mod rate_limit;
 mod replies;
 mod router;
+mod run_buttons;
 mod runner;
 mod shutdown;
+mod usage;
 
-use std::collections::HashMap;
+#[cfg(test)]
+mod handler_tests;
+
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use baton_core::{Driver, LaneKey};
-use parking_lot::Mutex;
+use baton_core::LaneKey;
 use teloxide::Bot;
 use teloxide::types::{ChatId, MessageId, ThreadId};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::config::Config;
 use crate::drivers::{ClaudeDriver, CodexDriver};
 use crate::platform::Core;
 use crate::store::Store;
 use crate::streaming::api::Target;
 use crate::streaming::coalescer::{ChatPauses, CoalescerConfig};
+use door::CoreDoor;
+use downloads::Downloads;
+use rate_limit::RateLimit;
+use router::{Router, Scope};
+use usage::UsageBoard;
 
 pub use cron_tick::tick as cron_tick;
 pub use journal::{load as load_journal, restore};
@@ -37,104 +55,116 @@ pub use polling::poll_updates;
 pub use replies::Reply;
 pub use router::now_millis;
 pub use shutdown::{shutdown, signal};
+pub use usage::Usage;
 
-/// Token usage a lane's last run reported, for `/status`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Usage {
-    pub input_tokens: u64,
-    pub output_tokens: u64,
+/// Everything a handler, the executor or a runner needs, behind one `Arc`.
+pub struct App {
+    /// The core, behind the door that persists every change it makes.
+    door: CoreDoor,
+    store: Arc<Store>,
+    scope: Scope,
+    rate_limit: RateLimit,
+    usage: UsageBoard,
+    downloads: Downloads,
+    outbox: Outbox,
+    agents: Agents,
+    tasks: Tasks,
 }
 
-/// Everything a handler or a runner needs, shared behind one `Arc`.
-pub struct App {
-    pub core: Core,
-    pub bot: Bot,
-    pub store: Store,
-    pub claude: ClaudeDriver,
-    /// `None` when no codex binary was found; switching to it then says so.
-    pub codex: Option<CodexDriver>,
-    pub workdir: PathBuf,
+/// How messages reach Telegram.
+struct Outbox {
+    bot: Bot,
+    coalescer: CoalescerConfig,
+    pauses: ChatPauses,
+}
+
+/// The agent CLIs and where they work.
+struct Agents {
+    claude: ClaudeDriver,
+    /// `None` when no codex binary was found.
+    codex: Option<CodexDriver>,
+    workdir: PathBuf,
     /// Where downloaded photos and documents are kept for the agent.
-    pub files_dir: PathBuf,
-    pub allowed_users: Vec<u64>,
-    /// The bot's own username, for commands addressed as `/stop@name`.
-    pub username: String,
-    pub capacity: usize,
-    pub coalescer: CoalescerConfig,
-    /// Runs longer than this send their final answer again as new messages.
-    pub notify_after: std::time::Duration,
-    pub pauses: ChatPauses,
-    /// Cancelled when the process shuts down: stops polling and cron.
-    pub stopping: CancellationToken,
-    /// Every runner task, so shutdown can wait for them to report.
-    pub runners: TaskTracker,
+    files_dir: PathBuf,
+    /// Runs longer than this send the end of their answer again as a new message.
+    notify_after: Duration,
+}
+
+/// The background work, so shutdown can stop and wait for it.
+struct Tasks {
+    /// Cancelled when the process shuts down: stops polling, cron and downloads.
+    stopping: CancellationToken,
+    /// Every runner, reply and download task.
+    runners: TaskTracker,
     /// Wakes the cron ticker when jobs change.
-    pub cron_changed: Notify,
-    usage: Mutex<HashMap<LaneKey, Usage>>,
-    rate_limit: rate_limit::RateLimit,
-    /// Serializes draining the core's journal with appending it to the
-    /// store, so entries reach the database in the core's order.
-    journal_lock: Mutex<()>,
+    cron_changed: Notify,
 }
 
 pub struct AppParts {
+    pub config: Config,
     pub core: Core,
     pub bot: Bot,
     pub store: Store,
     pub claude: ClaudeDriver,
     pub codex: Option<CodexDriver>,
-    pub workdir: PathBuf,
-    pub files_dir: PathBuf,
-    pub allowed_users: Vec<u64>,
+    /// The bot's own username, for commands addressed as `/stop@name`.
     pub username: String,
-    pub coalescer: CoalescerConfig,
-    pub notify_after: std::time::Duration,
-    /// Messages per minute per user; `None` for no limit.
-    pub rate_limit: Option<u32>,
 }
 
 impl App {
     pub fn new(parts: AppParts) -> Arc<App> {
-        let capacity = parts.core.inspect(|machine| machine.config().capacity);
+        let store = Arc::new(parts.store);
+        let config = Arc::new(parts.config);
+        let codex_installed = parts.codex.is_some();
         Arc::new(App {
-            core: parts.core,
-            bot: parts.bot,
-            store: parts.store,
-            claude: parts.claude,
-            codex: parts.codex,
-            capacity,
-            workdir: parts.workdir,
-            files_dir: parts.files_dir,
-            allowed_users: parts.allowed_users,
-            username: parts.username,
-            coalescer: parts.coalescer,
-            notify_after: parts.notify_after,
-            pauses: ChatPauses::default(),
-            stopping: CancellationToken::new(),
-            runners: TaskTracker::new(),
-            cron_changed: Notify::new(),
-            usage: Mutex::new(HashMap::new()),
-            rate_limit: rate_limit::RateLimit::new(parts.rate_limit),
-            journal_lock: Mutex::new(()),
+            door: CoreDoor::new(parts.core, Arc::clone(&store)),
+            store,
+            rate_limit: RateLimit::new(config.rate_limit_per_minute),
+            usage: UsageBoard::default(),
+            downloads: Downloads::default(),
+            outbox: Outbox {
+                bot: parts.bot,
+                coalescer: CoalescerConfig {
+                    edit_interval: config.edit_interval,
+                    ..Default::default()
+                },
+                pauses: ChatPauses::default(),
+            },
+            agents: Agents {
+                claude: parts.claude,
+                codex: parts.codex,
+                workdir: config.workdir.clone(),
+                files_dir: config.state_dir.join("files"),
+                notify_after: config.notify_after,
+            },
+            tasks: Tasks {
+                stopping: CancellationToken::new(),
+                runners: TaskTracker::new(),
+                cron_changed: Notify::new(),
+            },
+            scope: Scope {
+                codex_installed,
+                username: parts.username,
+                config,
+            },
         })
     }
 
-    pub fn is_allowed(&self, user: u64) -> bool {
-        self.allowed_users.contains(&user)
+    /// Resolves once every store write queued so far is on disk (the last
+    /// step of serving).
+    pub async fn durable(&self) -> Result<(), crate::store::StoreError> {
+        self.door.durable().await
     }
 
-    pub fn usage(&self, lane: LaneKey) -> Option<Usage> {
-        self.usage.lock().get(&lane).copied()
-    }
-
-    fn set_usage(&self, lane: LaneKey, usage: Usage) {
-        self.usage.lock().insert(lane, usage);
-    }
-
-    pub fn driver_available(&self, driver: Driver) -> bool {
-        match driver {
-            Driver::Claude => true,
-            Driver::Codex => self.codex.is_some(),
+    /// The handlers, over this app's state.
+    fn router(&self) -> Router<'_> {
+        Router {
+            door: &self.door,
+            store: &self.store,
+            scope: &self.scope,
+            rate_limit: &self.rate_limit,
+            usage: &self.usage,
+            downloads: &self.downloads,
         }
     }
 }
@@ -144,17 +174,5 @@ pub fn target(lane: LaneKey) -> Target {
     Target {
         chat: ChatId(lane.chat),
         thread: lane.topic.map(|topic| ThreadId(MessageId(topic))),
-    }
-}
-
-/// The lane a message belongs to: its chat, and in forum topics its topic.
-pub fn lane_of(message: &teloxide::types::Message) -> LaneKey {
-    let topic = message
-        .thread_id
-        .filter(|_| message.is_topic_message)
-        .map(|thread| thread.0.0);
-    LaneKey {
-        chat: message.chat.id.0,
-        topic,
     }
 }

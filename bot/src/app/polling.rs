@@ -1,7 +1,13 @@
-//! Long polling with a durable inbox: each update is recorded in the store,
-//! routed, and the core's journal persisted, before the next getUpdates
-//! call confirms its offset to Telegram. A crash loses nothing; a
-//! redelivered update is recognised and never runs twice.
+//! Long polling: each update is recorded in the inbox (so a redelivery is
+//! recognised and never runs twice), routed, and its effects handed to the
+//! executor without waiting for any of them: a `/stop` behind a large
+//! download is handled at once. The next getUpdates call, which confirms
+//! the batch's offset to Telegram, waits until the core's journal entries
+//! for the batch are durable.
+//!
+//! A file's item is submitted when its download completes, so a crash
+//! during a download loses that one message (its offset is already
+//! confirmed); the user saw no "queued" for it and sends it again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,10 +15,11 @@ use std::time::Duration;
 use teloxide::RequestError;
 use teloxide::payloads::GetUpdatesSetters;
 use teloxide::prelude::Requester;
-use teloxide::types::{AllowedUpdate, Update};
+use teloxide::types::AllowedUpdate;
 use tracing::{debug, info, warn};
 
 use super::App;
+use super::incoming::{self, Input};
 use crate::store::RecordOutcome;
 
 /// Seconds Telegram holds a getUpdates call open while nothing happens.
@@ -44,13 +51,14 @@ pub async fn poll_updates(app: Arc<App>) {
     info!(offset, "polling: started");
     loop {
         let request = app
+            .outbox
             .bot
             .get_updates()
             .offset(offset as i32)
             .timeout(POLL_TIMEOUT_SECS)
             .allowed_updates([AllowedUpdate::Message, AllowedUpdate::CallbackQuery]);
         let updates = tokio::select! {
-            _ = app.stopping.cancelled() => break,
+            _ = app.tasks.stopping.cancelled() => break,
             result = request.into_future() => result,
         };
         let updates = match updates {
@@ -73,18 +81,22 @@ pub async fn poll_updates(app: Arc<App>) {
         for update in updates {
             let id = i64::from(update.id.0);
             offset = offset.max(id + 1);
-            if accept(&app, &update).await {
-                app.route(update).await;
+            let Some(input) = incoming::read(&update) else {
+                debug!(update = id, "polling: ignored an update of another kind");
+                continue;
+            };
+            if accept(&app, id, &input, &update).await {
+                let effects = app.router().on_input(input);
+                app.perform(effects);
                 // From here on the journal follows the item; the inbox only
                 // remembers the id, so a redelivery is recognised. A failure is
                 // logged by the store.
                 app.store.mark_done(id, chrono::Utc::now());
             }
         }
-        app.persist_journal();
-        // The next getUpdates confirms the offset to Telegram: the batch's
-        // records and entries must be on disk first.
-        if let Err(error) = app.store.durable().await {
+        // The next getUpdates tells Telegram it may forget these updates:
+        // only once the batch's records and core entries are on disk.
+        if let Err(error) = app.door.durable().await {
             warn!(%error, "polling: the batch's records are not durable");
         }
         app.store.confirm_update(offset - 1);
@@ -92,12 +104,10 @@ pub async fn poll_updates(app: Arc<App>) {
     info!("polling: stopped");
 }
 
-/// Records the update in the inbox; false for a redelivery already handled.
-async fn accept(app: &App, update: &Update) -> bool {
-    let id = i64::from(update.id.0);
-    let lane = update.chat().map_or(baton_core::LaneKey::chat(0), |chat| {
-        baton_core::LaneKey::chat(chat.id.0)
-    });
+/// Records the update in the inbox under its lane (with its forum topic);
+/// false for a redelivery already handled.
+async fn accept(app: &App, id: i64, input: &Input, update: &teloxide::types::Update) -> bool {
+    let lane = input.lane().unwrap_or(baton_core::LaneKey::chat(0));
     match app
         .store
         .record_update(id, lane, update, chrono::Utc::now())
@@ -119,7 +129,7 @@ async fn accept(app: &App, update: &Update) -> bool {
 
 async fn pause(app: &App, wait: Duration) {
     tokio::select! {
-        _ = app.stopping.cancelled() => {}
+        _ = app.tasks.stopping.cancelled() => {}
         _ = tokio::time::sleep(wait) => {}
     }
 }

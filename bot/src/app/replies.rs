@@ -1,17 +1,9 @@
 //! Every short reply the bot sends besides streamed answers, in one place:
 //! what the user can see, worded once.
 
-use std::sync::Arc;
+use baton_core::RunView;
 
-use baton_core::{LaneKey, RunView};
-use teloxide::payloads::SendMessageSetters;
-use teloxide::prelude::Requester;
-use teloxide::types::{InlineKeyboardMarkup, ParseMode};
-use tracing::warn;
-
-use super::{App, target};
-use crate::streaming::coalescer::deliver;
-use crate::telegram::render::{escape_text, split_html};
+use crate::telegram::render::escape_text;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
@@ -35,9 +27,6 @@ pub enum Reply {
         removed: Vec<String>,
     },
     NothingToRetry,
-    Starting {
-        preview: String,
-    },
     InterruptedByRestart {
         preview: String,
     },
@@ -105,7 +94,6 @@ impl Reply {
                 out
             }
             Reply::NothingToRetry => "Nothing to retry in this chat yet.".into(),
-            Reply::Starting { preview } => format!("▶️ Starting: {}", escape_text(preview)),
             Reply::InterruptedByRestart { preview } => format!(
                 "⚠️ Baton restarted while this was running, so it was cut off and not rerun: {}\nSend /retry to run it again.",
                 escape_text(preview)
@@ -126,47 +114,4 @@ impl Reply {
 /// How a run is named to the user.
 pub fn describe(run: &RunView) -> String {
     format!("{} ({}, {}s)", run.preview, run.driver, run.age_ms / 1000)
-}
-
-impl App {
-    /// Sends a reply in the background: handlers never wait on Telegram.
-    pub fn reply(self: &Arc<Self>, lane: LaneKey, reply: Reply) {
-        let (bot, config, pauses) = (
-            self.bot.clone(),
-            self.coalescer.clone(),
-            self.pauses.clone(),
-        );
-        self.runners.spawn(async move {
-            // Through the coalescer: long replies (/debug) are split, flood
-            // control is waited out, refused HTML goes out plain.
-            let messages = split_html(&reply.html());
-            let delivery = deliver(bot, target(lane), messages, config, pauses).await;
-            if delivery.abandoned > 0 {
-                warn!(%lane, abandoned = delivery.abandoned, "reply: could not send");
-            }
-        });
-    }
-
-    /// Sends a reply with an inline keyboard.
-    pub fn reply_with_keyboard(
-        self: &Arc<Self>,
-        lane: LaneKey,
-        html: String,
-        keyboard: InlineKeyboardMarkup,
-    ) {
-        let bot = self.bot.clone();
-        self.runners.spawn(async move {
-            let target = target(lane);
-            let mut request = bot
-                .send_message(target.chat, html)
-                .parse_mode(ParseMode::Html)
-                .reply_markup(keyboard);
-            if let Some(thread) = target.thread {
-                request = request.message_thread_id(thread);
-            }
-            if let Err(error) = request.await {
-                warn!(%lane, %error, "reply: could not send a keyboard");
-            }
-        });
-    }
 }

@@ -1,18 +1,24 @@
-//! Routing updates: each message, command or button becomes one core
-//! operation, and what the core answers is carried out in the background.
-//! Nothing here waits for an agent, so `/stop` is always handled at once.
+//! Handlers: each message, command or button becomes core operations
+//! (through the door) and a list of [`Effect`]s for the executor. Nothing
+//! here awaits anything, so `/stop` is handled at once whatever else is in
+//! flight, and every handler is tested without Telegram or tokio.
 
 use std::sync::Arc;
 
 use baton_core::{Admission, Error, Item, ItemId, LaneKey, Millis, Origin};
-use teloxide::net::Download;
-use teloxide::prelude::Requester;
-use teloxide::types::{Message, Update, UpdateKind};
 use teloxide::utils::command::BotCommands;
 use tracing::{debug, info, warn};
 
-use super::replies::Reply;
-use super::{App, lane_of};
+use super::door::CoreDoor;
+use super::downloads::Downloads;
+use super::effects::{Download, Effect, To};
+use super::incoming::{Content, FileRef, Incoming, Input};
+use super::rate_limit::RateLimit;
+use super::replies::{Reply, describe};
+use super::usage::UsageBoard;
+use crate::config::Config;
+use crate::platform::RunCancel;
+use crate::store::Store;
 use crate::telegram::commands::Command;
 use crate::telegram::stop_phrases::{Intent, classify};
 
@@ -26,228 +32,272 @@ pub fn now_millis() -> Millis {
 /// The largest file the Bot API lets a bot download.
 const MAX_DOWNLOAD_BYTES: u32 = 20 * 1024 * 1024;
 
-impl App {
-    /// Routes one update. Only file downloads are awaited here; everything
-    /// else returns after one core operation.
-    pub async fn route(self: &Arc<Self>, update: Update) {
-        let update_id = i64::from(update.id.0);
-        match update.kind {
-            UpdateKind::Message(message) => self.on_message(update_id, message).await,
-            UpdateKind::CallbackQuery(query) => self.on_button(update_id, query),
-            _ => debug!(update_id, "router: ignored an update of another kind"),
+/// What handlers know of this deployment.
+pub struct Scope {
+    /// Who may use the bot, and the folder the agents work in.
+    pub config: Arc<Config>,
+    /// The bot's own username, for commands addressed as `/stop@name`.
+    pub username: String,
+    /// False when no codex binary was found; switching to it then says so.
+    pub codex_installed: bool,
+}
+
+/// How a file download ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetched {
+    /// Saved at this path.
+    Saved(String),
+    Failed(String),
+    /// A stop of its lane came first.
+    Cancelled,
+}
+
+/// The handlers, over the parts of the app they read and change.
+pub struct Router<'a> {
+    pub door: &'a CoreDoor,
+    pub store: &'a Store,
+    pub scope: &'a Scope,
+    pub rate_limit: &'a RateLimit,
+    pub usage: &'a UsageBoard,
+    pub downloads: &'a Downloads,
+}
+
+impl Router<'_> {
+    pub fn on_input(&self, input: Input) -> Vec<Effect> {
+        match input {
+            Input::Message(message) => self.on_message(message),
+            Input::Press(press) => self.on_press(press),
         }
     }
 
-    pub(super) fn admit_user(
-        &self,
-        user: Option<&teloxide::types::User>,
-        chat: i64,
-        what: &str,
-    ) -> bool {
+    pub(super) fn admit_user(&self, user: Option<u64>, chat: i64, what: &str) -> bool {
         let Some(user) = user else {
             warn!(chat, what, "router: refused an update without a sender");
             return false;
         };
-        if self.is_allowed(user.id.0) {
+        if self.scope.config.is_allowed(user) {
             return true;
         }
-        warn!(user = user.id.0, username = ?user.username, chat, what, "router: refused a user who is not allowed");
+        warn!(
+            user,
+            chat, what, "router: refused a user who is not allowed"
+        );
         false
     }
 
-    async fn on_message(self: &Arc<Self>, update_id: i64, message: Message) {
-        if !self.admit_user(message.from.as_ref(), message.chat.id.0, "message") {
-            return;
+    pub fn on_message(&self, message: Incoming) -> Vec<Effect> {
+        if !self.admit_user(message.user, message.lane.chat, "message") {
+            return Vec::new();
         }
-        let lane = lane_of(&message);
-        let user = message.from.as_ref().map_or(0, |user| user.id.0);
-        if let Some(text) = message.text() {
-            if text.starts_with('/')
-                && let Ok(command) = Command::parse(text, &self.username)
-            {
-                info!(%lane, ?command, "router: command");
-                self.on_command(update_id, lane, command);
-                return;
-            }
-            let intent = classify(text);
-            if !matches!(intent, Intent::Stop) && !self.within_rate(lane, user) {
-                return;
-            }
-            match intent {
-                Intent::Stop => self.stop_lane(lane),
-                Intent::Interrupt(prompt) => {
-                    let item = self.item(update_id, lane, Origin::Text, prompt, Vec::new());
-                    let admission = self.core.interrupt(item);
-                    self.admitted(lane, admission);
+        let (lane, user, update_id) = (
+            message.lane,
+            message.user.unwrap_or_default(),
+            message.update_id,
+        );
+        let to = To::message(lane, message.message);
+        let text = match message.content {
+            Content::Text(text) => text,
+            other => {
+                if let Some(refused) = self.over_rate(to, user) {
+                    return vec![refused];
                 }
-                Intent::Message(prompt) => {
-                    let item = self.item(update_id, lane, Origin::Text, prompt, Vec::new());
-                    let admission = self.core.submit(item);
-                    self.admitted(lane, admission);
-                }
+                return self.on_attachment(update_id, to, other);
             }
-            return;
-        }
-        if !self.within_rate(lane, user) {
-            return;
-        }
-        if message.voice().is_some() || message.audio().is_some() {
-            self.reply(
-                lane,
-                Reply::NotAvailable {
-                    what: "Voice transcription".into(),
-                },
-            );
-            return;
-        }
-        let caption = message.caption().unwrap_or_default().to_owned();
-        let file = if let Some(sizes) = message.photo() {
-            sizes
-                .iter()
-                .max_by_key(|size| size.width * size.height)
-                .map(|size| (size.file.clone(), Origin::Photo, "jpg".to_owned()))
-        } else if let Some(document) = message.document() {
-            let extension = document
-                .file_name
-                .as_deref()
-                .and_then(|name| std::path::Path::new(name).extension())
-                .and_then(|ext| ext.to_str())
-                .unwrap_or("bin")
-                .to_owned();
-            Some((document.file.clone(), Origin::Document, extension))
-        } else {
-            None
         };
-        let Some((file, origin, extension)) = file else {
-            self.reply(
-                lane,
-                Reply::Refused {
-                    why: "Baton understands text, photos and documents.".into(),
-                },
-            );
-            return;
+        if text.starts_with('/')
+            && let Ok(command) = Command::parse(&text, &self.scope.username)
+        {
+            info!(%lane, ?command, "router: command");
+            return self.on_command(update_id, to, command);
+        }
+        let intent = classify(&text);
+        if !matches!(intent, Intent::Stop)
+            && let Some(refused) = self.over_rate(to, user)
+        {
+            return vec![refused];
+        }
+        match intent {
+            Intent::Stop => self.stop_lane(to),
+            Intent::Interrupt(prompt) => {
+                let item = item(update_id, lane, Origin::Text, prompt, Vec::new());
+                self.admitted(to, self.door.interrupt(item))
+            }
+            Intent::Message(prompt) => {
+                let item = item(update_id, lane, Origin::Text, prompt, Vec::new());
+                self.admitted(to, self.door.submit(item))
+            }
+        }
+    }
+
+    fn on_attachment(&self, update_id: i64, to: To, content: Content) -> Vec<Effect> {
+        let file = match content {
+            Content::File(file) => file,
+            Content::Voice => {
+                return vec![Effect::reply(
+                    to,
+                    Reply::NotAvailable {
+                        what: "Voice transcription".into(),
+                    },
+                )];
+            }
+            Content::Text(_) | Content::Unsupported => {
+                return vec![Effect::reply(
+                    to,
+                    Reply::Refused {
+                        why: "Baton understands text, photos and documents.".into(),
+                    },
+                )];
+            }
         };
         if file.size > MAX_DOWNLOAD_BYTES {
-            self.reply(
-                lane,
+            return vec![Effect::reply(
+                to,
                 Reply::Refused {
                     why: "That file is over Telegram's 20 MB download limit.".into(),
                 },
-            );
-            return;
+            )];
         }
-        match self.download(update_id, &file.id, &extension).await {
-            Ok(path) => {
+        let (key, cancel) = self.downloads.begin(to.lane, file_preview(&file));
+        vec![Effect::Download(Download {
+            update_id,
+            to,
+            file,
+            cancel,
+            key,
+        })]
+    }
+
+    /// A download ended: a saved file becomes an item like a text would.
+    pub fn on_fetched(&self, download: &Download, fetched: Fetched) -> Vec<Effect> {
+        self.downloads.end(download.to.lane, download.key);
+        let lane = download.to.lane;
+        match fetched {
+            Fetched::Saved(path) => {
+                let caption = &download.file.caption;
                 let prompt = if caption.is_empty() {
-                    "Look at the attached file.".to_owned()
+                    "Look at the attached file."
                 } else {
                     caption
                 };
                 let prompt = format!("{prompt}\n\n(Attached file: {path})");
-                let item = self.item(update_id, lane, origin, prompt, vec![path]);
-                let admission = self.core.submit(item);
-                self.admitted(lane, admission);
-            }
-            Err(error) => {
-                warn!(%lane, %error, "router: could not download a file");
-                self.reply(
+                let item = item(
+                    download.update_id,
                     lane,
+                    download.file.origin.clone(),
+                    prompt,
+                    vec![path],
+                );
+                self.admitted(download.to, self.door.submit(item))
+            }
+            Fetched::Failed(error) => {
+                warn!(%lane, %error, "router: could not download a file");
+                vec![Effect::reply(
+                    download.to,
                     Reply::Refused {
                         why: format!("Could not download that file: {error}"),
                     },
-                );
+                )]
+            }
+            Fetched::Cancelled => {
+                info!(%lane, "router: a stop cancelled a download");
+                Vec::new()
             }
         }
     }
 
-    /// Counts a submission against the user's rate; tells the user when refused.
-    fn within_rate(self: &Arc<Self>, lane: LaneKey, user: u64) -> bool {
+    /// Counts a submission against the user's rate; the refusal when over it.
+    fn over_rate(&self, to: To, user: u64) -> Option<Effect> {
         if self.rate_limit.allow(user, std::time::Instant::now()) {
-            return true;
+            return None;
         }
-        warn!(%lane, user, "router: rate limit reached");
+        warn!(lane = %to.lane, user, "router: rate limit reached");
         let limit = self.rate_limit.per_minute().unwrap_or_default();
-        self.reply(lane, Reply::Refused { why: format!("Slow down: at most {limit} messages a minute. This one was not queued; send it again in a moment.") });
-        false
+        Some(Effect::reply(
+            to,
+            Reply::Refused {
+                why: format!(
+                    "Slow down: at most {limit} messages a minute. This one was not queued; send it again in a moment."
+                ),
+            },
+        ))
     }
 
-    async fn download(
-        &self,
-        update_id: i64,
-        file_id: &teloxide::types::FileId,
-        extension: &str,
-    ) -> anyhow::Result<String> {
-        let file = self.bot.get_file(file_id.clone()).await?;
-        let dir = self.files_dir.clone();
-        tokio::fs::create_dir_all(&dir).await?;
-        let path = dir.join(format!("{update_id}.{extension}"));
-        let mut out = tokio::fs::File::create(&path).await?;
-        self.bot.download_file(&file.path, &mut out).await?;
-        Ok(path.to_string_lossy().into_owned())
-    }
-
-    pub(super) fn item(
-        &self,
-        update_id: i64,
-        lane: LaneKey,
-        origin: Origin,
-        prompt: String,
-        attachments: Vec<String>,
-    ) -> Item {
-        Item {
-            id: ItemId::update(update_id),
-            lane,
-            origin,
-            prompt,
-            attachments,
-            arrived_at: now_millis(),
-        }
-    }
-
-    /// Carries out the core's answer to a submission.
-    pub(super) fn admitted(
-        self: &Arc<Self>,
-        lane: LaneKey,
-        admission: Result<Admission<crate::platform::RunCancel>, Error>,
-    ) {
-        match admission {
-            Ok(Admission::Started(ticket)) => self.start(vec![ticket]),
+    /// What the core's answer to a submission means for the chat.
+    pub fn admitted(&self, to: To, admission: Result<Admission<RunCancel>, Error>) -> Vec<Effect> {
+        let reply = match admission {
+            Ok(Admission::Started(ticket)) => return vec![Effect::Start(vec![ticket])],
             Ok(Admission::Queued {
                 position,
                 cancelled: Some(_),
-            }) => self.reply(lane, Reply::Interrupting { position }),
+            }) => Reply::Interrupting { position },
             Ok(Admission::Queued {
                 position,
                 cancelled: None,
-            }) => self.reply(lane, Reply::Queued { position }),
-            Err(Error::Duplicate(id)) => debug!(%lane, %id, "router: duplicate item ignored"),
-            Err(Error::QueueFull(max)) => self.reply(lane, Reply::QueueFull { max }),
-            Err(Error::ShuttingDown) => self.reply(lane, Reply::ShuttingDown),
-            Err(Error::NothingToRetry) => self.reply(lane, Reply::NothingToRetry),
-            Err(error) => {
-                warn!(%lane, %error, "router: submission refused");
-                self.reply(
-                    lane,
-                    Reply::Refused {
-                        why: error.to_string(),
-                    },
-                );
+            }) => Reply::Queued { position },
+            Err(Error::Duplicate(id)) => {
+                debug!(lane = %to.lane, %id, "router: duplicate item ignored");
+                return Vec::new();
             }
-        }
+            Err(Error::QueueFull(max)) => Reply::QueueFull { max },
+            Err(Error::ShuttingDown) => Reply::ShuttingDown,
+            Err(Error::NothingToRetry) => Reply::NothingToRetry,
+            Err(error) => {
+                warn!(lane = %to.lane, %error, "router: submission refused");
+                Reply::Refused {
+                    why: error.to_string(),
+                }
+            }
+        };
+        vec![Effect::reply(to, reply)]
     }
 
-    /// Every stop intent (`/stop`, "stop", `!`): cancels the run and clears
-    /// the queue, telling exactly what was cancelled and removed.
-    pub(super) fn stop_lane(self: &Arc<Self>, lane: LaneKey) {
-        let report = self.core.stop(lane, true);
-        self.persist_journal();
-        info!(%lane, cancelled = report.cancelled.is_some(), removed = report.removed.len(), "router: stop");
-        if report.cancelled.is_none() && report.removed.is_empty() {
-            self.reply(lane, Reply::NothingToStop);
-            return;
+    /// Every stop intent (`/stop`, "stop", `!`): cancels the run, clears the
+    /// queue and the files still downloading, telling exactly what went.
+    pub fn stop_lane(&self, to: To) -> Vec<Effect> {
+        let lane = to.lane;
+        let downloads = self.downloads.cancel_lane(lane);
+        let report = self.door.stop(lane, true);
+        info!(%lane, cancelled = report.cancelled.is_some(), removed = report.removed.len(), downloads = downloads.len(), "router: stop");
+        if report.cancelled.is_none() && report.removed.is_empty() && downloads.is_empty() {
+            return vec![Effect::reply(to, Reply::NothingToStop)];
         }
-        let run = report.cancelled.as_ref().map(super::replies::describe);
-        let removed = report.removed.iter().map(|item| item.preview(60)).collect();
-        self.reply(lane, Reply::Stopped { run, removed });
+        let run = report.cancelled.as_ref().map(describe);
+        let removed = report
+            .removed
+            .iter()
+            .map(|item| item.preview(60))
+            .chain(downloads)
+            .collect();
+        vec![Effect::reply(to, Reply::Stopped { run, removed })]
+    }
+}
+
+fn file_preview(file: &FileRef) -> String {
+    let kind = match file.origin {
+        Origin::Photo => "photo",
+        _ => "file",
+    };
+    let caption: String = file.caption.chars().take(50).collect();
+    if caption.is_empty() {
+        format!("({kind}, still downloading)")
+    } else {
+        format!("{caption} ({kind}, still downloading)")
+    }
+}
+
+pub(super) fn item(
+    update_id: i64,
+    lane: LaneKey,
+    origin: Origin,
+    prompt: String,
+    attachments: Vec<String>,
+) -> Item {
+    Item {
+        id: ItemId::update(update_id),
+        lane,
+        origin,
+        prompt,
+        attachments,
+        arrived_at: now_millis(),
     }
 }

@@ -12,6 +12,8 @@ use teloxide::types::{ChatId, MessageId};
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
+use super::door::NotSpawned;
+use super::run_buttons::RunButtons;
 use super::{App, Usage, target};
 use crate::drivers::{AgentEvent, AgentOutcome, AgentRequest};
 use crate::platform::Ticket;
@@ -52,7 +54,7 @@ impl App {
         for ticket in tickets {
             let span = info_span!("run", run = %ticket.run, lane = %ticket.lane(), driver = %ticket.driver);
             let app = Arc::clone(self);
-            self.runners.spawn(app.run(ticket).instrument(span));
+            self.tasks.runners.spawn(app.run(ticket).instrument(span));
         }
     }
 
@@ -60,11 +62,12 @@ impl App {
         let started = Instant::now();
         let lane = ticket.lane();
         info!(item = %ticket.item.id, "run: admitted");
+        let buttons = RunButtons::new(self.outbox.bot.clone(), ticket.run);
         let mut answer = AnswerStream::start(
-            self.bot.clone(),
+            buttons.clone(),
             target(lane),
-            self.coalescer.clone(),
-            self.pauses.clone(),
+            self.outbox.coalescer.clone(),
+            self.outbox.pauses.clone(),
         );
         if !matches!(ticket.item.origin, Origin::Cron { silent: true, .. }) {
             answer.apply(ViewEvent::Notice {
@@ -72,19 +75,18 @@ impl App {
             });
         }
         let typing = Typing::start(
-            self.bot.clone(),
+            self.outbox.bot.clone(),
             target(lane),
             TYPING_EVERY,
-            self.pauses.clone(),
+            self.outbox.pauses.clone(),
         );
         let ended = self.execute(&ticket, &mut answer).await;
         drop(typing);
         // The core learns first, so the next item starts while this answer's
         // last edit is still on its way.
-        match self.core.finish(ticket.run, ended.outcome) {
+        match self.door.finish(ticket.run, ended.outcome) {
             Ok(report) => {
                 info!(outcome = ?report.outcome, next = report.tickets.len(), "run: finished");
-                self.persist_journal();
                 if let Some(job) = report.cron_ended {
                     self.cron_job_ended(&job);
                 }
@@ -93,14 +95,22 @@ impl App {
             Err(error) => error!(%error, "run: the core refused its finish"),
         }
         let completed = matches!(ended.view, ViewOutcome::Completed { .. });
+        let failed = matches!(
+            ended.view,
+            ViewOutcome::Failed { .. } | ViewOutcome::Stalled
+        );
+        buttons.run_ended();
         let (delivery, texts) = answer.finish_with_texts(ended.view).await;
+        buttons
+            .settle(ChatId(lane.chat), delivery.messages.last().copied(), failed)
+            .await;
         if delivery.abandoned > 0 {
             warn!(
                 abandoned = delivery.abandoned,
                 "run: some answer messages could not be delivered"
             );
         }
-        if completed && started.elapsed() >= self.notify_after {
+        if completed && started.elapsed() >= self.agents.notify_after {
             self.renotify(lane, delivery.messages, texts).await;
         }
     }
@@ -114,18 +124,23 @@ impl App {
             return;
         };
         let fresh = deliver(
-            self.bot.clone(),
+            self.outbox.bot.clone(),
             target(lane),
             vec![last_text.clone()],
-            self.coalescer.clone(),
-            self.pauses.clone(),
+            self.outbox.coalescer.clone(),
+            self.outbox.pauses.clone(),
         )
         .await;
         if fresh.abandoned > 0 || fresh.messages.is_empty() {
             warn!("run: the end of the answer could not be sent again; the streamed copy stays");
             return;
         }
-        if let Err(error) = self.bot.delete(ChatId(lane.chat), *last_streamed).await {
+        if let Err(error) = self
+            .outbox
+            .bot
+            .delete(ChatId(lane.chat), *last_streamed)
+            .await
+        {
             warn!(%error, "run: could not remove the streamed copy of the answer's end");
         }
     }
@@ -136,20 +151,20 @@ impl App {
         let lane = ticket.lane();
         let mut resume = ticket.resume.clone();
         loop {
-            if let Err(error) = self.core.spawned(ticket.run) {
-                info!(%error, "run: not spawned");
-                return Ended::cancelled();
-            }
-            self.persist_journal();
-            // The entry saying the run started is on disk before the agent
-            // can act: a crash never reruns it and never loses it.
-            if let Err(error) = self.store.durable().await {
-                error!(%error, "run: its start is not durable; not spawning");
-                return Ended::failed("the bot could not save its state".into());
+            match self.door.spawned(ticket).await {
+                Ok(()) => {}
+                Err(NotSpawned::Refused(error)) => {
+                    info!(%error, "run: not spawned");
+                    return Ended::cancelled();
+                }
+                Err(error @ NotSpawned::NotDurable(_)) => {
+                    error!(%error, "run: not spawning");
+                    return Ended::failed("the bot could not save its state".into());
+                }
             }
             let request = AgentRequest {
                 prompt: ticket.item.prompt.clone(),
-                workdir: self.workdir.clone(),
+                workdir: self.agents.workdir.clone(),
                 model: ticket.model.clone(),
                 effort: ticket.effort.clone(),
                 resume: resume.clone(),
@@ -157,8 +172,8 @@ impl App {
             };
             let (events, mut received) = mpsc::unbounded_channel();
             let cancel = ticket.cancel.token().clone();
-            let mut agent: AgentRun<'_> = match (ticket.driver, &self.codex) {
-                (Driver::Claude, _) => Box::pin(self.claude.run(request, events, cancel)),
+            let mut agent: AgentRun<'_> = match (ticket.driver, &self.agents.codex) {
+                (Driver::Claude, _) => Box::pin(self.agents.claude.run(request, events, cancel)),
                 (Driver::Codex, Some(codex)) => Box::pin(codex.run(request, events, cancel)),
                 (Driver::Codex, None) => {
                     return Ended::failed(
@@ -184,14 +199,13 @@ impl App {
                 },
                 AgentOutcome::Failed { message } => Ended::failed(message),
                 AgentOutcome::Cancelled => Ended::cancelled(),
-                AgentOutcome::Stalled => match self.core.retry(ticket.run) {
+                AgentOutcome::Stalled => match self.door.retry(ticket.run) {
                     Ok(attempt) => {
                         warn!(attempt, "run: agent stalled, retrying");
-                        self.persist_journal();
                         answer.apply(ViewEvent::Notice {
                             message: format!("⚠️ The agent stalled; retry {attempt}…"),
                         });
-                        resume = self.core.session(lane, ticket.driver).or(resume);
+                        resume = self.door.session(lane, ticket.driver).or(resume);
                         continue;
                     }
                     Err(error) => {
@@ -211,15 +225,14 @@ impl App {
         let lane = ticket.lane();
         let shown = match event {
             AgentEvent::Session { id } => {
-                match self.core.record_agent_session(ticket.run, id.clone()) {
+                match self.door.record_agent_session(ticket.run, id.clone()) {
                     Ok(()) => {
-                        self.persist_journal();
                         // A failure is logged by the store.
                         self.store.record_session(
                             lane,
                             ticket.driver.as_str(),
                             &id,
-                            &self.workdir,
+                            &self.agents.workdir,
                             &ticket.item.prompt,
                             chrono::Utc::now(),
                         );
@@ -232,7 +245,7 @@ impl App {
                 input_tokens,
                 output_tokens,
             } => {
-                self.set_usage(
+                self.usage.set(
                     lane,
                     Usage {
                         input_tokens,
@@ -254,7 +267,7 @@ impl App {
             AgentEvent::Notice { message } => (Output::Text, ViewEvent::Notice { message }),
         };
         let (output, view) = shown;
-        match self.core.output(ticket.run, output) {
+        match self.door.output(ticket.run, output) {
             Ok(()) => answer.apply(view),
             Err(error) => debug!(%error, "run: late output refused"),
         }

@@ -8,15 +8,15 @@ use std::time::Duration;
 use tracing::{info, warn};
 
 use super::App;
+use super::effects::To;
 use super::replies::Reply;
 
 /// How long runners get to report their stopped runs.
 const GRACE: Duration = Duration::from_secs(10);
 
 pub async fn shutdown(app: &Arc<App>) {
-    app.stopping.cancel();
-    let report = app.core.shutdown();
-    app.persist_journal();
+    app.tasks.stopping.cancel();
+    let report = app.door.shutdown();
     info!(
         cancelled = report.cancelled.len(),
         queued = report.queued.len(),
@@ -24,20 +24,22 @@ pub async fn shutdown(app: &Arc<App>) {
     );
     for run in &report.cancelled {
         app.reply(
-            run.lane,
+            To::lane(run.lane),
             Reply::StoppedForShutdown {
                 preview: run.preview.clone(),
             },
         );
     }
-    app.runners.close();
-    if tokio::time::timeout(GRACE, app.runners.wait())
+    app.tasks.runners.close();
+    if tokio::time::timeout(GRACE, app.tasks.runners.wait())
         .await
         .is_err()
     {
         warn!("shutdown: some runners did not end in time");
     }
-    app.persist_journal();
+    if let Err(error) = app.door.durable().await {
+        warn!(%error, "shutdown: the journal may not be durable");
+    }
     info!("shutdown: done");
 }
 

@@ -29,7 +29,7 @@ impl DriverChoice {
 
 /// A model or effort setting: the driver's default, or a named value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Setting {
+pub enum Choice {
     Default,
     Named(Token),
 }
@@ -71,9 +71,9 @@ impl fmt::Display for Token {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum CallbackAction {
     /// Set the lane's model.
-    Model(Setting),
+    Model(Choice),
     /// Set the lane's reasoning effort.
-    Effort(Setting),
+    Effort(Choice),
     /// Switch the lane to another agent CLI.
     Driver(DriverChoice),
     /// Show another page of the resumable sessions list.
@@ -171,18 +171,18 @@ impl CallbackAction {
     }
 }
 
-fn setting_str(setting: &Setting) -> &str {
+fn setting_str(setting: &Choice) -> &str {
     match setting {
-        Setting::Default => "-",
-        Setting::Named(token) => token.as_str(),
+        Choice::Default => "-",
+        Choice::Named(token) => token.as_str(),
     }
 }
 
-fn parse_setting(value: &str) -> Option<Setting> {
+fn parse_setting(value: &str) -> Option<Choice> {
     if value == "-" {
-        return Some(Setting::Default);
+        return Some(Choice::Default);
     }
-    Token::new(value).ok().map(Setting::Named)
+    Token::new(value).ok().map(Choice::Named)
 }
 
 /// Canonical decimal only, so that every number has exactly one encoding.
@@ -204,8 +204,8 @@ mod tests {
             .prop_map(|s| Token::new(&s).unwrap())
     }
 
-    fn setting() -> impl Strategy<Value = Setting> {
-        prop_oneof![Just(Setting::Default), token().prop_map(Setting::Named)]
+    fn setting() -> impl Strategy<Value = Choice> {
+        prop_oneof![Just(Choice::Default), token().prop_map(Choice::Named)]
     }
 
     fn action() -> impl Strategy<Value = CallbackAction> {

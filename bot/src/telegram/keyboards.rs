@@ -2,7 +2,7 @@
 
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
-use super::callbacks::{CallbackAction, DriverChoice, Setting, Token};
+use super::callbacks::{CallbackAction, Choice, DriverChoice, Token};
 
 /// Buttons per row in choice menus; Telegram truncates wider rows on phones.
 const ROW_WIDTH: usize = 3;
@@ -23,16 +23,16 @@ fn label(name: &str, current: bool) -> String {
 fn choice_rows(
     options: &[Token],
     current: Option<&Token>,
-    action: fn(Setting) -> CallbackAction,
+    action: fn(Choice) -> CallbackAction,
 ) -> Vec<Vec<InlineKeyboardButton>> {
     let mut buttons = vec![button(
         label("default", current.is_none()),
-        &action(Setting::Default),
+        &action(Choice::Default),
     )];
     buttons.extend(options.iter().map(|token| {
         button(
             label(token.as_str(), current == Some(token)),
-            &action(Setting::Named(token.clone())),
+            &action(Choice::Named(token.clone())),
         )
     }));
     buttons.chunks(ROW_WIDTH).map(<[_]>::to_vec).collect()
@@ -150,13 +150,13 @@ mod tests {
         assert_eq!(rows.len(), 2);
         assert_eq!(
             rows[0][0],
-            ("default".into(), CallbackAction::Model(Setting::Default))
+            ("default".into(), CallbackAction::Model(Choice::Default))
         );
         assert_eq!(
             rows[0][2],
             (
                 "✓ sonnet".into(),
-                CallbackAction::Model(Setting::Named(models[1].clone()))
+                CallbackAction::Model(Choice::Named(models[1].clone()))
             )
         );
         assert_eq!(rows[1][0].0, "haiku");

@@ -39,6 +39,8 @@ pub struct StoredMessage {
     /// Every text the message showed before its current one, oldest first.
     pub edits: Vec<String>,
     pub deleted: bool,
+    /// The message this one answers (`reply_parameters`), if any.
+    pub reply_to: Option<i32>,
 }
 
 /// A formatting span of a parsed text: tag name, attribute that matters, UTF-16 range.
@@ -81,6 +83,13 @@ pub struct Store {
     pub answered_callbacks: Vec<String>,
     /// getUpdates requests being held open right now.
     pub polls_waiting: usize,
+    /// The message id of each user message, by its update id.
+    pub user_messages: HashMap<i64, i32>,
+    /// File downloads begun, and those whose whole body was sent.
+    pub downloads_started: usize,
+    pub downloads_finished: usize,
+    /// While set, downloads send half their body and wait for the rest.
+    downloads_held: bool,
     next_update_id: i64,
     next_message_id: HashMap<i64, i32>,
     failures: HashMap<String, VecDeque<Failure>>,
@@ -265,6 +274,39 @@ impl FakeTelegram {
         })
     }
 
+    /// Queues a document (any file) with an optional caption.
+    pub fn push_document(
+        &self,
+        chat: i64,
+        user: i64,
+        bytes: &[u8],
+        file_name: &str,
+        caption: Option<&str>,
+    ) -> i64 {
+        let file_id = self.add_file("documents", "bin", bytes);
+        let mut document = json!({ "document": {
+            "file_id": file_id, "file_unique_id": format!("u{file_id}"),
+            "file_name": file_name, "file_size": bytes.len()
+        }});
+        if let Some(caption) = caption {
+            document["caption"] = json!(caption);
+        }
+        self.push_message(chat, user, None, document)
+    }
+
+    /// From now on, downloads send half their body, then wait for
+    /// [`release_downloads`](Self::release_downloads): a download in progress
+    /// for as long as a test needs one.
+    pub fn hold_downloads(&self) {
+        self.shared.lock().downloads_held = true;
+        self.shared.changed();
+    }
+
+    pub fn release_downloads(&self) {
+        self.shared.lock().downloads_held = false;
+        self.shared.changed();
+    }
+
     fn push_message(&self, chat: i64, user: i64, thread: Option<i32>, content: Value) -> i64 {
         self.update(|store| {
             let id = store.next_message_id(chat);
@@ -274,7 +316,9 @@ impl FakeTelegram {
             }
             let mut update = Map::new();
             update.insert("message".into(), message);
-            store.push_update(update)
+            let update_id = store.push_update(update);
+            store.user_messages.insert(update_id, id);
+            update_id
         })
     }
 
@@ -587,6 +631,9 @@ fn perform(store: &mut Store, method: &str, params: &Value) -> Answer {
                 reply_markup: json_param(params, "reply_markup"),
                 edits: Vec::new(),
                 deleted: false,
+                reply_to: json_param(params, "reply_parameters")
+                    .and_then(|reply| int_param(&reply, "message_id"))
+                    .map(|id| id as i32),
             };
             let json = stored_json(&message);
             store.chats.entry(chat).or_default().push(message);
@@ -752,12 +799,46 @@ async fn download(
     State(shared): State<Arc<Shared>>,
     Path((bot, path)): Path<(String, String)>,
 ) -> Response {
-    let store = shared.lock();
-    let file = store.files.values().find(|(stored, _)| *stored == path);
-    match file {
-        Some((_, bytes)) if bot == format!("bot{TOKEN}") => bytes.clone().into_response(),
-        _ => (StatusCode::NOT_FOUND, "Not Found").into_response(),
+    let (bytes, held) = {
+        let mut store = shared.lock();
+        let file = store.files.values().find(|(stored, _)| *stored == path);
+        let bytes = match file {
+            Some((_, bytes)) if bot == format!("bot{TOKEN}") => bytes.clone(),
+            _ => return (StatusCode::NOT_FOUND, "Not Found").into_response(),
+        };
+        store.downloads_started += 1;
+        (bytes, store.downloads_held)
+    };
+    shared.changed();
+    if !held {
+        shared.lock().downloads_finished += 1;
+        shared.changed();
+        return bytes.into_response();
     }
+    let length = bytes.len();
+    let (body, chunks) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
+    let mut version = shared.version.subscribe();
+    tokio::spawn(async move {
+        let bytes = Bytes::from(bytes);
+        let half = length / 2;
+        if body.send(Ok(bytes.slice(..half))).await.is_err() {
+            return;
+        }
+        while shared.lock().downloads_held {
+            if version.changed().await.is_err() {
+                return;
+            }
+        }
+        if body.send(Ok(bytes.slice(half..))).await.is_ok() {
+            shared.lock().downloads_finished += 1;
+            shared.changed();
+        }
+    });
+    (
+        [(header::CONTENT_LENGTH, length.to_string())],
+        axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(chunks)),
+    )
+        .into_response()
 }
 
 /// Telegram's HTML parse mode, strictly: allowed tags only, properly nested, `<`, `>`

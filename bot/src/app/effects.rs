@@ -1,0 +1,86 @@
+//! What handlers decide, as values: the executor performs them, tests read
+//! them.
+
+use baton_core::LaneKey;
+use teloxide::types::InlineKeyboardMarkup;
+use tokio_util::sync::CancellationToken;
+
+use super::incoming::FileRef;
+use super::replies::Reply;
+use crate::platform::Ticket;
+
+/// Where a reply goes: its lane, and the message it answers, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct To {
+    pub lane: LaneKey,
+    pub message: Option<i32>,
+}
+
+impl To {
+    /// A reply about message `message` of `lane`.
+    pub fn message(lane: LaneKey, message: i32) -> Self {
+        To {
+            lane,
+            message: Some(message),
+        }
+    }
+
+    /// A reply about no message in particular (restarts, shutdown, cron).
+    pub fn lane(lane: LaneKey) -> Self {
+        To {
+            lane,
+            message: None,
+        }
+    }
+}
+
+/// One thing to do.
+#[derive(Debug)]
+pub enum Effect {
+    Reply {
+        to: To,
+        reply: Reply,
+    },
+    /// A message with an inline keyboard (pickers and their headers).
+    Menu {
+        to: To,
+        html: String,
+        keyboard: InlineKeyboardMarkup,
+    },
+    /// The short answer to a button press; empty just stops its spinner.
+    AnswerButton {
+        query: String,
+        text: String,
+    },
+    /// Runs the core admitted: their runners start.
+    Start(Vec<Ticket>),
+    /// A file to fetch; its item is submitted once it is here.
+    Download(Download),
+    /// Cron jobs changed: the ticker recomputes its next wake-up.
+    CronChanged,
+}
+
+/// A file download tied to the item it becomes.
+#[derive(Debug)]
+pub struct Download {
+    pub update_id: i64,
+    pub to: To,
+    pub file: FileRef,
+    /// Cancelled by a stop of the lane before the file is here.
+    pub cancel: CancellationToken,
+    /// The key of this download among its lane's pending ones.
+    pub key: u64,
+}
+
+impl Effect {
+    pub fn reply(to: To, reply: Reply) -> Self {
+        Effect::Reply { to, reply }
+    }
+
+    pub fn html(to: To, html: impl Into<String>) -> Self {
+        Effect::Reply {
+            to,
+            reply: Reply::Html(html.into()),
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The executor: performs what handlers decided. Each effect that waits
+//! (a send, a download, a run) becomes a background task, so the caller,
+//! the polling loop above all, never waits for one.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use teloxide::net::Download as _;
+use teloxide::payloads::{AnswerCallbackQuerySetters, SendMessageSetters};
+use teloxide::prelude::Requester;
+use teloxide::types::{
+    CallbackQueryId, ChatId, FileId, InlineKeyboardMarkup, MessageId, ParseMode, ReplyParameters,
+};
+use teloxide::{Bot, RequestError};
+use tracing::warn;
+
+use super::effects::{Download, Effect, To};
+use super::replies::Reply;
+use super::router::Fetched;
+use super::{App, target};
+use crate::streaming::api::{ApiFailure, Format, Target, TelegramApi};
+use crate::streaming::coalescer::deliver;
+use crate::telegram::render::split_html;
+
+impl App {
+    /// Performs `effects` in order; none is awaited here.
+    pub fn perform(self: &Arc<Self>, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Reply { to, reply } => self.reply(to, reply),
+                Effect::Menu { to, html, keyboard } => self.menu(to, html, keyboard),
+                Effect::AnswerButton { query, text } => self.answer_button(query, text),
+                Effect::Start(tickets) => self.start(tickets),
+                Effect::Download(download) => self.download(download),
+                Effect::CronChanged => self.tasks.cron_changed.notify_one(),
+            }
+        }
+    }
+
+    /// Sends a reply in the background, as an answer to its message.
+    pub fn reply(self: &Arc<Self>, to: To, reply: Reply) {
+        let api = Answering {
+            bot: self.outbox.bot.clone(),
+            to: to.message.map(MessageId),
+        };
+        let (config, pauses) = (self.outbox.coalescer.clone(), self.outbox.pauses.clone());
+        self.tasks.runners.spawn(async move {
+            // Through the coalescer: long replies (/debug) are split, flood
+            // control is waited out, refused HTML goes out plain.
+            let messages = split_html(&reply.html());
+            let delivery = deliver(api, target(to.lane), messages, config, pauses).await;
+            if delivery.abandoned > 0 {
+                warn!(lane = %to.lane, abandoned = delivery.abandoned, "reply: could not send");
+            }
+        });
+    }
+
+    fn menu(self: &Arc<Self>, to: To, html: String, keyboard: InlineKeyboardMarkup) {
+        let bot = self.outbox.bot.clone();
+        self.tasks.runners.spawn(async move {
+            let target = target(to.lane);
+            let mut request = bot
+                .send_message(target.chat, html)
+                .parse_mode(ParseMode::Html)
+                .reply_markup(keyboard);
+            if let Some(thread) = target.thread {
+                request = request.message_thread_id(thread);
+            }
+            if let Some(message) = to.message {
+                request = request.reply_parameters(answering(MessageId(message)));
+            }
+            if let Err(error) = request.await {
+                warn!(lane = %to.lane, %error, "reply: could not send a keyboard");
+            }
+        });
+    }
+
+    fn answer_button(self: &Arc<Self>, query: String, text: String) {
+        let bot = self.outbox.bot.clone();
+        self.tasks.runners.spawn(async move {
+            let mut request = bot.answer_callback_query(CallbackQueryId(query));
+            if !text.is_empty() {
+                request = request.text(text);
+            }
+            if let Err(error) = request.await {
+                warn!(%error, "buttons: could not answer a callback query");
+            }
+        });
+    }
+
+    /// Fetches a file in the background; its item is submitted when it is
+    /// here, unless a stop of its lane (or shutdown) came first.
+    fn download(self: &Arc<Self>, download: Download) {
+        let app = Arc::clone(self);
+        self.tasks.runners.spawn(async move {
+            let path = app.agents.files_dir.join(format!(
+                "{}.{}",
+                download.update_id, download.file.extension
+            ));
+            let fetched = tokio::select! {
+                _ = download.cancel.cancelled() => Fetched::Cancelled,
+                _ = app.tasks.stopping.cancelled() => Fetched::Failed(
+                    "Baton is shutting down; send it again once it is back.".into(),
+                ),
+                result = fetch(&app.outbox.bot, &download.file.id, &path) => match result {
+                    Ok(()) => Fetched::Saved(path.to_string_lossy().into_owned()),
+                    Err(error) => Fetched::Failed(error.to_string()),
+                },
+            };
+            if !matches!(fetched, Fetched::Saved(_)) {
+                let _ = tokio::fs::remove_file(&path).await;
+            }
+            let effects = app.router().on_fetched(&download, fetched);
+            app.perform(effects);
+        });
+    }
+}
+
+async fn fetch(bot: &Bot, file_id: &str, path: &PathBuf) -> anyhow::Result<()> {
+    let file = bot.get_file(FileId(file_id.to_owned())).await?;
+    if let Some(dir) = path.parent() {
+        tokio::fs::create_dir_all(dir).await?;
+    }
+    let mut out = tokio::fs::File::create(path).await?;
+    bot.download_file(&file.path, &mut out).await?;
+    Ok(())
+}
+
+fn answering(message: MessageId) -> ReplyParameters {
+    // The message may be gone by the time the reply goes out; the reply
+    // still matters.
+    ReplyParameters::new(message).allow_sending_without_reply()
+}
+
+/// The bot, sending each new message as an answer to one message.
+#[derive(Clone)]
+struct Answering {
+    bot: Bot,
+    to: Option<MessageId>,
+}
+
+impl TelegramApi for Answering {
+    async fn send_text(
+        &self,
+        target: Target,
+        text: String,
+        format: Format,
+    ) -> Result<MessageId, ApiFailure> {
+        let Some(to) = self.to else {
+            return self.bot.send_text(target, text, format).await;
+        };
+        let mut request = self
+            .bot
+            .send_message(target.chat, text)
+            .reply_parameters(answering(to));
+        if let Some(thread) = target.thread {
+            request = request.message_thread_id(thread);
+        }
+        if format == Format::Html {
+            request = request.parse_mode(ParseMode::Html);
+        }
+        let sent: Result<_, RequestError> = request.await;
+        Ok(sent?.id)
+    }
+
+    async fn edit_text(
+        &self,
+        chat: ChatId,
+        message: MessageId,
+        text: String,
+        format: Format,
+    ) -> Result<(), ApiFailure> {
+        self.bot.edit_text(chat, message, text, format).await
+    }
+
+    async fn delete(&self, chat: ChatId, message: MessageId) -> Result<(), ApiFailure> {
+        TelegramApi::delete(&self.bot, chat, message).await
+    }
+
+    async fn typing(&self, target: Target) -> Result<(), ApiFailure> {
+        self.bot.typing(target).await
+    }
+}
