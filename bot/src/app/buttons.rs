@@ -78,9 +78,8 @@ impl App {
         match action {
             CallbackAction::Model(value) => {
                 let prefs = self
-                    .core
+                    .door
                     .update_preferences(lane, |prefs| prefs.model = setting(value));
-                self.persist_journal();
                 format!(
                     "Model: {} (from the next run)",
                     prefs.model.as_deref().unwrap_or("default")
@@ -88,9 +87,8 @@ impl App {
             }
             CallbackAction::Effort(value) => {
                 let prefs = self
-                    .core
+                    .door
                     .update_preferences(lane, |prefs| prefs.effort = setting(value));
-                self.persist_journal();
                 format!(
                     "Effort: {} (from the next run)",
                     prefs.effort.as_deref().unwrap_or("default")
@@ -108,7 +106,7 @@ impl App {
                 String::new()
             }
             CallbackAction::Resume { session } => {
-                let driver = self.core.preferences(lane).driver;
+                let driver = self.door.preferences(lane).driver;
                 let known = self
                     .store
                     .session(lane, driver.as_str(), session.as_str())
@@ -117,9 +115,8 @@ impl App {
                 if known.is_none_or(|record| record.workdir != self.workdir) {
                     return "That session is not one of this chat's in this folder.".into();
                 }
-                self.core
+                self.door
                     .set_session(lane, driver, Some(session.as_str().to_owned()));
-                self.persist_journal();
                 self.reply_with_keyboard(
                     lane,
                     format!("Resuming <code>{}</code>. A recap?", session.as_str()),
@@ -131,8 +128,8 @@ impl App {
                 if !wanted {
                     return "OK, no recap".into();
                 }
-                let driver = self.core.preferences(lane).driver;
-                if self.core.session(lane, driver).as_deref() != Some(session.as_str()) {
+                let driver = self.door.preferences(lane).driver;
+                if self.door.session(lane, driver).as_deref() != Some(session.as_str()) {
                     return "This chat has moved to another session since.".into();
                 }
                 // The recap is an item like any other: it waits its turn and
@@ -145,14 +142,12 @@ impl App {
                     Vec::new(),
                 );
                 item.id = ItemId(format!("b{update_id}"));
-                let admission = self.core.submit(item);
-                self.persist_journal();
+                let admission = self.door.submit(item);
                 self.admitted(lane, admission);
                 "Recap requested".into()
             }
-            CallbackAction::StopRun { run } => match self.core.stop_run(RunId(run)) {
+            CallbackAction::StopRun { run } => match self.door.stop_run(RunId(run)) {
                 Ok(view) => {
-                    self.persist_journal();
                     self.reply(
                         lane,
                         Reply::Stopped {
@@ -165,8 +160,7 @@ impl App {
                 Err(_) => "That run has already ended.".into(),
             },
             CallbackAction::Retry => {
-                let admission = self.core.retry_last(lane, ItemId::update(update_id));
-                self.persist_journal();
+                let admission = self.door.retry_last(lane, ItemId::update(update_id));
                 self.admitted(lane, admission);
                 String::new()
             }
@@ -181,14 +175,13 @@ impl App {
         if !self.driver_available(driver) {
             return format!("{driver} is not installed on this machine.");
         }
-        self.core.update_preferences(lane, |prefs| {
+        self.door.update_preferences(lane, |prefs| {
             if prefs.driver != driver {
                 prefs.driver = driver;
                 prefs.model = None;
                 prefs.effort = None;
             }
         });
-        self.persist_journal();
         format!("Switched to {driver} (from the next run)")
     }
 

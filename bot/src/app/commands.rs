@@ -68,18 +68,17 @@ impl App {
             Command::Start | Command::Help => self.reply(lane, Reply::Html(HELP.into())),
             Command::Stop => self.stop_lane(lane),
             Command::New => {
-                let report = self.core.new_session(lane);
-                self.persist_journal();
+                let report = self.door.new_session(lane);
                 let run = report.cancelled.as_ref().map(describe);
                 let removed = report.removed.iter().map(|item| item.preview(60)).collect();
                 self.reply(lane, Reply::NewSession { run, removed });
             }
             Command::Status => {
-                let status = self.core.lane_status(lane);
+                let status = self.door.lane_status(lane);
                 self.reply(lane, Reply::Html(self.status_html(&status)));
             }
             Command::Debug => {
-                let snapshot = self.core.snapshot();
+                let snapshot = self.door.snapshot();
                 let json =
                     serde_json::to_string_pretty(&snapshot).unwrap_or_else(|e| e.to_string());
                 self.reply(
@@ -88,8 +87,7 @@ impl App {
                 );
             }
             Command::Retry => {
-                let admission = self.core.retry_last(lane, ItemId::update(update_id));
-                self.persist_journal();
+                let admission = self.door.retry_last(lane, ItemId::update(update_id));
                 self.admitted(lane, admission);
             }
             Command::Cron(args) => self.on_cron(lane, &args),
@@ -97,9 +95,8 @@ impl App {
             Command::Model(name) if !name.trim().is_empty() => {
                 let name = name.trim().to_owned();
                 let prefs = self
-                    .core
+                    .door
                     .update_preferences(lane, |prefs| prefs.model = Some(name));
-                self.persist_journal();
                 self.reply(
                     lane,
                     Reply::Html(format!(
@@ -109,7 +106,7 @@ impl App {
                 );
             }
             Command::Model(_) => {
-                let prefs = self.core.preferences(lane);
+                let prefs = self.door.preferences(lane);
                 let current_model = prefs.model.as_deref().and_then(|m| Token::new(m).ok());
                 let current_effort = prefs.effort.as_deref().and_then(|e| Token::new(e).ok());
                 self.reply_with_keyboard(
@@ -138,7 +135,7 @@ impl App {
                 }
             }
             Command::Switch(_) => {
-                let prefs = self.core.preferences(lane);
+                let prefs = self.door.preferences(lane);
                 self.reply_with_keyboard(
                     lane,
                     format!("This chat uses <b>{}</b>. Switch to:", prefs.driver),
@@ -150,7 +147,7 @@ impl App {
 
     /// A page of this lane's past sessions of the active driver, newest first.
     pub(super) fn show_sessions(self: &Arc<Self>, lane: LaneKey, page: u16) {
-        let driver = self.core.preferences(lane).driver;
+        let driver = self.door.preferences(lane).driver;
         let skip = usize::from(page) * RESUME_PAGE;
         let sessions = match self
             .store
@@ -245,9 +242,9 @@ impl App {
         }
         out.push_str(&format!(
             "\n<b>All chats</b> {} running of {}, {} queued",
-            self.core.in_flight(),
+            self.door.in_flight(),
             self.capacity,
-            self.core.queued()
+            self.door.queued()
         ));
         out
     }

@@ -159,12 +159,11 @@ impl App {
         } else {
             CronKind::OneShot
         };
-        if let Err(error) = self.core.cron_register(job_id(id), lane, kind) {
+        if let Err(error) = self.door.cron_register(job_id(id), lane, kind) {
             return Reply::Refused {
                 why: error.to_string(),
             };
         }
-        self.persist_journal();
         self.cron_changed.notify_one();
         info!(%lane, job = id, "cron: job added");
         let next = next_fire.map_or("never".into(), |at| {
@@ -191,8 +190,7 @@ impl App {
             }
         }
         // The core first: once it says cancelled, the job can never be claimed again.
-        let report = self.core.cron_cancel(&job_id(id));
-        self.persist_journal();
+        let report = self.door.cron_cancel(&job_id(id));
         if let Err(error) = self.store.remove_cron_job(id) {
             return Reply::Refused {
                 why: format!("Could not remove job {id}: {error}"),

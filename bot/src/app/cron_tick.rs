@@ -37,14 +37,13 @@ impl App {
         };
         for job in jobs {
             match self
-                .core
+                .door
                 .cron_register(job_id(job.id), job.lane, kind(&job.schedule))
             {
                 Ok(()) | Err(Error::JobExists(_)) => {}
                 Err(error) => warn!(job = job.id, %error, "cron: could not register"),
             }
         }
-        self.persist_journal();
     }
 
     /// A one-shot job's run ended: it is gone from the core, so from the store too.
@@ -69,7 +68,7 @@ impl App {
             let Some(fire_at) = job.next_fire else {
                 continue;
             };
-            let claim = self.core.cron_claim(
+            let claim = self.door.cron_claim(
                 &job_id(job.id),
                 Millis(fire_at.timestamp_millis().max(0) as u64),
                 job.prompt.clone(),
@@ -99,7 +98,6 @@ impl App {
                 warn!(job = job.id, %error, "cron: could not advance the job");
             }
         }
-        self.persist_journal();
     }
 }
 

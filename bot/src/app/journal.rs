@@ -1,32 +1,14 @@
-//! Persisting the core's journal, and rebuilding the core from it at start.
+//! Rebuilding the core from the journal at start.
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use baton_core::JournalEntry;
 use baton_core::journal::{self, Recovered};
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use super::App;
 use super::replies::Reply;
-
-impl App {
-    /// Moves every journal entry the core recorded into the store, in order.
-    /// Called after each batch of updates (before their offset is
-    /// confirmed) and after every runner step that changed the core.
-    pub fn persist_journal(&self) {
-        let _order = self.journal_lock.lock();
-        let entries = self.core.drain_journal();
-        if entries.is_empty() {
-            return;
-        }
-        if let Err(error) = self.store.append_events(&entries) {
-            // The entries are gone from the core; losing them here would lose
-            // queued work at the next restart, so say so loudly.
-            error!(%error, entries = entries.len(), "journal: could not persist entries");
-        }
-    }
-}
 
 /// Reads the journal back from the store.
 pub fn load(store: &crate::store::Store) -> anyhow::Result<Recovered> {
@@ -46,7 +28,7 @@ pub fn load(store: &crate::store::Store) -> anyhow::Result<Recovered> {
 pub fn restore(app: &Arc<App>, recovered: Recovered) {
     let interrupted: Vec<_> = recovered.in_flight.values().cloned().collect();
     let queued = recovered.queued();
-    let tickets = app.core.restore(recovered);
+    let tickets = app.door.restore(recovered);
     info!(
         queued,
         interrupted = interrupted.len(),
@@ -62,6 +44,5 @@ pub fn restore(app: &Arc<App>, recovered: Recovered) {
             },
         );
     }
-    app.persist_journal();
     app.start(tickets);
 }

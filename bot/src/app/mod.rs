@@ -5,6 +5,7 @@ mod buttons;
 mod commands;
 mod cron_command;
 mod cron_tick;
+mod door;
 mod journal;
 mod polling;
 mod rate_limit;
@@ -30,6 +31,7 @@ use crate::platform::Core;
 use crate::store::Store;
 use crate::streaming::api::Target;
 use crate::streaming::coalescer::{ChatPauses, CoalescerConfig};
+use door::CoreDoor;
 
 pub use cron_tick::tick as cron_tick;
 pub use journal::{load as load_journal, restore};
@@ -47,9 +49,10 @@ pub struct Usage {
 
 /// Everything a handler or a runner needs, shared behind one `Arc`.
 pub struct App {
-    pub core: Core,
+    /// The core, behind the door that persists every change it makes.
+    door: CoreDoor,
     pub bot: Bot,
-    pub store: Store,
+    pub store: Arc<Store>,
     pub claude: ClaudeDriver,
     /// `None` when no codex binary was found; switching to it then says so.
     pub codex: Option<CodexDriver>,
@@ -72,9 +75,6 @@ pub struct App {
     pub cron_changed: Notify,
     usage: Mutex<HashMap<LaneKey, Usage>>,
     rate_limit: rate_limit::RateLimit,
-    /// Serializes draining the core's journal with appending it to the
-    /// store, so entries reach the database in the core's order.
-    journal_lock: Mutex<()>,
 }
 
 pub struct AppParts {
@@ -95,11 +95,13 @@ pub struct AppParts {
 
 impl App {
     pub fn new(parts: AppParts) -> Arc<App> {
-        let capacity = parts.core.inspect(|machine| machine.config().capacity);
+        let store = Arc::new(parts.store);
+        let door = CoreDoor::new(parts.core, Arc::clone(&store));
+        let capacity = door.capacity();
         Arc::new(App {
-            core: parts.core,
+            door,
             bot: parts.bot,
-            store: parts.store,
+            store,
             claude: parts.claude,
             codex: parts.codex,
             capacity,
@@ -115,7 +117,6 @@ impl App {
             cron_changed: Notify::new(),
             usage: Mutex::new(HashMap::new()),
             rate_limit: rate_limit::RateLimit::new(parts.rate_limit),
-            journal_lock: Mutex::new(()),
         })
     }
 

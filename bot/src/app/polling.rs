@@ -81,7 +81,11 @@ pub async fn poll_updates(app: Arc<App>) {
                 }
             }
         }
-        app.persist_journal();
+        // The next getUpdates tells Telegram it may forget these updates:
+        // only once what they changed in the core is on disk.
+        if let Err(error) = app.door.durable().await {
+            warn!(%error, "polling: the batch's journal may not be durable");
+        }
         if let Err(error) = app.store.confirm_update(offset - 1) {
             warn!(%error, "polling: could not record the confirmed offset");
         }

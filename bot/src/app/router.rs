@@ -77,12 +77,12 @@ impl App {
                 Intent::Stop => self.stop_lane(lane),
                 Intent::Interrupt(prompt) => {
                     let item = self.item(update_id, lane, Origin::Text, prompt, Vec::new());
-                    let admission = self.core.interrupt(item);
+                    let admission = self.door.interrupt(item);
                     self.admitted(lane, admission);
                 }
                 Intent::Message(prompt) => {
                     let item = self.item(update_id, lane, Origin::Text, prompt, Vec::new());
-                    let admission = self.core.submit(item);
+                    let admission = self.door.submit(item);
                     self.admitted(lane, admission);
                 }
             }
@@ -145,7 +145,7 @@ impl App {
                 };
                 let prompt = format!("{prompt}\n\n(Attached file: {path})");
                 let item = self.item(update_id, lane, origin, prompt, vec![path]);
-                let admission = self.core.submit(item);
+                let admission = self.door.submit(item);
                 self.admitted(lane, admission);
             }
             Err(error) => {
@@ -239,8 +239,7 @@ impl App {
     /// Every stop intent (`/stop`, "stop", `!`): cancels the run and clears
     /// the queue, telling exactly what was cancelled and removed.
     pub(super) fn stop_lane(self: &Arc<Self>, lane: LaneKey) {
-        let report = self.core.stop(lane, true);
-        self.persist_journal();
+        let report = self.door.stop(lane, true);
         info!(%lane, cancelled = report.cancelled.is_some(), removed = report.removed.len(), "router: stop");
         if report.cancelled.is_none() && report.removed.is_empty() {
             self.reply(lane, Reply::NothingToStop);

@@ -81,10 +81,9 @@ impl App {
         drop(typing);
         // The core learns first, so the next item starts while this answer's
         // last edit is still on its way.
-        match self.core.finish(ticket.run, ended.outcome) {
+        match self.door.finish(ticket.run, ended.outcome) {
             Ok(report) => {
                 info!(outcome = ?report.outcome, next = report.tickets.len(), "run: finished");
-                self.persist_journal();
                 if let Some(job) = report.cron_ended {
                     self.cron_job_ended(&job);
                 }
@@ -136,11 +135,10 @@ impl App {
         let lane = ticket.lane();
         let mut resume = ticket.resume.clone();
         loop {
-            if let Err(error) = self.core.spawned(ticket.run) {
+            if let Err(error) = self.door.spawned(ticket).await {
                 info!(%error, "run: not spawned");
                 return Ended::cancelled();
             }
-            self.persist_journal();
             let request = AgentRequest {
                 prompt: ticket.item.prompt.clone(),
                 workdir: self.workdir.clone(),
@@ -178,14 +176,13 @@ impl App {
                 },
                 AgentOutcome::Failed { message } => Ended::failed(message),
                 AgentOutcome::Cancelled => Ended::cancelled(),
-                AgentOutcome::Stalled => match self.core.retry(ticket.run) {
+                AgentOutcome::Stalled => match self.door.retry(ticket.run) {
                     Ok(attempt) => {
                         warn!(attempt, "run: agent stalled, retrying");
-                        self.persist_journal();
                         answer.apply(ViewEvent::Notice {
                             message: format!("⚠️ The agent stalled; retry {attempt}…"),
                         });
-                        resume = self.core.session(lane, ticket.driver).or(resume);
+                        resume = self.door.session(lane, ticket.driver).or(resume);
                         continue;
                     }
                     Err(error) => {
@@ -205,9 +202,8 @@ impl App {
         let lane = ticket.lane();
         let shown = match event {
             AgentEvent::Session { id } => {
-                match self.core.record_agent_session(ticket.run, id.clone()) {
+                match self.door.record_agent_session(ticket.run, id.clone()) {
                     Ok(()) => {
-                        self.persist_journal();
                         let stored = self.store.record_session(
                             lane,
                             ticket.driver.as_str(),
@@ -250,7 +246,7 @@ impl App {
             AgentEvent::Notice { message } => (Output::Text, ViewEvent::Notice { message }),
         };
         let (output, view) = shown;
-        match self.core.output(ticket.run, output) {
+        match self.door.output(ticket.run, output) {
             Ok(()) => answer.apply(view),
             Err(error) => debug!(%error, "run: late output refused"),
         }

@@ -15,8 +15,7 @@ const GRACE: Duration = Duration::from_secs(10);
 
 pub async fn shutdown(app: &Arc<App>) {
     app.stopping.cancel();
-    let report = app.core.shutdown();
-    app.persist_journal();
+    let report = app.door.shutdown();
     info!(
         cancelled = report.cancelled.len(),
         queued = report.queued.len(),
@@ -37,7 +36,9 @@ pub async fn shutdown(app: &Arc<App>) {
     {
         warn!("shutdown: some runners did not end in time");
     }
-    app.persist_journal();
+    if let Err(error) = app.door.durable().await {
+        warn!(%error, "shutdown: the journal may not be durable");
+    }
     info!("shutdown: done");
 }
 
