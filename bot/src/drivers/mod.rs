@@ -6,6 +6,7 @@ mod detail;
 pub mod jsonl;
 pub mod process;
 mod proctree;
+pub mod stream;
 
 use std::path::PathBuf;
 
@@ -13,6 +14,7 @@ pub use claude::{ClaudeConfig, ClaudeDriver, ClaudeParser};
 pub use codex::{CodexConfig, CodexDriver, CodexParser, CodexSandbox};
 
 pub use process::ExitReport;
+pub use stream::{AgentCli, AgentStream, Verdict, run_turn};
 
 /// One turn to run: the prompt and where and how to run it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
