@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use super::{App, Usage, target};
-use crate::drivers::{AgentEvent, AgentOutcome, AgentRequest};
+use crate::drivers::{AgentCli, AgentEvent, AgentOutcome, AgentRequest};
 use crate::platform::Ticket;
 use crate::streaming::answer::AnswerStream;
 use crate::streaming::api::TelegramApi;

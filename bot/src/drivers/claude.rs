@@ -8,13 +8,11 @@ use std::time::Duration;
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::Value;
-use tokio::sync::mpsc::UnboundedSender;
-use tokio_util::sync::CancellationToken;
 
 use super::detail::{DETAIL_CHARS, clip};
 use super::process::{ExitReport, Launch};
 use super::stream::{self, AgentCli, AgentStream, SessionId, Verdict};
-use super::{AgentEvent, AgentOutcome, AgentRequest};
+use super::{AgentEvent, AgentRequest, Driver};
 
 /// How to run the claude CLI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,18 +31,13 @@ pub struct ClaudeConfig {
 }
 
 /// Runs claude turns.
-#[derive(Debug, Clone)]
-pub struct ClaudeDriver {
-    config: ClaudeConfig,
-}
+pub type ClaudeDriver = Driver<ClaudeConfig>;
 
-impl ClaudeDriver {
-    pub fn new(config: ClaudeConfig) -> Self {
-        Self { config }
-    }
+impl AgentCli for ClaudeDriver {
+    type Stream = ClaudeParser;
 
     /// Command-line arguments for one request; the prompt itself goes on stdin.
-    pub fn args(&self, req: &AgentRequest) -> Vec<OsString> {
+    fn args(&self, req: &AgentRequest) -> Vec<OsString> {
         let mut args: Vec<OsString> = [
             "-p",
             "--output-format",
@@ -81,30 +74,9 @@ impl ClaudeDriver {
         args
     }
 
-    /// Runs one turn, sending events as they happen; never panics on odd CLI output.
-    pub async fn run(
-        &self,
-        req: AgentRequest,
-        events: UnboundedSender<AgentEvent>,
-        cancel: CancellationToken,
-    ) -> AgentOutcome {
-        stream::run_turn(self, req, events, cancel).await
-    }
-}
-
-impl AgentCli for ClaudeDriver {
-    type Stream = ClaudeParser;
-
     fn launch(&self, req: &AgentRequest) -> Result<Launch, String> {
-        let config = &self.config;
-        let args = self.args(req);
-        let mut launch = stream::launch(
-            &config.bin,
-            args,
-            req,
-            &config.extra_env,
-            config.stall_timeout,
-        );
+        let c = &self.config;
+        let mut launch = stream::launch(&c.bin, self.args(req), req, &c.extra_env, c.stall_timeout);
         if !req.images.is_empty() {
             launch.stdin = stream_json_input(&req.prompt, &req.images)?;
             // With stream-json input the CLI ends when its input does, and an input that ends
@@ -168,6 +140,7 @@ fn image_media_type(path: &Path, bytes: &[u8]) -> &'static str {
 /// parser's `Line`.
 mod wire {
     use super::*;
+    pub use crate::drivers::jsonl::Usage;
 
     #[derive(Debug, Deserialize)]
     #[serde(tag = "type", rename_all = "snake_case")]
@@ -281,18 +254,6 @@ mod wire {
         #[serde(other)]
         Other,
     }
-
-    #[derive(Debug, Default, Deserialize)]
-    pub struct Usage {
-        #[serde(default)]
-        pub input_tokens: u64,
-        #[serde(default)]
-        pub cache_creation_input_tokens: u64,
-        #[serde(default)]
-        pub cache_read_input_tokens: u64,
-        #[serde(default)]
-        pub output_tokens: u64,
-    }
 }
 
 use wire::*;
@@ -315,16 +276,6 @@ impl ClaudeParser {
 impl AgentStream for ClaudeParser {
     const AGENT: &'static str = "claude";
     type Line = Line;
-
-    fn has_result(&self) -> bool {
-        self.result.is_some()
-    }
-
-    fn verdict(self, exit: &ExitReport) -> Verdict {
-        self.result.unwrap_or_else(|| Verdict::Unfinished {
-            message: format!("claude exited without a result: {exit}"),
-        })
-    }
 
     fn on_line(&mut self, event: Line, out: &mut Vec<AgentEvent>) {
         match event {
@@ -409,14 +360,7 @@ impl AgentStream for ClaudeParser {
                 errors,
                 usage,
             } => {
-                if let Some(usage) = usage {
-                    out.push(AgentEvent::Usage {
-                        input_tokens: usage.input_tokens
-                            + usage.cache_creation_input_tokens
-                            + usage.cache_read_input_tokens,
-                        output_tokens: usage.output_tokens,
-                    });
-                }
+                out.extend(usage.map(Usage::event));
                 if !is_error && let Some(id) = session_id {
                     self.session.see(id, out);
                 }
@@ -431,6 +375,16 @@ impl AgentStream for ClaudeParser {
             }
             Line::Other => {}
         }
+    }
+
+    fn has_result(&self) -> bool {
+        self.result.is_some()
+    }
+
+    fn verdict(self, exit: &ExitReport) -> Verdict {
+        self.result.unwrap_or_else(|| Verdict::Unfinished {
+            message: format!("claude exited without a result: {exit}"),
+        })
     }
 }
 

@@ -7,13 +7,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
-use tokio::sync::mpsc::UnboundedSender;
-use tokio_util::sync::CancellationToken;
 
 use super::detail::{DETAIL_CHARS, clip};
 use super::process::{ExitReport, Launch};
 use super::stream::{self, AgentCli, AgentStream, SessionId, Verdict};
-use super::{AgentEvent, AgentOutcome, AgentRequest};
+use super::{AgentEvent, AgentRequest, Driver};
 
 /// Where codex lets model-generated commands write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -71,25 +69,20 @@ impl CodexConfig {
     }
 }
 
-/// Runs codex turns.
-#[derive(Debug, Clone)]
-pub struct CodexDriver {
-    config: CodexConfig,
-}
-
 /// A TOML string literal, for `-c key="value"`.
 fn toml_string(value: &str) -> String {
     // A JSON string is a valid TOML basic string for everything serde_json escapes.
     serde_json::Value::String(value.to_owned()).to_string()
 }
 
-impl CodexDriver {
-    pub fn new(config: CodexConfig) -> Self {
-        Self { config }
-    }
+/// Runs codex turns.
+pub type CodexDriver = Driver<CodexConfig>;
+
+impl AgentCli for CodexDriver {
+    type Stream = CodexParser;
 
     /// Command-line arguments: every option before `resume <id>`, `--image` last, prompt on stdin.
-    pub fn args(&self, req: &AgentRequest) -> Vec<OsString> {
+    fn args(&self, req: &AgentRequest) -> Vec<OsString> {
         let config = &self.config;
         let mut args: Vec<String> = vec![
             "exec".into(),
@@ -129,31 +122,10 @@ impl CodexDriver {
         args
     }
 
-    /// Runs one turn, sending events as they happen; never panics on odd CLI output.
-    pub async fn run(
-        &self,
-        req: AgentRequest,
-        events: UnboundedSender<AgentEvent>,
-        cancel: CancellationToken,
-    ) -> AgentOutcome {
-        stream::run_turn(self, req, events, cancel).await
-    }
-}
-
-impl AgentCli for CodexDriver {
-    type Stream = CodexParser;
-
     fn launch(&self, req: &AgentRequest) -> Result<Launch, String> {
-        let config = &self.config;
-        let args = self.args(req);
-        let mut launch = stream::launch(
-            &config.bin,
-            args,
-            req,
-            &config.extra_env,
-            config.stall_timeout,
-        );
-        if let Some(home) = &config.codex_home {
+        let c = &self.config;
+        let mut launch = stream::launch(&c.bin, self.args(req), req, &c.extra_env, c.stall_timeout);
+        if let Some(home) = &c.codex_home {
             launch.env.push(("CODEX_HOME".into(), home.into()));
         }
         Ok(launch)
@@ -164,6 +136,7 @@ impl AgentCli for CodexDriver {
 /// parser's `Line`.
 mod wire {
     use super::*;
+    pub use crate::drivers::jsonl::Usage;
 
     #[derive(Debug, Deserialize)]
     #[serde(tag = "type")]
@@ -193,14 +166,6 @@ mod wire {
         },
         #[serde(other)]
         Other,
-    }
-
-    #[derive(Debug, Default, Deserialize)]
-    pub struct Usage {
-        #[serde(default)]
-        pub input_tokens: u64,
-        #[serde(default)]
-        pub output_tokens: u64,
     }
 
     #[derive(Debug, Default, Deserialize)]
@@ -441,6 +406,32 @@ impl AgentStream for CodexParser {
     const AGENT: &'static str = "codex";
     type Line = Line;
 
+    fn on_line(&mut self, event: Line, out: &mut Vec<AgentEvent>) {
+        match event {
+            Line::ThreadStarted { thread_id } => self.thread.see(thread_id, out),
+            Line::ItemStarted { item } | Line::ItemUpdated { item } => self.start_tool(&item, out),
+            Line::ItemCompleted { item } => self.complete(item, out),
+            Line::TurnCompleted { usage } => {
+                out.extend(usage.map(Usage::event));
+                self.end = Some(TurnEnd::Completed);
+            }
+            Line::TurnFailed { error } => {
+                let message = error
+                    .map(|e| e.message)
+                    .filter(|m| !m.trim().is_empty())
+                    .or_else(|| self.last_error.clone())
+                    .unwrap_or_else(|| "codex reported a failed turn".into());
+                self.end = Some(TurnEnd::Failed(message));
+            }
+            // Top-level errors are what codex says while it retries; the turn goes on.
+            Line::Error { message } => {
+                self.last_error = Some(message.clone());
+                out.push(AgentEvent::Notice { message });
+            }
+            Line::Other => {}
+        }
+    }
+
     fn has_result(&self) -> bool {
         self.end.is_some()
     }
@@ -460,37 +451,6 @@ impl AgentStream for CodexParser {
                     message: format!("codex exited without finishing the turn{said}: {exit}"),
                 }
             }
-        }
-    }
-
-    fn on_line(&mut self, event: Line, out: &mut Vec<AgentEvent>) {
-        match event {
-            Line::ThreadStarted { thread_id } => self.thread.see(thread_id, out),
-            Line::ItemStarted { item } | Line::ItemUpdated { item } => self.start_tool(&item, out),
-            Line::ItemCompleted { item } => self.complete(item, out),
-            Line::TurnCompleted { usage } => {
-                if let Some(usage) = usage {
-                    out.push(AgentEvent::Usage {
-                        input_tokens: usage.input_tokens,
-                        output_tokens: usage.output_tokens,
-                    });
-                }
-                self.end = Some(TurnEnd::Completed);
-            }
-            Line::TurnFailed { error } => {
-                let message = error
-                    .map(|e| e.message)
-                    .filter(|m| !m.trim().is_empty())
-                    .or_else(|| self.last_error.clone())
-                    .unwrap_or_else(|| "codex reported a failed turn".into());
-                self.end = Some(TurnEnd::Failed(message));
-            }
-            // Top-level errors are what codex says while it retries; the turn goes on.
-            Line::Error { message } => {
-                self.last_error = Some(message.clone());
-                out.push(AgentEvent::Notice { message });
-            }
-            Line::Other => {}
         }
     }
 }

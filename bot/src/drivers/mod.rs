@@ -14,7 +14,19 @@ pub use claude::{ClaudeConfig, ClaudeDriver, ClaudeParser};
 pub use codex::{CodexConfig, CodexDriver, CodexParser, CodexSandbox};
 
 pub use process::ExitReport;
-pub use stream::{AgentCli, AgentStream, Verdict, run_turn};
+pub use stream::{AgentCli, AgentStream, Verdict};
+
+/// Runs turns of the agent CLI its config describes.
+#[derive(Debug, Clone)]
+pub struct Driver<C> {
+    config: C,
+}
+
+impl<C> Driver<C> {
+    pub fn new(config: C) -> Self {
+        Self { config }
+    }
+}
 
 /// One turn to run: the prompt and where and how to run it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

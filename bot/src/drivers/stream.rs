@@ -93,44 +93,49 @@ pub trait AgentStream: Default {
 }
 
 /// An agent CLI: how one request starts it, and how its output reads.
-pub trait AgentCli {
-    type Stream: AgentStream;
+pub trait AgentCli: Sync {
+    type Stream: AgentStream + Send;
+
+    /// Command-line arguments for one request.
+    fn args(&self, req: &AgentRequest) -> Vec<OsString>;
 
     /// The process to start for `req`; an error message when the request cannot be sent.
     fn launch(&self, req: &AgentRequest) -> Result<Launch, String>;
-}
 
-/// Runs one turn of `cli`, sending events as they happen; never panics on odd CLI output.
-///
-/// Stdin, when the launch keeps it open, is closed once the turn's result is seen.
-pub async fn run_turn<C: AgentCli>(
-    cli: &C,
-    req: AgentRequest,
-    events: UnboundedSender<AgentEvent>,
-    cancel: CancellationToken,
-) -> AgentOutcome {
-    let launch = match cli.launch(&req) {
-        Ok(launch) => launch,
-        Err(message) => return AgentOutcome::Failed { message },
-    };
-    let mut stream = C::Stream::default();
-    let exit = process::run(launch, &cancel, |line| {
-        let had_result = stream.has_result();
-        for event in stream.feed_raw(line) {
-            let _ = events.send(event);
+    /// Runs one turn, sending events as they happen; never panics on odd CLI output.
+    ///
+    /// Stdin, when the launch keeps it open, is closed once the turn's result is seen.
+    fn run(
+        &self,
+        req: AgentRequest,
+        events: UnboundedSender<AgentEvent>,
+        cancel: CancellationToken,
+    ) -> impl Future<Output = AgentOutcome> + Send {
+        async move {
+            let launch = match self.launch(&req) {
+                Ok(launch) => launch,
+                Err(message) => return AgentOutcome::Failed { message },
+            };
+            let mut stream = Self::Stream::default();
+            let exit = process::run(launch, &cancel, |line| {
+                let had_result = stream.has_result();
+                for event in stream.feed_raw(line) {
+                    let _ = events.send(event);
+                }
+                if !had_result && stream.has_result() {
+                    LineAction::CloseStdin
+                } else {
+                    LineAction::Continue
+                }
+            })
+            .await;
+            match exit {
+                Ok(exit) => stream.finish(&exit),
+                Err(err) => AgentOutcome::Failed {
+                    message: err.to_string(),
+                },
+            }
         }
-        if !had_result && stream.has_result() {
-            LineAction::CloseStdin
-        } else {
-            LineAction::Continue
-        }
-    })
-    .await;
-    match exit {
-        Ok(exit) => stream.finish(&exit),
-        Err(err) => AgentOutcome::Failed {
-            message: err.to_string(),
-        },
     }
 }
 
