@@ -3,132 +3,15 @@
 
 mod support;
 
-use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use baton_bot::config::Config;
-use baton_bot::serve::{Extras, serve};
-use support::agent_cli::{Sandbox, claude_bin, claude_env, processes_in};
+use support::agent_cli::processes_in;
+use support::bot::{Bot, STRANGER, USER, shows};
 use support::fake_anthropic::{FakeAnthropic, Reply};
-use support::fake_telegram::{Failure, FakeTelegram, Store, TOKEN};
-use tempfile::TempDir;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use support::fake_telegram::Failure;
 
-const USER: i64 = 42;
-const STRANGER: i64 = 666;
 const CHAT_A: i64 = 101;
 const CHAT_B: i64 = 202;
-/// A claude turn takes a few seconds here (its start-up); leave room for a loaded machine.
-const TURN: Duration = Duration::from_secs(90);
-
-struct Bot {
-    telegram: FakeTelegram,
-    anthropic: FakeAnthropic,
-    sandbox: Sandbox,
-    state: TempDir,
-    stop: CancellationToken,
-    task: Option<JoinHandle<anyhow::Result<()>>>,
-}
-
-fn config(
-    telegram: &FakeTelegram,
-    sandbox: &Sandbox,
-    state: &TempDir,
-    extra: &[(&str, &str)],
-) -> Config {
-    let mut vars: HashMap<String, String> = [
-        ("TELEGRAM_BOT_TOKEN", TOKEN.to_owned()),
-        ("TELEGRAM_ALLOWED_USERS", USER.to_string()),
-        ("BATON_WORKDIR", sandbox.workdir.display().to_string()),
-        ("BATON_STATE_DIR", state.path().display().to_string()),
-        ("TELEGRAM_API_URL", telegram.url().to_string()),
-        ("CLAUDE_BIN", claude_bin().display().to_string()),
-        ("CLAUDE_ALLOWED_TOOLS", "Bash".to_owned()),
-        ("BATON_EDIT_INTERVAL_MS", "300".to_owned()),
-        ("CODEX_BIN", "/nonexistent/codex".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    for (key, value) in extra {
-        vars.insert((*key).to_owned(), (*value).to_owned());
-    }
-    Config::from_map(&vars, &PathBuf::from("/")).expect("test settings are valid")
-}
-
-impl Bot {
-    async fn start(script: Vec<Reply>, extra: &[(&str, &str)]) -> Bot {
-        let telegram = FakeTelegram::start().await;
-        let anthropic = FakeAnthropic::start(script).await;
-        let sandbox = Sandbox::new();
-        let state = tempfile::tempdir().expect("state dir");
-        let mut bot = Bot {
-            telegram,
-            anthropic,
-            sandbox,
-            state,
-            stop: CancellationToken::new(),
-            task: None,
-        };
-        bot.serve(extra);
-        bot
-    }
-
-    fn serve(&mut self, extra: &[(&str, &str)]) {
-        let config = config(&self.telegram, &self.sandbox, &self.state, extra);
-        let extras = Extras {
-            claude_env: claude_env(&self.anthropic, &self.sandbox),
-            ..Extras::default()
-        };
-        self.stop = CancellationToken::new();
-        let stop = self.stop.clone();
-        self.task = Some(tokio::spawn(async move {
-            serve(config, extras, stop.cancelled_owned()).await
-        }));
-    }
-
-    /// Stops the bot as SIGTERM would and waits until it has shut down.
-    async fn shut_down(&mut self) {
-        self.stop.cancel();
-        let task = self.task.take().expect("running");
-        tokio::time::timeout(Duration::from_secs(60), task)
-            .await
-            .expect("shutdown is prompt")
-            .expect("serve task")
-            .expect("serve ends cleanly");
-    }
-
-    async fn wait(&self, what: &str, predicate: impl Fn(&Store) -> bool) {
-        assert!(
-            self.telegram.wait_for(predicate, TURN).await,
-            "timed out waiting for {what}"
-        );
-    }
-
-    /// The texts the chat shows now, oldest first.
-    fn texts(&self, chat: i64) -> Vec<String> {
-        self.telegram
-            .store()
-            .visible(chat)
-            .into_iter()
-            .map(|m| m.text)
-            .collect()
-    }
-
-    fn agent_prompts(&self) -> Vec<String> {
-        self.anthropic
-            .agent_requests()
-            .iter()
-            .map(|r| r.last_user_content())
-            .collect()
-    }
-}
-
-fn shows(store: &Store, chat: i64, needle: &str) -> bool {
-    store.visible(chat).iter().any(|m| m.text.contains(needle))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_is_answered_with_streamed_edits() {
@@ -156,7 +39,7 @@ async fn text_is_answered_with_streamed_edits() {
         !answer.edits.is_empty(),
         "the answer grew by edits in place: {answer:?}"
     );
-    assert!(bot.agent_prompts()[0].contains("say hello"));
+    assert!(bot.claude_prompts()[0].contains("say hello"));
     bot.shut_down().await;
 }
 
@@ -173,13 +56,7 @@ async fn tool_call_is_shown_as_a_status_line() {
     bot.telegram.push_text(CHAT_A, USER, "run a command");
     bot.wait("the final answer", |s| shows(s, CHAT_A, "Done."))
         .await;
-    let all: Vec<String> = bot
-        .telegram
-        .store()
-        .messages(CHAT_A)
-        .into_iter()
-        .flat_map(|m| m.edits.into_iter().chain([m.text]))
-        .collect();
+    let all = bot.everything_shown(CHAT_A);
     assert!(
         all.iter()
             .any(|t| t.contains("Bash") && t.contains("echo baton-tool-check")),
@@ -190,13 +67,7 @@ async fn tool_call_is_shown_as_a_status_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_mid_run_kills_the_agent_and_tells_the_user() {
-    let mut bot = Bot::start(
-        vec![Reply::Hang {
-            first: "Working on it".into(),
-        }],
-        &[],
-    )
-    .await;
+    let mut bot = Bot::start(vec![Reply::hang("Working on it")], &[]).await;
     bot.telegram.push_text(CHAT_A, USER, "a long task");
     bot.wait("the run to stream", |s| shows(s, CHAT_A, "Working on it"))
         .await;
@@ -226,12 +97,7 @@ async fn stop_mid_run_kills_the_agent_and_tells_the_user() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interrupt_runs_next_without_overlap() {
     let mut bot = Bot::start(
-        vec![
-            Reply::Hang {
-                first: "First run".into(),
-            },
-            Reply::text(&["Second answer."]),
-        ],
+        vec![Reply::hang("First run"), Reply::text(&["Second answer."])],
         &[],
     )
     .await;
@@ -256,16 +122,10 @@ async fn interrupt_runs_next_without_overlap() {
         left.is_empty(),
         "the first run's processes are still alive: {left:?}"
     );
-    let prompts = bot.agent_prompts();
+    let prompts = bot.claude_prompts();
     assert_eq!(prompts.len(), 2, "exactly two agent turns: {prompts:#?}");
     assert!(prompts[1].contains("second") && !prompts[1].contains("!second"));
-    let texts = bot.texts(CHAT_A);
-    let first = texts.iter().position(|t| t.contains("First run")).unwrap();
-    let second = texts
-        .iter()
-        .position(|t| t.contains("Second answer."))
-        .unwrap();
-    assert!(first < second, "{texts:#?}");
+    bot.assert_shown_in_order(CHAT_A, "First run", "Second answer.");
     bot.shut_down().await;
 }
 
@@ -335,13 +195,7 @@ async fn flood_control_storm_loses_no_text() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_items_survive_a_restart_and_run_once() {
-    let mut bot = Bot::start(
-        vec![Reply::Hang {
-            first: "Long run".into(),
-        }],
-        &[],
-    )
-    .await;
+    let mut bot = Bot::start(vec![Reply::hang("Long run")], &[]).await;
     bot.telegram.push_text(CHAT_A, USER, "long");
     bot.wait("the long run", |s| shows(s, CHAT_A, "Long run"))
         .await;
@@ -363,7 +217,7 @@ async fn queued_items_survive_a_restart_and_run_once() {
             == 2
     })
     .await;
-    let prompts = bot.agent_prompts();
+    let prompts = bot.claude_prompts();
     assert_eq!(prompts.len(), 2, "each queued item ran once: {prompts:#?}");
     assert!(
         prompts[0].contains("queued one") && prompts[1].contains("queued two"),
@@ -401,7 +255,7 @@ async fn one_shot_cron_job_runs_once_in_its_lane_and_is_gone() {
         .await;
     bot.wait("the fire's answer", |s| shows(s, CHAT_A, "Cron ran."))
         .await;
-    let prompts = bot.agent_prompts();
+    let prompts = bot.claude_prompts();
     assert_eq!(prompts.len(), 1, "{prompts:#?}");
     assert!(prompts[0].contains("nightly check"));
     // The answer streams before its run is finished; ask until the run has ended.
@@ -422,7 +276,7 @@ async fn one_shot_cron_job_runs_once_in_its_lane_and_is_gone() {
         "the one-shot job is removed once its run ended: {:#?}",
         bot.texts(CHAT_A)
     );
-    assert_eq!(bot.agent_prompts().len(), 1, "it never fired again");
+    assert_eq!(bot.claude_prompts().len(), 1, "it never fired again");
     bot.shut_down().await;
 }
 
@@ -455,9 +309,7 @@ async fn long_run_final_answer_arrives_as_a_new_message() {
 async fn forum_topics_are_separate_lanes() {
     let mut bot = Bot::start(
         vec![
-            Reply::Hang {
-                first: "Topic seven works".into(),
-            },
+            Reply::hang("Topic seven works"),
             Reply::text(&["Topic nine answered."]),
         ],
         &[("BATON_MAX_CONCURRENT_RUNS", "2")],

@@ -1,28 +1,13 @@
 //! Golden tests: every recorded claude stream parses to exactly the events and outcome it implies.
 
-use std::path::PathBuf;
+#[path = "support/golden.rs"]
+mod golden;
 
-use baton_bot::drivers::{AgentEvent, AgentOutcome, ClaudeParser, ExitReport};
-
-fn fixtures_dir() -> PathBuf {
-    // CI lays shared/ beside the repository checkout.
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/agent-cli")
-}
+use baton_bot::drivers::{AgentEvent, AgentOutcome, AgentStream, ClaudeParser, ExitReport};
+use golden::{Expectation, exited};
 
 fn parse(name: &str) -> (Vec<AgentEvent>, ClaudeParser) {
-    let path = fixtures_dir().join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|err| panic!("fixture {} unreadable: {err}", path.display()));
-    let mut parser = ClaudeParser::new();
-    let events = text.lines().flat_map(|line| parser.feed(line)).collect();
-    (events, parser)
-}
-
-fn exited(code: i32) -> ExitReport {
-    ExitReport {
-        code: Some(code),
-        ..ExitReport::default()
-    }
+    golden::parse(name)
 }
 
 fn session(id: &str) -> AgentEvent {
@@ -51,7 +36,7 @@ fn completed(text: &str) -> AgentOutcome {
 }
 
 /// Expected events, exit report and outcome for each fixture; a new fixture must be added here.
-fn expectations() -> Vec<(&'static str, Vec<AgentEvent>, ExitReport, AgentOutcome)> {
+fn expectations() -> Vec<Expectation> {
     const HELLO: &str = "Hello from the fake model.";
     const TOO_LONG: &str = "Prompt is too long · this conversation is a single exchange and cannot be compacted — the request size comes mostly from system prompt, tool definitions, or attachments.";
     vec![
@@ -153,30 +138,7 @@ fn expectations() -> Vec<(&'static str, Vec<AgentEvent>, ExitReport, AgentOutcom
 
 #[test]
 fn claude_fixtures_parse_to_their_expected_events_and_outcomes() {
-    let expected = expectations();
-    let mut names: Vec<String> = std::fs::read_dir(fixtures_dir())
-        .expect("fixtures dir readable")
-        .map(|entry| {
-            entry
-                .expect("dir entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .filter(|name| name.starts_with("claude-") && name.ends_with(".jsonl"))
-        .collect();
-    names.sort();
-    let mut covered: Vec<&str> = expected.iter().map(|(name, ..)| *name).collect();
-    covered.sort();
-    assert_eq!(
-        names, covered,
-        "every claude fixture needs an expectation, and only those"
-    );
-    for (name, events, exit, outcome) in expected {
-        let (got, parser) = parse(name);
-        assert_eq!(got, events, "events of {name}");
-        assert_eq!(parser.finish(&exit), outcome, "outcome of {name}");
-    }
+    golden::check_fixtures::<ClaudeParser>("claude-", expectations());
 }
 
 #[test]
@@ -226,29 +188,15 @@ fn claude_stall_wins_over_everything() {
 
 #[test]
 fn claude_parser_survives_every_prefix_of_every_fixture_line() {
-    for entry in std::fs::read_dir(fixtures_dir()).expect("fixtures dir readable") {
-        let path = entry.expect("dir entry").path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if !name.starts_with("claude-") {
-            continue;
+    let mut parser = ClaudeParser::new();
+    golden::feed_cut_lines(&mut parser, "claude-", 0, 7, |name, cut, events| {
+        if cut > 0 {
+            assert!(
+                matches!(events.as_slice(), [AgentEvent::Notice { .. }]),
+                "a cut line of {name} must give one notice, got {events:?}"
+            );
         }
-        let text = std::fs::read_to_string(&path).expect("fixture readable");
-        let mut parser = ClaudeParser::new();
-        for line in text.lines() {
-            for cut in (0..line.len())
-                .filter(|&i| line.is_char_boundary(i))
-                .step_by(7)
-            {
-                let events = parser.feed(&line[..cut]);
-                if cut > 0 {
-                    assert!(
-                        matches!(events.as_slice(), [AgentEvent::Notice { .. }]),
-                        "a cut line of {name} must give one notice, got {events:?}"
-                    );
-                }
-            }
-        }
-    }
+    });
 }
 
 #[test]

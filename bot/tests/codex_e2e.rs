@@ -2,37 +2,25 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use baton_bot::drivers::{AgentEvent, AgentOutcome, AgentRequest, CodexDriver};
-use support::agent_cli::{self, Sandbox, collect, collect_timed, session_ids, wait_for};
+use baton_bot::drivers::{AgentEvent, AgentOutcome, CodexDriver};
+use support::agent_cli::{
+    self, Sandbox, TINY_PNG, cancel_during_tool, failure_message, index_of, resumed_turn,
+    timed_turn, turn,
+};
 use support::fake_openai::{FakeOpenAi, Reply};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
-async fn run_turn(
-    fake: &FakeOpenAi,
-    sandbox: &Sandbox,
-    req: AgentRequest,
-) -> (Vec<AgentEvent>, AgentOutcome) {
-    let driver = CodexDriver::new(agent_cli::codex_config(fake, sandbox));
-    let (tx, rx) = mpsc::unbounded_channel();
-    collect(driver.run(req, tx, CancellationToken::new()), rx).await
+fn driver(fake: &FakeOpenAi, sandbox: &Sandbox) -> CodexDriver {
+    CodexDriver::new(agent_cli::codex_config(fake, sandbox))
 }
 
 #[tokio::test]
 async fn codex_turn_completes_with_the_streamed_answer() {
     let fake = FakeOpenAi::start(vec![Reply::text(&["Hello ", "from ", "codex."])]).await;
     let sandbox = Sandbox::new();
-    let driver = CodexDriver::new(agent_cli::codex_config(&fake, &sandbox));
-    let (tx, rx) = mpsc::unbounded_channel();
-    let run = driver.run(sandbox.request("say hello"), tx, CancellationToken::new());
-    let (events, outcome, timing) = collect_timed(run, rx).await;
-    println!(
-        "one codex turn against the fake took {} ms ({:?} ms of start-up until the session id)",
-        timing.to_outcome.as_millis(),
-        timing.to_session.map(|d| d.as_millis())
-    );
+    let (events, outcome) =
+        timed_turn(&driver(&fake, &sandbox), sandbox.request("say hello")).await;
 
     assert_eq!(
         outcome,
@@ -73,7 +61,7 @@ async fn codex_command_execution_is_shown_started_and_finished() {
     ])
     .await;
     let sandbox = Sandbox::new();
-    let (events, outcome) = run_turn(&fake, &sandbox, sandbox.request("run something")).await;
+    let (events, outcome) = turn(&driver(&fake, &sandbox), sandbox.request("run something")).await;
 
     assert_eq!(
         outcome,
@@ -88,20 +76,18 @@ async fn codex_command_execution_is_shown_started_and_finished() {
         }),
         "{events:?}"
     );
-    let started = events
-        .iter()
-        .position(|e| matches!(e, AgentEvent::ToolStarted { name, detail } if name == "Shell" && detail.contains("echo hi-from-codex")))
-        .unwrap_or_else(|| panic!("no command start: {events:?}"));
-    let finished = events
-        .iter()
-        .position(|e| {
-            *e == AgentEvent::ToolFinished {
-                name: "Shell".into(),
-                ok: true,
-                detail: "hi-from-codex".into(),
-            }
-        })
-        .unwrap_or_else(|| panic!("no command finish: {events:?}"));
+    let started = index_of(
+        &events,
+        "command start",
+        |e| matches!(e, AgentEvent::ToolStarted { name, detail } if name == "Shell" && detail.contains("echo hi-from-codex")),
+    );
+    let finished = index_of(&events, "command finish", |e| {
+        *e == AgentEvent::ToolFinished {
+            name: "Shell".into(),
+            ok: true,
+            detail: "hi-from-codex".into(),
+        }
+    });
     assert!(started < finished);
     let turns = fake.turns();
     assert_eq!(turns.len(), 2);
@@ -124,17 +110,7 @@ async fn codex_resume_keeps_the_thread_id() {
     ])
     .await;
     let sandbox = Sandbox::new();
-    let (events, outcome) = run_turn(&fake, &sandbox, sandbox.request("remember kiwi")).await;
-    assert!(
-        matches!(outcome, AgentOutcome::Completed { .. }),
-        "{outcome:?} {events:?}"
-    );
-    let first = session_ids(&events);
-    assert_eq!(first.len(), 1, "{events:?}");
-
-    let mut req = sandbox.request("what did I say?");
-    req.resume = Some(first[0].clone());
-    let (events, outcome) = run_turn(&fake, &sandbox, req).await;
+    let (events, outcome) = resumed_turn(&driver(&fake, &sandbox), &sandbox).await;
     assert_eq!(
         outcome,
         AgentOutcome::Completed {
@@ -142,7 +118,6 @@ async fn codex_resume_keeps_the_thread_id() {
         },
         "{events:?}"
     );
-    assert_eq!(session_ids(&events), first);
     let history = fake.turns().last().unwrap().input();
     assert!(
         history.contains("remember kiwi") && history.contains("what did I say?"),
@@ -155,78 +130,22 @@ async fn codex_cancel_mid_run_kills_the_cli_and_its_command() {
     let marker = "sleep 311";
     let fake = FakeOpenAi::start(vec![Reply::exec(marker), Reply::text(&["never"])]).await;
     let sandbox = Sandbox::new();
-    let driver = CodexDriver::new(agent_cli::codex_config(&fake, &sandbox));
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let cancel = CancellationToken::new();
-    let req = sandbox.request("start something long");
-    let run = tokio::spawn({
-        let cancel = cancel.clone();
-        async move { driver.run(req, tx, cancel).await }
-    });
-    let mut seen = Vec::new();
-    wait_for(&mut rx, &mut seen, Duration::from_secs(60), |e| {
-        matches!(e, AgentEvent::ToolStarted { .. })
-    })
-    .await;
-
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let procs = loop {
-        let procs = agent_cli::processes_in(&sandbox.workdir);
-        if procs.iter().any(|p| p.cmdline.contains(marker)) {
-            break procs;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the command never started; processes: {procs:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let cli = procs
-        .iter()
-        .find(|p| p.cmdline.contains("codex"))
-        .unwrap_or_else(|| panic!("no codex process in the workdir: {procs:?}"))
-        .clone();
-
-    let started = Instant::now();
-    cancel.cancel();
-    let outcome = tokio::time::timeout(Duration::from_secs(30), run)
-        .await
-        .expect("run ends")
-        .unwrap();
-    println!("codex cancel took {} ms", started.elapsed().as_millis());
-    assert_eq!(outcome, AgentOutcome::Cancelled);
+    let cancelled = cancel_during_tool(driver(&fake, &sandbox), &sandbox, marker).await;
     // The sandboxed command runs in its own session, out of codex's group.
     assert!(
-        procs.iter().any(|p| p.pgid != cli.pgid),
-        "expected a process outside the group: {procs:?}"
+        cancelled.procs.iter().any(|p| p.pgid != cancelled.cli.pgid),
+        "expected a process outside the group: {:?}",
+        cancelled.procs
     );
-    for p in &procs {
-        assert!(
-            agent_cli::wait_gone(p.pid),
-            "{} ({}) survived the cancel",
-            p.pid,
-            p.cmdline.chars().take(80).collect::<String>()
-        );
-    }
-    assert_eq!(agent_cli::live_group_members(cli.pgid), vec![]);
 }
 
 #[tokio::test]
 async fn codex_silent_model_is_killed_as_stalled() {
-    let fake = FakeOpenAi::start(vec![Reply::Hang {
-        first: "thinking".into(),
-    }])
-    .await;
+    let fake = FakeOpenAi::start(vec![Reply::hang("thinking")]).await;
     let sandbox = Sandbox::new();
     let mut config = agent_cli::codex_config(&fake, &sandbox);
     config.stall_timeout = Duration::from_secs(5);
-    let driver = CodexDriver::new(config);
-    let (tx, rx) = mpsc::unbounded_channel();
-    let (events, outcome) = collect(
-        driver.run(sandbox.request("hi"), tx, CancellationToken::new()),
-        rx,
-    )
-    .await;
+    let (events, outcome) = turn(&CodexDriver::new(config), sandbox.request("hi")).await;
     assert_eq!(outcome, AgentOutcome::Stalled, "{events:?}");
     assert!(
         matches!(events.first(), Some(AgentEvent::Session { .. })),
@@ -238,11 +157,8 @@ async fn codex_silent_model_is_killed_as_stalled() {
 async fn codex_attaches_images_given_last_on_the_command_line() {
     let fake = FakeOpenAi::start(vec![Reply::text(&["an image"])]).await;
     let sandbox = Sandbox::new();
-    let image = sandbox.workdir.join("dot.png");
-    std::fs::write(&image, TINY_PNG).unwrap();
-    let mut req = sandbox.request("describe it");
-    req.images = vec![image];
-    let (events, outcome) = run_turn(&fake, &sandbox, req).await;
+    let req = sandbox.request_with_image("describe it", TINY_PNG);
+    let (events, outcome) = turn(&driver(&fake, &sandbox), req).await;
     assert_eq!(
         outcome,
         AgentOutcome::Completed {
@@ -258,27 +174,11 @@ async fn codex_attaches_images_given_last_on_the_command_line() {
     assert!(input.contains("describe it"), "{input}");
 }
 
-/// A 1x1 PNG.
-const TINY_PNG: &[u8] = &[
-    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
-    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x90, 0x77, 0x53,
-    0xde, 0x00, 0x00, 0x00, 0x0c, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0x00,
-    0x00, 0x03, 0x01, 0x01, 0x00, 0xc9, 0xfe, 0x92, 0xef, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e,
-    0x44, 0xae, 0x42, 0x60, 0x82,
-];
-
 #[tokio::test]
 async fn codex_http_400_is_a_failure_with_the_api_message() {
-    let fake = FakeOpenAi::start(vec![Reply::Error {
-        status: 400,
-        message: "fake bad request xyz".into(),
-    }])
-    .await;
+    let fake = FakeOpenAi::start(vec![Reply::error(400, "fake bad request xyz")]).await;
     let sandbox = Sandbox::new();
-    let (events, outcome) = run_turn(&fake, &sandbox, sandbox.request("hi")).await;
-    let AgentOutcome::Failed { message } = &outcome else {
-        panic!("expected a failure, got {outcome:?} after {events:?}");
-    };
-    println!("codex reported: {message}");
+    let driver = driver(&fake, &sandbox);
+    let message = failure_message::<CodexDriver>(turn(&driver, sandbox.request("hi")).await);
     assert!(message.contains("fake bad request xyz"), "{message}");
 }

@@ -1,28 +1,13 @@
 //! Golden tests: every recorded codex stream parses to exactly the events and outcome it implies.
 
-use std::path::PathBuf;
+#[path = "support/golden.rs"]
+mod golden;
 
-use baton_bot::drivers::{AgentEvent, AgentOutcome, CodexParser, ExitReport};
-
-fn fixtures_dir() -> PathBuf {
-    // CI lays shared/ beside the repository checkout.
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/agent-cli")
-}
+use baton_bot::drivers::{AgentEvent, AgentOutcome, AgentStream, CodexParser, ExitReport};
+use golden::{Expectation, exited};
 
 fn parse(name: &str) -> (Vec<AgentEvent>, CodexParser) {
-    let path = fixtures_dir().join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|err| panic!("fixture {} unreadable: {err}", path.display()));
-    let mut parser = CodexParser::new();
-    let events = text.lines().flat_map(|line| parser.feed(line)).collect();
-    (events, parser)
-}
-
-fn exited(code: i32) -> ExitReport {
-    ExitReport {
-        code: Some(code),
-        ..ExitReport::default()
-    }
+    golden::parse(name)
 }
 
 fn notice(message: &str) -> AgentEvent {
@@ -40,7 +25,7 @@ fn reconnecting(n: u32) -> AgentEvent {
 const NO_METADATA: &str = "Model metadata for `gpt-5.1-codex` not found. Defaulting to fallback metadata; this can degrade performance and cause issues.";
 
 /// Expected events, exit report and outcome for each fixture; a new fixture must be added here.
-fn expectations() -> Vec<(&'static str, Vec<AgentEvent>, ExitReport, AgentOutcome)> {
+fn expectations() -> Vec<Expectation> {
     let hello = "Hello from fake codex model.";
     vec![
         (
@@ -139,30 +124,7 @@ fn expectations() -> Vec<(&'static str, Vec<AgentEvent>, ExitReport, AgentOutcom
 
 #[test]
 fn codex_fixtures_parse_to_their_expected_events_and_outcomes() {
-    let expected = expectations();
-    let mut names: Vec<String> = std::fs::read_dir(fixtures_dir())
-        .expect("fixtures dir readable")
-        .map(|entry| {
-            entry
-                .expect("dir entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .filter(|name| name.starts_with("codex-") && name.ends_with(".jsonl"))
-        .collect();
-    names.sort();
-    let mut covered: Vec<&str> = expected.iter().map(|(name, ..)| *name).collect();
-    covered.sort();
-    assert_eq!(
-        names, covered,
-        "every codex fixture needs an expectation, and only those"
-    );
-    for (name, events, exit, outcome) in expected {
-        let (got, parser) = parse(name);
-        assert_eq!(got, events, "events of {name}");
-        assert_eq!(parser.finish(&exit), outcome, "outcome of {name}");
-    }
+    golden::check_fixtures::<CodexParser>("codex-", expectations());
 }
 
 #[test]
@@ -323,25 +285,11 @@ fn codex_parser_survives_cut_lines_and_unknown_types() {
         parser.feed(r#"{"type":"item.completed","item":{"id":"z","type":"new_kind","x":1}}"#),
         vec![]
     );
-    for entry in std::fs::read_dir(fixtures_dir()).expect("fixtures dir readable") {
-        let path = entry.expect("dir entry").path();
-        if !path
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .starts_with("codex-")
-        {
-            continue;
-        }
-        for line in std::fs::read_to_string(&path).unwrap().lines() {
-            for cut in (1..line.len()).filter(|&i| line.is_char_boundary(i)) {
-                let events = parser.feed(&line[..cut]);
-                assert!(
-                    matches!(events.as_slice(), [AgentEvent::Notice { .. }]),
-                    "{events:?}"
-                );
-            }
-        }
-    }
+    golden::feed_cut_lines(&mut parser, "codex-", 1, 1, |_, _, events| {
+        assert!(
+            matches!(events.as_slice(), [AgentEvent::Notice { .. }]),
+            "{events:?}"
+        );
+    });
     assert!(!parser.has_result());
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use baton_bot::drivers::{
-    AgentRequest, ClaudeConfig, ClaudeDriver, CodexConfig, CodexDriver, CodexSandbox,
+    AgentCli, AgentRequest, ClaudeConfig, ClaudeDriver, CodexConfig, CodexDriver, CodexSandbox,
 };
 
 fn strings(args: Vec<std::ffi::OsString>) -> Vec<String> {

@@ -19,7 +19,7 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 use super::door::NotSpawned;
 use super::run_buttons::RunButtons;
 use super::{App, Usage, target};
-use crate::drivers::{AgentEvent, AgentOutcome, AgentRequest};
+use crate::drivers::{AgentCli, AgentEvent, AgentOutcome, AgentRequest};
 use crate::platform::{RunCancel, Ticket};
 use crate::streaming::answer::AnswerStream;
 use crate::streaming::api::TelegramApi;

@@ -8,18 +8,11 @@ use std::time::Duration;
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::Value;
-use tokio::sync::mpsc::UnboundedSender;
-use tokio_util::sync::CancellationToken;
 
-use super::detail::clip;
-use super::jsonl::{self, Decoded, RawLine};
-use super::process::{self, ExitReport, Launch, LineAction};
-use super::{AgentEvent, AgentOutcome, AgentRequest};
-
-/// Time between the stop signals (SIGINT, SIGTERM, SIGKILL) on cancel or stall.
-const STOP_GRACE: Duration = Duration::from_secs(3);
-/// Tool details and results are cut to this many characters.
-const DETAIL_CHARS: usize = 200;
+use super::detail::{DETAIL_CHARS, clip};
+use super::process::{ExitReport, Launch};
+use super::stream::{self, AgentCli, AgentStream, SessionId, Verdict};
+use super::{AgentEvent, AgentRequest, Driver};
 
 /// How to run the claude CLI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,18 +31,13 @@ pub struct ClaudeConfig {
 }
 
 /// Runs claude turns.
-#[derive(Debug, Clone)]
-pub struct ClaudeDriver {
-    config: ClaudeConfig,
-}
+pub type ClaudeDriver = Driver<ClaudeConfig>;
 
-impl ClaudeDriver {
-    pub fn new(config: ClaudeConfig) -> Self {
-        Self { config }
-    }
+impl AgentCli for ClaudeDriver {
+    type Stream = ClaudeParser;
 
     /// Command-line arguments for one request; the prompt itself goes on stdin.
-    pub fn args(&self, req: &AgentRequest) -> Vec<OsString> {
+    fn args(&self, req: &AgentRequest) -> Vec<OsString> {
         let mut args: Vec<OsString> = [
             "-p",
             "--output-format",
@@ -86,58 +74,16 @@ impl ClaudeDriver {
         args
     }
 
-    /// Runs one turn, sending events as they happen; never panics on odd CLI output.
-    pub async fn run(
-        &self,
-        req: AgentRequest,
-        events: UnboundedSender<AgentEvent>,
-        cancel: CancellationToken,
-    ) -> AgentOutcome {
-        let streamed = !req.images.is_empty();
-        let stdin = if streamed {
-            match stream_json_input(&req.prompt, &req.images) {
-                Ok(bytes) => bytes,
-                Err(message) => return AgentOutcome::Failed { message },
-            }
-        } else {
-            req.prompt.clone().into_bytes()
-        };
-        let launch = Launch {
-            program: self.config.bin.clone(),
-            args: self.args(&req),
-            workdir: req.workdir.clone(),
-            env: self
-                .config
-                .extra_env
-                .iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-            stdin,
+    fn launch(&self, req: &AgentRequest) -> Result<Launch, String> {
+        let c = &self.config;
+        let mut launch = stream::launch(&c.bin, self.args(req), req, &c.extra_env, c.stall_timeout);
+        if !req.images.is_empty() {
+            launch.stdin = stream_json_input(&req.prompt, &req.images)?;
             // With stream-json input the CLI ends when its input does, and an input that ends
             // before the CLI has started reading it is silently dropped: close after the result.
-            keep_stdin_open: streamed,
-            stall_timeout: self.config.stall_timeout,
-            grace: STOP_GRACE,
-        };
-        let mut parser = ClaudeParser::new();
-        let exit = process::run(launch, &cancel, |line| {
-            let had_result = parser.has_result();
-            for event in parser.feed_raw(line) {
-                let _ = events.send(event);
-            }
-            if !had_result && parser.has_result() {
-                LineAction::CloseStdin
-            } else {
-                LineAction::Continue
-            }
-        })
-        .await;
-        match exit {
-            Ok(exit) => parser.finish(&exit),
-            Err(err) => AgentOutcome::Failed {
-                message: err.to_string(),
-            },
+            launch.keep_stdin_open = true;
         }
+        Ok(launch)
     }
 }
 
@@ -190,178 +136,148 @@ fn image_media_type(path: &Path, bytes: &[u8]) -> &'static str {
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum Line {
-    System {
-        #[serde(default)]
-        subtype: Option<String>,
-        #[serde(default)]
-        session_id: Option<String>,
-    },
-    StreamEvent {
-        event: StreamEvent,
-        #[serde(default)]
-        parent_tool_use_id: Option<String>,
-    },
-    Assistant {
-        message: Message,
-        #[serde(default)]
-        parent_tool_use_id: Option<String>,
-        /// Set on synthetic messages that only restate an API error; the result carries it too.
-        #[serde(default)]
-        error: Option<Value>,
-    },
-    User {
-        message: Message,
-    },
-    Result {
-        #[serde(default)]
-        subtype: Option<String>,
-        #[serde(default)]
-        is_error: bool,
-        #[serde(default)]
-        result: Option<String>,
-        #[serde(default)]
-        session_id: Option<String>,
-        #[serde(default)]
-        errors: Vec<Value>,
-        #[serde(default)]
-        usage: Option<Usage>,
-    },
-    #[serde(other)]
-    Other,
-}
+/// The lines claude prints, as far as the parser reads them; public only to name them as the
+/// parser's `Line`.
+mod wire {
+    use super::*;
+    pub use crate::drivers::jsonl::Usage;
 
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum StreamEvent {
-    ContentBlockDelta {
-        delta: Delta,
-    },
-    #[serde(other)]
-    Other,
-}
+    #[derive(Debug, Deserialize)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    pub enum Line {
+        System {
+            #[serde(default)]
+            subtype: Option<String>,
+            #[serde(default)]
+            session_id: Option<String>,
+        },
+        StreamEvent {
+            event: StreamEvent,
+            #[serde(default)]
+            parent_tool_use_id: Option<String>,
+        },
+        Assistant {
+            message: Message,
+            #[serde(default)]
+            parent_tool_use_id: Option<String>,
+            /// Set on synthetic messages that only restate an API error; the result carries it too.
+            #[serde(default)]
+            error: Option<Value>,
+        },
+        User {
+            message: Message,
+        },
+        Result {
+            #[serde(default)]
+            subtype: Option<String>,
+            #[serde(default)]
+            is_error: bool,
+            #[serde(default)]
+            result: Option<String>,
+            #[serde(default)]
+            session_id: Option<String>,
+            #[serde(default)]
+            errors: Vec<Value>,
+            #[serde(default)]
+            usage: Option<Usage>,
+        },
+        #[serde(other)]
+        Other,
+    }
 
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum Delta {
-    TextDelta {
-        text: String,
-    },
-    #[serde(other)]
-    Other,
-}
+    #[derive(Debug, Deserialize)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    pub enum StreamEvent {
+        ContentBlockDelta {
+            delta: Delta,
+        },
+        #[serde(other)]
+        Other,
+    }
 
-#[derive(Debug, Deserialize)]
-struct Message {
-    #[serde(default)]
-    content: Content,
-}
+    #[derive(Debug, Deserialize)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    pub enum Delta {
+        TextDelta {
+            text: String,
+        },
+        #[serde(other)]
+        Other,
+    }
 
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum Content {
-    Blocks(Vec<Block>),
-    Text(#[allow(dead_code)] String),
-}
+    #[derive(Debug, Deserialize)]
+    pub struct Message {
+        #[serde(default)]
+        pub content: Content,
+    }
 
-impl Default for Content {
-    fn default() -> Self {
-        Content::Blocks(Vec::new())
+    #[derive(Debug, Deserialize)]
+    #[serde(untagged)]
+    pub enum Content {
+        Blocks(Vec<Block>),
+        Text(#[allow(dead_code)] String),
+    }
+
+    impl Default for Content {
+        fn default() -> Self {
+            Content::Blocks(Vec::new())
+        }
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    pub enum Block {
+        Text {
+            #[serde(default)]
+            text: String,
+        },
+        Thinking {
+            #[serde(default)]
+            thinking: String,
+        },
+        ToolUse {
+            #[serde(default)]
+            id: String,
+            #[serde(default)]
+            name: String,
+            #[serde(default)]
+            input: Value,
+        },
+        ToolResult {
+            #[serde(default)]
+            tool_use_id: String,
+            #[serde(default)]
+            content: Value,
+            #[serde(default)]
+            is_error: Option<bool>,
+        },
+        #[serde(other)]
+        Other,
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum Block {
-    Text {
-        #[serde(default)]
-        text: String,
-    },
-    Thinking {
-        #[serde(default)]
-        thinking: String,
-    },
-    ToolUse {
-        #[serde(default)]
-        id: String,
-        #[serde(default)]
-        name: String,
-        #[serde(default)]
-        input: Value,
-    },
-    ToolResult {
-        #[serde(default)]
-        tool_use_id: String,
-        #[serde(default)]
-        content: Value,
-        #[serde(default)]
-        is_error: Option<bool>,
-    },
-    #[serde(other)]
-    Other,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct Usage {
-    #[serde(default)]
-    input_tokens: u64,
-    #[serde(default)]
-    cache_creation_input_tokens: u64,
-    #[serde(default)]
-    cache_read_input_tokens: u64,
-    #[serde(default)]
-    output_tokens: u64,
-}
-
-#[derive(Debug, Clone)]
-struct ResultSummary {
-    is_error: bool,
-    text: Option<String>,
-    message: String,
-}
+use wire::*;
 
 /// Turns claude's stream-json lines into events; a pure function of the lines it is fed.
 #[derive(Debug, Default)]
 pub struct ClaudeParser {
-    session: Option<String>,
+    session: SessionId,
     tool_names: HashMap<String, String>,
-    result: Option<ResultSummary>,
+    /// What the `result` line said, once seen.
+    result: Option<Verdict>,
 }
 
 impl ClaudeParser {
     pub fn new() -> Self {
         Self::default()
     }
+}
 
-    /// Whether a `result` line has been seen.
-    pub fn has_result(&self) -> bool {
-        self.result.is_some()
-    }
+impl AgentStream for ClaudeParser {
+    const AGENT: &'static str = "claude";
+    type Line = Line;
 
-    /// Events for one raw line from the process.
-    pub fn feed_raw(&mut self, line: RawLine) -> Vec<AgentEvent> {
-        match line {
-            RawLine::Text(text) => self.feed(&text),
-            RawLine::TooLong { len } => vec![AgentEvent::Notice {
-                message: format!("claude printed a line of {len} bytes; it was skipped"),
-            }],
-        }
-    }
-
-    /// Events for one line of output.
-    pub fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
-        let mut out = Vec::new();
-        match jsonl::decode::<Line>("claude", line) {
-            Decoded::Blank => {}
-            Decoded::Unreadable(message) => out.push(AgentEvent::Notice { message }),
-            Decoded::Event(event) => self.event(event, &mut out),
-        }
-        out
-    }
-
-    fn event(&mut self, event: Line, out: &mut Vec<AgentEvent>) {
+    fn on_line(&mut self, event: Line, out: &mut Vec<AgentEvent>) {
         match event {
             Line::System {
                 subtype,
@@ -370,7 +286,7 @@ impl ClaudeParser {
                 if subtype.as_deref() == Some("init")
                     && let Some(id) = session_id
                 {
-                    self.session(id, out);
+                    self.session.see(id, out);
                 }
             }
             Line::StreamEvent {
@@ -444,63 +360,31 @@ impl ClaudeParser {
                 errors,
                 usage,
             } => {
-                if let Some(usage) = usage {
-                    out.push(AgentEvent::Usage {
-                        input_tokens: usage.input_tokens
-                            + usage.cache_creation_input_tokens
-                            + usage.cache_read_input_tokens,
-                        output_tokens: usage.output_tokens,
-                    });
-                }
+                out.extend(usage.map(Usage::event));
                 if !is_error && let Some(id) = session_id {
-                    self.session(id, out);
+                    self.session.see(id, out);
                 }
                 let text = result.filter(|t| !t.trim().is_empty());
-                let message = text.clone().unwrap_or_else(|| {
-                    let listed: Vec<String> = errors.iter().map(value_text).collect();
-                    if listed.is_empty() {
-                        format!(
-                            "claude failed ({})",
-                            subtype.as_deref().unwrap_or("no detail")
-                        )
-                    } else {
-                        listed.join("; ")
+                self.result = Some(if is_error {
+                    Verdict::Failed {
+                        message: text.unwrap_or_else(|| failure_text(subtype.as_deref(), &errors)),
                     }
-                });
-                self.result = Some(ResultSummary {
-                    is_error,
-                    text,
-                    message,
+                } else {
+                    Verdict::Completed { final_text: text }
                 });
             }
             Line::Other => {}
         }
     }
 
-    fn session(&mut self, id: String, out: &mut Vec<AgentEvent>) {
-        if self.session.as_deref() != Some(id.as_str()) {
-            self.session = Some(id.clone());
-            out.push(AgentEvent::Session { id });
-        }
+    fn has_result(&self) -> bool {
+        self.result.is_some()
     }
 
-    /// The outcome once the process has ended.
-    pub fn finish(self, exit: &ExitReport) -> AgentOutcome {
-        if exit.stalled {
-            return AgentOutcome::Stalled;
-        }
-        match self.result {
-            Some(result) if !result.is_error => AgentOutcome::Completed {
-                final_text: result.text,
-            },
-            _ if exit.cancel_requested => AgentOutcome::Cancelled,
-            Some(result) => AgentOutcome::Failed {
-                message: result.message,
-            },
-            None => AgentOutcome::Failed {
-                message: format!("claude exited without a result: {exit}"),
-            },
-        }
+    fn verdict(self, exit: &ExitReport) -> Verdict {
+        self.result.unwrap_or_else(|| Verdict::Unfinished {
+            message: format!("claude exited without a result: {exit}"),
+        })
     }
 }
 
@@ -540,6 +424,16 @@ fn result_text(content: &Value) -> String {
             .join("\n"),
         Value::Null => String::new(),
         other => other.to_string(),
+    }
+}
+
+/// What a failed result without text says: its listed errors, or else its subtype.
+fn failure_text(subtype: Option<&str>, errors: &[Value]) -> String {
+    let listed: Vec<String> = errors.iter().map(value_text).collect();
+    if listed.is_empty() {
+        format!("claude failed ({})", subtype.unwrap_or("no detail"))
+    } else {
+        listed.join("; ")
     }
 }
 

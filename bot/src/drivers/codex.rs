@@ -7,18 +7,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
-use tokio::sync::mpsc::UnboundedSender;
-use tokio_util::sync::CancellationToken;
 
-use super::detail::clip;
-use super::jsonl::{self, Decoded, RawLine};
-use super::process::{self, ExitReport, Launch, LineAction};
-use super::{AgentEvent, AgentOutcome, AgentRequest};
-
-/// Time between the stop signals (SIGINT, SIGTERM, SIGKILL) on cancel or stall.
-const STOP_GRACE: Duration = Duration::from_secs(3);
-/// Tool details are cut to this many characters.
-const DETAIL_CHARS: usize = 200;
+use super::detail::{DETAIL_CHARS, clip};
+use super::process::{ExitReport, Launch};
+use super::stream::{self, AgentCli, AgentStream, SessionId, Verdict};
+use super::{AgentEvent, AgentRequest, Driver};
 
 /// Where codex lets model-generated commands write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -76,25 +69,20 @@ impl CodexConfig {
     }
 }
 
-/// Runs codex turns.
-#[derive(Debug, Clone)]
-pub struct CodexDriver {
-    config: CodexConfig,
-}
-
 /// A TOML string literal, for `-c key="value"`.
 fn toml_string(value: &str) -> String {
     // A JSON string is a valid TOML basic string for everything serde_json escapes.
     serde_json::Value::String(value.to_owned()).to_string()
 }
 
-impl CodexDriver {
-    pub fn new(config: CodexConfig) -> Self {
-        Self { config }
-    }
+/// Runs codex turns.
+pub type CodexDriver = Driver<CodexConfig>;
+
+impl AgentCli for CodexDriver {
+    type Stream = CodexParser;
 
     /// Command-line arguments: every option before `resume <id>`, `--image` last, prompt on stdin.
-    pub fn args(&self, req: &AgentRequest) -> Vec<OsString> {
+    fn args(&self, req: &AgentRequest) -> Vec<OsString> {
         let config = &self.config;
         let mut args: Vec<String> = vec![
             "exec".into(),
@@ -134,171 +122,139 @@ impl CodexDriver {
         args
     }
 
-    /// Runs one turn, sending events as they happen; never panics on odd CLI output.
-    pub async fn run(
-        &self,
-        req: AgentRequest,
-        events: UnboundedSender<AgentEvent>,
-        cancel: CancellationToken,
-    ) -> AgentOutcome {
-        let mut env: Vec<(OsString, OsString)> = self
-            .config
-            .extra_env
-            .iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
-        if let Some(home) = &self.config.codex_home {
-            env.push(("CODEX_HOME".into(), home.into()));
+    fn launch(&self, req: &AgentRequest) -> Result<Launch, String> {
+        let c = &self.config;
+        let mut launch = stream::launch(&c.bin, self.args(req), req, &c.extra_env, c.stall_timeout);
+        if let Some(home) = &c.codex_home {
+            launch.env.push(("CODEX_HOME".into(), home.into()));
         }
-        let launch = Launch {
-            program: self.config.bin.clone(),
-            args: self.args(&req),
-            workdir: req.workdir.clone(),
-            env,
-            stdin: req.prompt.clone().into_bytes(),
-            keep_stdin_open: false,
-            stall_timeout: self.config.stall_timeout,
-            grace: STOP_GRACE,
-        };
-        let mut parser = CodexParser::new();
-        let exit = process::run(launch, &cancel, |line| {
-            for event in parser.feed_raw(line) {
-                let _ = events.send(event);
-            }
-            LineAction::Continue
-        })
-        .await;
-        match exit {
-            Ok(exit) => parser.finish(&exit),
-            Err(err) => AgentOutcome::Failed {
-                message: err.to_string(),
-            },
-        }
+        Ok(launch)
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type")]
-enum Line {
-    #[serde(rename = "thread.started")]
-    ThreadStarted { thread_id: String },
-    #[serde(rename = "turn.completed")]
-    TurnCompleted {
+/// The lines codex prints, as far as the parser reads them; public only to name them as the
+/// parser's `Line`.
+mod wire {
+    use super::*;
+    pub use crate::drivers::jsonl::Usage;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(tag = "type")]
+    pub enum Line {
+        #[serde(rename = "thread.started")]
+        ThreadStarted { thread_id: String },
+        #[serde(rename = "turn.completed")]
+        TurnCompleted {
+            #[serde(default)]
+            usage: Option<Usage>,
+        },
+        #[serde(rename = "turn.failed")]
+        TurnFailed {
+            #[serde(default)]
+            error: Option<ErrorBody>,
+        },
+        #[serde(rename = "item.started")]
+        ItemStarted { item: Item },
+        #[serde(rename = "item.updated")]
+        ItemUpdated { item: Item },
+        #[serde(rename = "item.completed")]
+        ItemCompleted { item: Item },
+        #[serde(rename = "error")]
+        Error {
+            #[serde(default)]
+            message: String,
+        },
+        #[serde(other)]
+        Other,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    pub struct ErrorBody {
         #[serde(default)]
-        usage: Option<Usage>,
-    },
-    #[serde(rename = "turn.failed")]
-    TurnFailed {
+        pub message: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct Item {
         #[serde(default)]
-        error: Option<ErrorBody>,
-    },
-    #[serde(rename = "item.started")]
-    ItemStarted { item: Item },
-    #[serde(rename = "item.updated")]
-    ItemUpdated { item: Item },
-    #[serde(rename = "item.completed")]
-    ItemCompleted { item: Item },
-    #[serde(rename = "error")]
-    Error {
+        pub id: String,
+        #[serde(flatten)]
+        pub kind: ItemKind,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    pub enum ItemKind {
+        AgentMessage {
+            #[serde(default)]
+            text: String,
+        },
+        Reasoning {
+            #[serde(default)]
+            text: String,
+        },
+        CommandExecution {
+            #[serde(default)]
+            command: String,
+            #[serde(default)]
+            aggregated_output: String,
+            #[serde(default)]
+            exit_code: Option<i64>,
+            #[serde(default)]
+            status: Option<String>,
+        },
+        FileChange {
+            #[serde(default)]
+            changes: Vec<FileChange>,
+            #[serde(default)]
+            status: Option<String>,
+        },
+        McpToolCall {
+            #[serde(default)]
+            server: String,
+            #[serde(default)]
+            tool: String,
+            #[serde(default)]
+            arguments: Value,
+            #[serde(default)]
+            status: Option<String>,
+            #[serde(default)]
+            error: Option<ErrorBody>,
+        },
+        WebSearch {
+            #[serde(default)]
+            query: String,
+        },
+        TodoList {
+            #[serde(default)]
+            items: Vec<Todo>,
+        },
+        Error {
+            #[serde(default)]
+            message: String,
+        },
+        #[serde(other)]
+        Other,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct FileChange {
         #[serde(default)]
-        message: String,
-    },
-    #[serde(other)]
-    Other,
+        pub path: String,
+        #[serde(default)]
+        pub kind: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct Todo {
+        #[serde(default)]
+        pub text: String,
+        #[serde(default)]
+        pub completed: bool,
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct Usage {
-    #[serde(default)]
-    input_tokens: u64,
-    #[serde(default)]
-    output_tokens: u64,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct ErrorBody {
-    #[serde(default)]
-    message: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct Item {
-    #[serde(default)]
-    id: String,
-    #[serde(flatten)]
-    kind: ItemKind,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum ItemKind {
-    AgentMessage {
-        #[serde(default)]
-        text: String,
-    },
-    Reasoning {
-        #[serde(default)]
-        text: String,
-    },
-    CommandExecution {
-        #[serde(default)]
-        command: String,
-        #[serde(default)]
-        aggregated_output: String,
-        #[serde(default)]
-        exit_code: Option<i64>,
-        #[serde(default)]
-        status: Option<String>,
-    },
-    FileChange {
-        #[serde(default)]
-        changes: Vec<FileChange>,
-        #[serde(default)]
-        status: Option<String>,
-    },
-    McpToolCall {
-        #[serde(default)]
-        server: String,
-        #[serde(default)]
-        tool: String,
-        #[serde(default)]
-        arguments: Value,
-        #[serde(default)]
-        status: Option<String>,
-        #[serde(default)]
-        error: Option<ErrorBody>,
-    },
-    WebSearch {
-        #[serde(default)]
-        query: String,
-    },
-    TodoList {
-        #[serde(default)]
-        items: Vec<Todo>,
-    },
-    Error {
-        #[serde(default)]
-        message: String,
-    },
-    #[serde(other)]
-    Other,
-}
-
-#[derive(Debug, Deserialize)]
-struct FileChange {
-    #[serde(default)]
-    path: String,
-    #[serde(default)]
-    kind: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct Todo {
-    #[serde(default)]
-    text: String,
-    #[serde(default)]
-    completed: bool,
-}
+use wire::*;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum TurnEnd {
@@ -309,7 +265,7 @@ enum TurnEnd {
 /// Turns `codex exec --json` lines into events; a pure function of the lines it is fed.
 #[derive(Debug, Default)]
 pub struct CodexParser {
-    thread: Option<String>,
+    thread: SessionId,
     started: HashSet<String>,
     last_message: Option<String>,
     last_error: Option<String>,
@@ -409,68 +365,6 @@ impl CodexParser {
         Self::default()
     }
 
-    /// Whether `turn.completed` or `turn.failed` has been seen.
-    pub fn has_result(&self) -> bool {
-        self.end.is_some()
-    }
-
-    /// Events for one raw line from the process.
-    pub fn feed_raw(&mut self, line: RawLine) -> Vec<AgentEvent> {
-        match line {
-            RawLine::Text(text) => self.feed(&text),
-            RawLine::TooLong { len } => vec![AgentEvent::Notice {
-                message: format!("codex printed a line of {len} bytes; it was skipped"),
-            }],
-        }
-    }
-
-    /// Events for one line of output.
-    pub fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
-        let mut out = Vec::new();
-        match jsonl::decode::<Line>("codex", line) {
-            Decoded::Blank => {}
-            Decoded::Unreadable(message) => out.push(AgentEvent::Notice { message }),
-            Decoded::Event(event) => self.event(event, &mut out),
-        }
-        out
-    }
-
-    fn event(&mut self, event: Line, out: &mut Vec<AgentEvent>) {
-        match event {
-            Line::ThreadStarted { thread_id } => {
-                if self.thread.as_deref() != Some(thread_id.as_str()) {
-                    self.thread = Some(thread_id.clone());
-                    out.push(AgentEvent::Session { id: thread_id });
-                }
-            }
-            Line::ItemStarted { item } | Line::ItemUpdated { item } => self.start_tool(&item, out),
-            Line::ItemCompleted { item } => self.complete(item, out),
-            Line::TurnCompleted { usage } => {
-                if let Some(usage) = usage {
-                    out.push(AgentEvent::Usage {
-                        input_tokens: usage.input_tokens,
-                        output_tokens: usage.output_tokens,
-                    });
-                }
-                self.end = Some(TurnEnd::Completed);
-            }
-            Line::TurnFailed { error } => {
-                let message = error
-                    .map(|e| e.message)
-                    .filter(|m| !m.trim().is_empty())
-                    .or_else(|| self.last_error.clone())
-                    .unwrap_or_else(|| "codex reported a failed turn".into());
-                self.end = Some(TurnEnd::Failed(message));
-            }
-            // Top-level errors are what codex says while it retries; the turn goes on.
-            Line::Error { message } => {
-                self.last_error = Some(message.clone());
-                out.push(AgentEvent::Notice { message });
-            }
-            Line::Other => {}
-        }
-    }
-
     fn start_tool(&mut self, item: &Item, out: &mut Vec<AgentEvent>) {
         if self.started.contains(&item.id) {
             return;
@@ -506,24 +400,54 @@ impl CodexParser {
             }
         }
     }
+}
 
-    /// The outcome once the process has ended.
-    pub fn finish(self, exit: &ExitReport) -> AgentOutcome {
-        if exit.stalled {
-            return AgentOutcome::Stalled;
+impl AgentStream for CodexParser {
+    const AGENT: &'static str = "codex";
+    type Line = Line;
+
+    fn on_line(&mut self, event: Line, out: &mut Vec<AgentEvent>) {
+        match event {
+            Line::ThreadStarted { thread_id } => self.thread.see(thread_id, out),
+            Line::ItemStarted { item } | Line::ItemUpdated { item } => self.start_tool(&item, out),
+            Line::ItemCompleted { item } => self.complete(item, out),
+            Line::TurnCompleted { usage } => {
+                out.extend(usage.map(Usage::event));
+                self.end = Some(TurnEnd::Completed);
+            }
+            Line::TurnFailed { error } => {
+                let message = error
+                    .map(|e| e.message)
+                    .filter(|m| !m.trim().is_empty())
+                    .or_else(|| self.last_error.clone())
+                    .unwrap_or_else(|| "codex reported a failed turn".into());
+                self.end = Some(TurnEnd::Failed(message));
+            }
+            // Top-level errors are what codex says while it retries; the turn goes on.
+            Line::Error { message } => {
+                self.last_error = Some(message.clone());
+                out.push(AgentEvent::Notice { message });
+            }
+            Line::Other => {}
         }
+    }
+
+    fn has_result(&self) -> bool {
+        self.end.is_some()
+    }
+
+    fn verdict(self, exit: &ExitReport) -> Verdict {
         match self.end {
-            Some(TurnEnd::Completed) => AgentOutcome::Completed {
+            Some(TurnEnd::Completed) => Verdict::Completed {
                 final_text: self.last_message,
             },
-            _ if exit.cancel_requested => AgentOutcome::Cancelled,
-            Some(TurnEnd::Failed(message)) => AgentOutcome::Failed { message },
+            Some(TurnEnd::Failed(message)) => Verdict::Failed { message },
             None => {
                 let said = self
                     .last_error
                     .map(|e| format!(" (last error: {e})"))
                     .unwrap_or_default();
-                AgentOutcome::Failed {
+                Verdict::Unfinished {
                     message: format!("codex exited without finishing the turn{said}: {exit}"),
                 }
             }

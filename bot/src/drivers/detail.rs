@@ -1,5 +1,8 @@
 //! Short one-line texts for tool details and error messages.
 
+/// Tool details and results are cut to this many characters.
+pub const DETAIL_CHARS: usize = 200;
+
 /// The first line of `text`, cut to `max` characters, with "…" when anything was left out.
 pub fn clip(text: &str, max: usize) -> String {
     let trimmed = text.trim();

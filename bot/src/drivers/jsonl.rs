@@ -1,7 +1,10 @@
 //! Lenient JSONL reading: agent output lines in, typed events or notices out, never a panic.
 
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+
+use super::AgentEvent;
 
 /// Longest line kept whole; a tool result can be large, but a runaway line must not eat memory.
 pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
@@ -27,6 +30,28 @@ pub fn decode<T: DeserializeOwned>(agent: &str, line: &str) -> Decoded<T> {
             "{agent} printed an unreadable line ({err}): {}",
             crate::drivers::detail::clip(trimmed, 120)
         )),
+    }
+}
+
+/// Token counts as both CLIs print them. Claude counts cache reads and writes apart from
+/// `input_tokens`; codex counts them within it (its `cached_input_tokens` is a part, not added).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub cache_creation_input_tokens: u64,
+    pub cache_read_input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+impl Usage {
+    pub fn event(self) -> AgentEvent {
+        AgentEvent::Usage {
+            input_tokens: self.input_tokens
+                + self.cache_creation_input_tokens
+                + self.cache_read_input_tokens,
+            output_tokens: self.output_tokens,
+        }
     }
 }
 
@@ -105,7 +130,6 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde::Deserialize;
 
     #[derive(Debug, Deserialize, PartialEq, Eq)]
     #[serde(tag = "type")]

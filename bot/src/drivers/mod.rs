@@ -6,6 +6,7 @@ mod detail;
 pub mod jsonl;
 pub mod process;
 mod proctree;
+pub mod stream;
 
 use std::path::PathBuf;
 
@@ -13,6 +14,19 @@ pub use claude::{ClaudeConfig, ClaudeDriver, ClaudeParser};
 pub use codex::{CodexConfig, CodexDriver, CodexParser, CodexSandbox};
 
 pub use process::ExitReport;
+pub use stream::{AgentCli, AgentStream, Verdict};
+
+/// Runs turns of the agent CLI its config describes.
+#[derive(Debug, Clone)]
+pub struct Driver<C> {
+    config: C,
+}
+
+impl<C> Driver<C> {
+    pub fn new(config: C) -> Self {
+        Self { config }
+    }
+}
 
 /// One turn to run: the prompt and where and how to run it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -3,9 +3,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use baton_bot::drivers::{AgentEvent, AgentOutcome, AgentRequest, ClaudeConfig, CodexConfig};
+use baton_bot::drivers::{
+    AgentCli, AgentEvent, AgentOutcome, AgentRequest, AgentStream, ClaudeConfig, CodexConfig,
+};
 use tempfile::TempDir;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::fake_anthropic::FakeAnthropic;
 use super::fake_openai::FakeOpenAi;
@@ -59,6 +62,16 @@ impl Sandbox {
             _root: root,
             home,
             workdir,
+        }
+    }
+
+    /// A request for `prompt` with `image` (written into the workdir) attached.
+    pub fn request_with_image(&self, prompt: &str, image: &[u8]) -> AgentRequest {
+        let path = self.workdir.join("dot.png");
+        std::fs::write(&path, image).expect("write the image");
+        AgentRequest {
+            images: vec![path],
+            ..self.request(prompt)
         }
     }
 
@@ -127,12 +140,10 @@ pub fn codex_config(fake: &FakeOpenAi, sandbox: &Sandbox) -> CodexConfig {
     config
 }
 
-/// Runs a driver future to its outcome, collecting every event it sent.
-pub async fn collect(
-    run: impl Future<Output = AgentOutcome>,
-    mut rx: mpsc::UnboundedReceiver<AgentEvent>,
-) -> (Vec<AgentEvent>, AgentOutcome) {
-    let outcome = run.await;
+/// Runs one turn of `cli` to its end: every event it sent, and its outcome.
+pub async fn turn(cli: &impl AgentCli, req: AgentRequest) -> (Vec<AgentEvent>, AgentOutcome) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let outcome = cli.run(req, tx, CancellationToken::new()).await;
     let mut events = Vec::new();
     while let Ok(event) = rx.try_recv() {
         events.push(event);
@@ -140,21 +151,15 @@ pub async fn collect(
     (events, outcome)
 }
 
-/// When a run's first `Session` event and its outcome came, counted from its start.
-#[derive(Debug, Clone, Copy)]
-pub struct Timing {
-    /// The CLI's start-up: until it named its session.
-    pub to_session: Option<Duration>,
-    pub to_outcome: Duration,
-}
-
-/// Like `collect`, receiving events while the run goes on, and timing it.
-pub async fn collect_timed(
-    run: impl Future<Output = AgentOutcome>,
-    mut rx: mpsc::UnboundedReceiver<AgentEvent>,
-) -> (Vec<AgentEvent>, AgentOutcome, Timing) {
+/// Like `turn`, receiving events while the run goes on; prints how long the CLI took to name its
+/// session and to end.
+pub async fn timed_turn<C: AgentCli>(
+    cli: &C,
+    req: AgentRequest,
+) -> (Vec<AgentEvent>, AgentOutcome) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
     let start = std::time::Instant::now();
-    let mut run = std::pin::pin!(run);
+    let mut run = std::pin::pin!(cli.run(req, tx, CancellationToken::new()));
     let mut events = Vec::new();
     let mut to_session = None;
     let outcome = loop {
@@ -169,18 +174,121 @@ pub async fn collect_timed(
             outcome = &mut run => break outcome,
         }
     };
-    let to_outcome = start.elapsed();
+    println!(
+        "one {} turn against the fake took {} ms ({:?} ms of start-up until the session id)",
+        C::Stream::AGENT,
+        start.elapsed().as_millis(),
+        to_session.map(|d| d.as_millis())
+    );
     while let Ok(event) = rx.try_recv() {
         events.push(event);
     }
-    (
-        events,
-        outcome,
-        Timing {
-            to_session,
-            to_outcome,
-        },
-    )
+    (events, outcome)
+}
+
+/// Runs "remember kiwi" and then "what did I say?" resuming its session, checking that the first
+/// turn completed naming one session and that the second named the same; returns the second.
+pub async fn resumed_turn(
+    cli: &impl AgentCli,
+    sandbox: &Sandbox,
+) -> (Vec<AgentEvent>, AgentOutcome) {
+    let (events, outcome) = turn(cli, sandbox.request("remember kiwi")).await;
+    assert!(
+        matches!(outcome, AgentOutcome::Completed { .. }),
+        "{outcome:?} {events:?}"
+    );
+    let first = session_ids(&events);
+    assert_eq!(first.len(), 1, "{events:?}");
+
+    let mut req = sandbox.request("what did I say?");
+    req.resume = Some(first[0].clone());
+    let (events, outcome) = turn(cli, req).await;
+    assert_eq!(session_ids(&events), first, "{outcome:?}");
+    (events, outcome)
+}
+
+/// The message of a failed turn, printed; panics on any other outcome.
+pub fn failure_message<C: AgentCli>((events, outcome): (Vec<AgentEvent>, AgentOutcome)) -> String {
+    let AgentOutcome::Failed { message } = outcome else {
+        panic!("expected a failure, got {outcome:?} after {events:?}");
+    };
+    println!("{} reported: {message}", C::Stream::AGENT);
+    message
+}
+
+/// Where the first event `wanted` picks stands in `events`; panics naming `what` if none does.
+pub fn index_of(events: &[AgentEvent], what: &str, wanted: impl Fn(&AgentEvent) -> bool) -> usize {
+    events
+        .iter()
+        .position(wanted)
+        .unwrap_or_else(|| panic!("no {what}: {events:?}"))
+}
+
+/// The processes a cancelled tool call left behind, seen while the tool still ran.
+pub struct Cancelled {
+    /// Everything that ran in the workdir: the CLI and the tool, among others.
+    pub procs: Vec<Proc>,
+    /// The CLI itself.
+    pub cli: Proc,
+}
+
+/// Starts a turn whose model runs the long command `marker` as a tool, cancels it once that
+/// runs, and checks the run ends as cancelled and every process it started, in its group or out
+/// of it, is gone.
+pub async fn cancel_during_tool<C>(cli: C, sandbox: &Sandbox, marker: &str) -> Cancelled
+where
+    C: AgentCli + Send + 'static,
+{
+    let agent = C::Stream::AGENT;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let cancel = CancellationToken::new();
+    let req = sandbox.request("start something long");
+    let run = tokio::spawn({
+        let cancel = cancel.clone();
+        async move { cli.run(req, tx, cancel).await }
+    });
+    let mut seen = Vec::new();
+    wait_for(&mut rx, &mut seen, Duration::from_secs(60), |e| {
+        matches!(e, AgentEvent::ToolStarted { .. })
+    })
+    .await;
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let procs = loop {
+        let procs = processes_in(&sandbox.workdir);
+        if procs.iter().any(|p| p.cmdline.contains(marker)) {
+            break procs;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the tool never started; processes: {procs:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let cli = procs
+        .iter()
+        .find(|p| p.cmdline.contains(agent))
+        .unwrap_or_else(|| panic!("no {agent} process in the workdir: {procs:?}"))
+        .clone();
+
+    let started = std::time::Instant::now();
+    cancel.cancel();
+    let outcome = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("run ends")
+        .unwrap();
+    println!("{agent} cancel took {} ms", started.elapsed().as_millis());
+    assert_eq!(outcome, AgentOutcome::Cancelled);
+    for p in &procs {
+        assert!(
+            wait_gone(p.pid),
+            "{} ({}) survived the cancel",
+            p.pid,
+            p.cmdline.chars().take(80).collect::<String>()
+        );
+    }
+    assert_eq!(live_group_members(cli.pgid), vec![]);
+    Cancelled { procs, cli }
 }
 
 /// The session ids among `events`, in order.
@@ -214,6 +322,15 @@ pub async fn wait_for(
         }
     }
 }
+
+/// A 1x1 PNG.
+pub const TINY_PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x90, 0x77, 0x53,
+    0xde, 0x00, 0x00, 0x00, 0x0c, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0x00,
+    0x00, 0x03, 0x01, 0x01, 0x00, 0xc9, 0xfe, 0x92, 0xef, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e,
+    0x44, 0xae, 0x42, 0x60, 0x82,
+];
 
 /// A process seen in /proc.
 #[derive(Debug, Clone, PartialEq, Eq)]

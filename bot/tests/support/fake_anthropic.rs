@@ -1,20 +1,17 @@
 //! Fake Anthropic Messages API on 127.0.0.1: scripted SSE answers for the real claude CLI.
 
-use std::collections::VecDeque;
-use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::Uri;
+use axum::response::Response;
 use axum::routing::post;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
-use tokio_stream::StreamExt;
-use tokio_stream::wrappers::ReceiverStream;
+
+use super::fake_api::{self, EVENT_PACE, HANG, event_stream};
 
 /// One scripted answer to the agent's own request (the one carrying `tools`).
 #[derive(Debug, Clone)]
@@ -39,6 +36,19 @@ pub enum Reply {
 impl Reply {
     pub fn text(chunks: &[&str]) -> Self {
         Reply::Text(chunks.iter().map(|c| c.to_string()).collect())
+    }
+
+    pub fn hang(first: &str) -> Self {
+        Reply::Hang {
+            first: first.into(),
+        }
+    }
+
+    pub fn error(status: u16, message: &str) -> Self {
+        Reply::Error {
+            status,
+            message: message.into(),
+        }
     }
 
     pub fn slow(chunks: &[&str], every: Duration) -> Self {
@@ -77,11 +87,7 @@ impl Recorded {
     }
 }
 
-#[derive(Default)]
-struct Shared {
-    script: Mutex<VecDeque<Reply>>,
-    recorded: Mutex<Vec<Recorded>>,
-}
+type Shared = fake_api::Shared<Reply, Recorded>;
 
 /// A running fake; it stops with the test's runtime.
 #[derive(Clone)]
@@ -93,29 +99,19 @@ pub struct FakeAnthropic {
 impl FakeAnthropic {
     /// Starts a fake answering the agent's requests with `script` in order (the last one repeats).
     pub async fn start(script: Vec<Reply>) -> Self {
-        let shared = Arc::new(Shared {
-            script: Mutex::new(script.into()),
-            ..Shared::default()
-        });
+        let shared = Shared::new(script);
         let app = Router::new()
             .route("/v1/messages", post(messages))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
         Self {
-            base_url: format!("http://{addr}"),
+            base_url: fake_api::serve(app).await,
             shared,
         }
     }
 
     /// Every request so far, side requests included.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.shared.recorded.lock().unwrap().clone()
+        self.shared.recorded()
     }
 
     /// Only the agent's own turns (requests with tools).
@@ -132,7 +128,7 @@ async fn messages(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> R
     let agent_turn = body["tools"]
         .as_array()
         .is_some_and(|tools| !tools.is_empty());
-    shared.recorded.lock().unwrap().push(Recorded {
+    shared.record(Recorded {
         uri: uri.to_string(),
         agent_turn,
         body: body.clone(),
@@ -140,85 +136,54 @@ async fn messages(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> R
     let model = body["model"].as_str().unwrap_or("claude-fake").to_string();
     if !agent_turn {
         // Side requests (a session title, for one) get a short answer at once.
-        return sse_response(text_events(&model, &["Fake title".to_string()]), None);
+        return sse_response(text_events(&model, &["Fake title".to_string()]));
     }
-    let reply = {
-        let mut script = shared.script.lock().unwrap();
-        if script.len() > 1 {
-            script.pop_front()
-        } else {
-            script.front().cloned()
-        }
-    };
-    match reply.unwrap_or_else(|| Reply::text(&["ok"])) {
-        Reply::Text(chunks) => sse_response(text_events(&model, &chunks), None),
-        Reply::Slow { chunks, every } => paced_response(text_events(&model, &chunks), every, None),
-        Reply::ToolUse { name, input } => sse_response(tool_events(&model, &name, &input), None),
+    match shared.next_reply().unwrap_or_else(|| Reply::text(&["ok"])) {
+        Reply::Text(chunks) => sse_response(text_events(&model, &chunks)),
+        Reply::Slow { chunks, every } => event_stream(text_events(&model, &chunks), every, None),
+        Reply::ToolUse { name, input } => sse_response(tool_events(&model, &name, &input)),
         Reply::Thinking { thinking, text } => {
-            sse_response(thinking_events(&model, &thinking, &text), None)
+            sse_response(thinking_events(&model, &thinking, &text))
         }
         Reply::Hang { first } => {
-            let mut events = vec![
+            let events = vec![
                 message_start(&model),
                 block_start(json!({"type": "text", "text": ""})),
+                text_delta(&first),
             ];
-            events.push(text_delta(&first));
-            sse_response(events, Some(Duration::from_secs(3600)))
+            event_stream(events, EVENT_PACE, Some(HANG))
         }
-        Reply::Error { status, message } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-            let body = json!({"type": "error", "error": {"type": "invalid_request_error", "message": message}});
-            (
-                status,
-                [(header::CONTENT_TYPE, "application/json")],
-                body.to_string(),
-            )
-                .into_response()
-        }
+        Reply::Error { status, message } => fake_api::error_response(
+            status,
+            json!({"type": "error", "error": {"type": "invalid_request_error", "message": message}}),
+        ),
     }
 }
 
-type Event = (&'static str, Value);
-
-fn message_start(model: &str) -> Event {
-    (
-        "message_start",
-        json!({"type": "message_start", "message": {"id": "msg_fake", "type": "message", "role": "assistant",
-            "model": model, "content": [], "stop_reason": null, "stop_sequence": null,
-            "usage": {"input_tokens": 12, "output_tokens": 1}}}),
-    )
+fn message_start(model: &str) -> Value {
+    json!({"type": "message_start", "message": {"id": "msg_fake", "type": "message", "role": "assistant",
+        "model": model, "content": [], "stop_reason": null, "stop_sequence": null,
+        "usage": {"input_tokens": 12, "output_tokens": 1}}})
 }
 
-fn block_start(block: Value) -> Event {
-    (
-        "content_block_start",
-        json!({"type": "content_block_start", "index": 0, "content_block": block}),
-    )
+fn block_start(block: Value) -> Value {
+    json!({"type": "content_block_start", "index": 0, "content_block": block})
 }
 
-fn text_delta(text: &str) -> Event {
-    (
-        "content_block_delta",
-        json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}),
-    )
+fn text_delta(text: &str) -> Value {
+    json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}})
 }
 
-fn finish(stop_reason: &str, output_tokens: usize) -> Vec<Event> {
+fn finish(stop_reason: &str, output_tokens: usize) -> Vec<Value> {
     vec![
-        (
-            "content_block_stop",
-            json!({"type": "content_block_stop", "index": 0}),
-        ),
-        (
-            "message_delta",
-            json!({"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": null},
-                "usage": {"output_tokens": output_tokens}}),
-        ),
-        ("message_stop", json!({"type": "message_stop"})),
+        json!({"type": "content_block_stop", "index": 0}),
+        json!({"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": null},
+            "usage": {"output_tokens": output_tokens}}),
+        json!({"type": "message_stop"}),
     ]
 }
 
-fn text_events(model: &str, chunks: &[String]) -> Vec<Event> {
+fn text_events(model: &str, chunks: &[String]) -> Vec<Value> {
     let mut events = vec![
         message_start(model),
         block_start(json!({"type": "text", "text": ""})),
@@ -228,13 +193,8 @@ fn text_events(model: &str, chunks: &[String]) -> Vec<Event> {
     events
 }
 
-fn thinking_events(model: &str, thinking: &str, text: &str) -> Vec<Event> {
-    let delta = |index: usize, delta: Value| {
-        (
-            "content_block_delta",
-            json!({"type": "content_block_delta", "index": index, "delta": delta}),
-        )
-    };
+fn thinking_events(model: &str, thinking: &str, text: &str) -> Vec<Value> {
+    let delta = |index: usize, delta: Value| json!({"type": "content_block_delta", "index": index, "delta": delta});
     vec![
         message_start(model),
         block_start(json!({"type": "thinking", "thinking": "", "signature": ""})),
@@ -243,70 +203,28 @@ fn thinking_events(model: &str, thinking: &str, text: &str) -> Vec<Event> {
             0,
             json!({"type": "signature_delta", "signature": "fake-signature"}),
         ),
-        (
-            "content_block_stop",
-            json!({"type": "content_block_stop", "index": 0}),
-        ),
-        (
-            "content_block_start",
-            json!({"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}}),
-        ),
+        json!({"type": "content_block_stop", "index": 0}),
+        json!({"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}}),
         delta(1, json!({"type": "text_delta", "text": text})),
-        (
-            "content_block_stop",
-            json!({"type": "content_block_stop", "index": 1}),
-        ),
-        (
-            "message_delta",
-            json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null},
-                "usage": {"output_tokens": 5}}),
-        ),
-        ("message_stop", json!({"type": "message_stop"})),
+        json!({"type": "content_block_stop", "index": 1}),
+        json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null},
+            "usage": {"output_tokens": 5}}),
+        json!({"type": "message_stop"}),
     ]
 }
 
-fn tool_events(model: &str, name: &str, input: &Value) -> Vec<Event> {
+fn tool_events(model: &str, name: &str, input: &Value) -> Vec<Value> {
     let mut events = vec![
         message_start(model),
         block_start(json!({"type": "tool_use", "id": "toolu_fake1", "name": name, "input": {}})),
-        (
-            "content_block_delta",
-            json!({"type": "content_block_delta", "index": 0,
-                "delta": {"type": "input_json_delta", "partial_json": input.to_string()}}),
-        ),
+        json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "input_json_delta", "partial_json": input.to_string()}}),
     ];
     events.extend(finish("tool_use", 9));
     events
 }
 
-/// Streams the events; with `hold`, keeps the stream open afterwards until the client leaves.
-fn sse_response(events: Vec<Event>, hold: Option<Duration>) -> Response {
-    // Separate writes, so the CLI sees several deltas rather than one buffer.
-    paced_response(events, Duration::from_millis(5), hold)
-}
-
-/// Streams the events `pace` apart; with `hold`, keeps the stream open afterwards.
-fn paced_response(events: Vec<Event>, pace: Duration, hold: Option<Duration>) -> Response {
-    let (tx, rx) = mpsc::channel::<Bytes>(16);
-    tokio::spawn(async move {
-        for (name, data) in events {
-            let chunk = format!("event: {name}\ndata: {data}\n\n");
-            if tx.send(Bytes::from(chunk)).await.is_err() {
-                return;
-            }
-            tokio::time::sleep(pace).await;
-        }
-        if let Some(hold) = hold {
-            tokio::select! {
-                () = tx.closed() => {}
-                () = tokio::time::sleep(hold) => {}
-            }
-        }
-    });
-    let stream = ReceiverStream::new(rx).map(Ok::<_, Infallible>);
-    Response::builder()
-        .header(header::CONTENT_TYPE, "text/event-stream")
-        .header(header::CACHE_CONTROL, "no-cache")
-        .body(Body::from_stream(stream))
-        .expect("valid response")
+/// Streams the events at the usual pace, closing the stream after the last.
+fn sse_response(events: Vec<Value>) -> Response {
+    event_stream(events, EVENT_PACE, None)
 }

@@ -1,20 +1,16 @@
 //! Fake OpenAI Responses API on 127.0.0.1: scripted SSE answers for the real codex CLI.
 
-use std::collections::VecDeque;
-use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{Method, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::Response;
 use axum::routing::post;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
-use tokio_stream::StreamExt;
-use tokio_stream::wrappers::ReceiverStream;
+
+use super::fake_api::{self, EVENT_PACE, HANG, event_stream};
 
 /// One scripted answer to a `POST /v1/responses`.
 #[derive(Debug, Clone)]
@@ -33,6 +29,19 @@ pub enum Reply {
 impl Reply {
     pub fn text(chunks: &[&str]) -> Self {
         Reply::Text(chunks.iter().map(|c| c.to_string()).collect())
+    }
+
+    pub fn hang(first: &str) -> Self {
+        Reply::Hang {
+            first: first.into(),
+        }
+    }
+
+    pub fn error(status: u16, message: &str) -> Self {
+        Reply::Error {
+            status,
+            message: message.into(),
+        }
     }
 
     pub fn exec(cmd: &str) -> Self {
@@ -66,11 +75,7 @@ impl Recorded {
     }
 }
 
-#[derive(Default)]
-struct Shared {
-    script: Mutex<VecDeque<Reply>>,
-    recorded: Mutex<Vec<Recorded>>,
-}
+type Shared = fake_api::Shared<Reply, Recorded>;
 
 /// A running fake; it stops with the test's runtime.
 #[derive(Clone)]
@@ -83,30 +88,20 @@ pub struct FakeOpenAi {
 impl FakeOpenAi {
     /// Starts a fake answering `/v1/responses` with `script` in order (the last one repeats).
     pub async fn start(script: Vec<Reply>) -> Self {
-        let shared = Arc::new(Shared {
-            script: Mutex::new(script.into()),
-            ..Shared::default()
-        });
+        let shared = Shared::new(script);
         let app = Router::new()
             .route("/v1/responses", post(responses))
             .fallback(unknown)
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
         Self {
-            base_url: format!("http://{addr}/v1"),
+            base_url: format!("{}/v1", fake_api::serve(app).await),
             shared,
         }
     }
 
     /// Every request so far, including ones to unknown paths.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.shared.recorded.lock().unwrap().clone()
+        self.shared.recorded()
     }
 
     /// Only the `POST /v1/responses` requests.
@@ -119,7 +114,7 @@ impl FakeOpenAi {
 }
 
 async fn unknown(State(shared): State<Arc<Shared>>, method: Method, uri: Uri) -> StatusCode {
-    shared.recorded.lock().unwrap().push(Recorded {
+    shared.record(Recorded {
         method: method.to_string(),
         uri: uri.to_string(),
         body: Value::Null,
@@ -128,47 +123,34 @@ async fn unknown(State(shared): State<Arc<Shared>>, method: Method, uri: Uri) ->
 }
 
 async fn responses(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> Response {
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    shared.recorded.lock().unwrap().push(Recorded {
+    shared.record(Recorded {
         method: "POST".into(),
         uri: uri.to_string(),
-        body,
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
     });
-    let reply = {
-        let mut script = shared.script.lock().unwrap();
-        if script.len() > 1 {
-            script.pop_front()
-        } else {
-            script.front().cloned()
+    match shared.next_reply().unwrap_or_else(|| Reply::text(&["ok"])) {
+        Reply::Text(chunks) => event_stream(message_events(&chunks), EVENT_PACE, None),
+        Reply::Exec { reasoning, cmd } => {
+            event_stream(exec_events(&reasoning, &cmd), EVENT_PACE, None)
         }
-    };
-    match reply.unwrap_or_else(|| Reply::text(&["ok"])) {
-        Reply::Text(chunks) => sse_response(message_events(&chunks), None),
-        Reply::Exec { reasoning, cmd } => sse_response(exec_events(&reasoning, &cmd), None),
         Reply::Hang { first } => {
-            let events = vec![
-                created(),
-                json!({"type": "response.output_item.added", "output_index": 0,
-                    "item": {"type": "message", "id": "msg_fake", "role": "assistant", "content": []}}),
-                text_delta(&first),
-            ];
-            sse_response(events, Some(Duration::from_secs(3600)))
+            let events = vec![created(), message_added(), text_delta(&first)];
+            event_stream(events, EVENT_PACE, Some(HANG))
         }
-        Reply::Error { status, message } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-            let body = json!({"error": {"message": message, "type": "invalid_request_error", "code": null}});
-            (
-                status,
-                [(header::CONTENT_TYPE, "application/json")],
-                body.to_string(),
-            )
-                .into_response()
-        }
+        Reply::Error { status, message } => fake_api::error_response(
+            status,
+            json!({"error": {"message": message, "type": "invalid_request_error", "code": null}}),
+        ),
     }
 }
 
 fn created() -> Value {
     json!({"type": "response.created", "response": {"id": "resp_fake"}})
+}
+
+fn message_added() -> Value {
+    json!({"type": "response.output_item.added", "output_index": 0,
+        "item": {"type": "message", "id": "msg_fake", "role": "assistant", "content": []}})
 }
 
 fn text_delta(text: &str) -> Value {
@@ -185,11 +167,7 @@ fn completed(output_tokens: usize) -> Value {
 
 fn message_events(chunks: &[String]) -> Vec<Value> {
     let text: String = chunks.concat();
-    let mut events = vec![
-        created(),
-        json!({"type": "response.output_item.added", "output_index": 0,
-            "item": {"type": "message", "id": "msg_fake", "role": "assistant", "content": []}}),
-    ];
+    let mut events = vec![created(), message_added()];
     events.extend(chunks.iter().map(|chunk| text_delta(chunk)));
     events.push(
         json!({"type": "response.output_item.done", "output_index": 0,
@@ -213,31 +191,4 @@ fn exec_events(reasoning: &str, cmd: &str) -> Vec<Value> {
         json!({"type": "response.output_item.done", "output_index": 1, "item": call}),
         completed(9),
     ]
-}
-
-/// Streams the events; with `hold`, keeps the stream open afterwards until the client leaves.
-fn sse_response(events: Vec<Value>, hold: Option<Duration>) -> Response {
-    let (tx, rx) = mpsc::channel::<Bytes>(16);
-    tokio::spawn(async move {
-        for event in events {
-            let name = event["type"].as_str().unwrap_or("message").to_string();
-            let chunk = format!("event: {name}\ndata: {event}\n\n");
-            if tx.send(Bytes::from(chunk)).await.is_err() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        if let Some(hold) = hold {
-            tokio::select! {
-                () = tx.closed() => {}
-                () = tokio::time::sleep(hold) => {}
-            }
-        }
-    });
-    let stream = ReceiverStream::new(rx).map(Ok::<_, Infallible>);
-    Response::builder()
-        .header(header::CONTENT_TYPE, "text/event-stream")
-        .header(header::CACHE_CONTROL, "no-cache")
-        .body(Body::from_stream(stream))
-        .expect("valid response")
 }

@@ -109,6 +109,11 @@ impl Store {
             .collect()
     }
 
+    /// The texts of the chat's visible messages, oldest first.
+    pub fn texts(&self, chat: i64) -> Vec<String> {
+        self.visible(chat).into_iter().map(|m| m.text).collect()
+    }
+
     pub fn count(&self, method: &str) -> usize {
         let method = method.to_ascii_lowercase();
         self.requests.iter().filter(|r| r.method == method).count()

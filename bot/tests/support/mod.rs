@@ -3,6 +3,8 @@
 #![allow(dead_code)] // each test binary uses its own part of the support code
 
 pub mod agent_cli;
+pub mod bot;
 pub mod fake_anthropic;
+pub mod fake_api;
 pub mod fake_openai;
 pub mod fake_telegram;
