@@ -4,6 +4,9 @@
 //! hands back is started.
 
 use std::collections::{HashMap, HashSet};
+use std::ops::Deref;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use baton_core::sync::{CancelSignal, Lock};
 use baton_core::{
@@ -29,10 +32,68 @@ struct Runs<F: Model> {
     cancels: HashMap<Run, F::Cancel>,
     /// The lane each item was submitted to, to tell where `/retry` copied from.
     item_lanes: HashMap<String, usize>,
+    /// Runs of a process that restarted since: their agents are gone.
+    dead: HashSet<Run>,
+}
+
+/// How many times one scenario may restart the process.
+pub const MAX_RESTARTS: usize = 3;
+
+/// The core of each process lifetime: a restart starts the next one from
+/// the journal. Dereferences to the current core, so callers keep writing
+/// `self.core.submit(..)`; the switch happens under the scenario's process
+/// gate, between operations.
+pub struct Generations<F: Model> {
+    cores: Vec<OnceLock<Core<F>>>,
+    current: AtomicUsize,
+    /// Every journal entry persisted so far, across lifetimes.
+    journal: std::sync::Mutex<Vec<baton_core::JournalEntry>>,
+}
+
+impl<F: Model> Generations<F> {
+    fn new(first: Core<F>) -> Self {
+        let cores: Vec<OnceLock<Core<F>>> = (0..=MAX_RESTARTS).map(|_| OnceLock::new()).collect();
+        let _ = cores[0].set(first);
+        Generations {
+            cores,
+            current: AtomicUsize::new(0),
+            journal: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Persists what the current core journaled, as the bot does after
+    /// every step, and returns the whole journal.
+    fn persist(&self) -> Vec<baton_core::JournalEntry> {
+        let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+        journal.extend(self.drain_journal());
+        journal.clone()
+    }
+
+    /// Makes `next` the current core; `false` past [`MAX_RESTARTS`].
+    fn advance(&self, next: Core<F>) -> bool {
+        let at = self.current.load(Ordering::SeqCst) + 1;
+        match self.cores.get(at) {
+            Some(slot) if slot.set(next).is_ok() => {
+                self.current.store(at, Ordering::SeqCst);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+impl<F: Model> Deref for Generations<F> {
+    type Target = Core<F>;
+    fn deref(&self) -> &Core<F> {
+        self.cores[self.current.load(Ordering::SeqCst)]
+            .get()
+            .expect("the current lifetime has a core")
+    }
 }
 
 pub struct CoreSystem<F: Model> {
-    pub core: Core<F>,
+    pub core: Generations<F>,
+    config: Config,
     lanes: Vec<String>,
     jobs: Vec<JobId>,
     job_lanes: Vec<usize>,
@@ -81,20 +142,19 @@ fn end_of(outcome: Outcome) -> End {
 
 impl<F: Model> CoreSystem<F> {
     pub fn new(report: &Report) -> Self {
-        let core = Core::<F>::new(
-            Config {
-                capacity: report.capacity,
-                ..Config::default()
-            },
-            || Millis(0),
-        );
+        let config = Config {
+            capacity: report.capacity,
+            ..Config::default()
+        };
+        let core = Core::<F>::new(config.clone(), || Millis(0));
         let jobs: Vec<JobId> = report.cron.iter().map(|j| JobId(j.name.clone())).collect();
         for (job, spec) in jobs.iter().zip(&report.cron) {
             core.cron_register(job.clone(), lane_key(spec.lane), spec.kind)
                 .expect("jobs are registered once");
         }
         CoreSystem {
-            core,
+            core: Generations::new(core),
+            config,
             lanes: report.lanes.clone(),
             jobs,
             job_lanes: report.cron.iter().map(|j| j.lane).collect(),
@@ -104,6 +164,7 @@ impl<F: Model> CoreSystem<F> {
                 run_lanes: HashMap::new(),
                 cancels: HashMap::new(),
                 item_lanes: HashMap::new(),
+                dead: HashSet::new(),
             }),
         }
     }
@@ -535,11 +596,14 @@ impl<F: Model> System for CoreSystem<F> {
     }
 
     fn cancelled(&self, run: Run) -> bool {
-        let cancel = self.runs(|r| r.cancels.get(&run).cloned());
-        cancel.is_some_and(|c| c.is_cancelled())
+        let (cancel, dead) = self.runs(|r| (r.cancels.get(&run).cloned(), r.dead.contains(&run)));
+        dead || cancel.is_some_and(|c| c.is_cancelled())
     }
 
     fn on_cancel(&self, cx: &Cx, run: Run) -> RunnerReply {
+        if let Some(gone) = self.gone(run) {
+            return gone;
+        }
         cx.point(Fact::Killed { run });
         self.hand_back(cx, run, End::Cancelled)
     }
@@ -560,6 +624,14 @@ impl<F: Model> System for CoreSystem<F> {
             .record_agent_session(RunId(run), id.to_owned())
             .is_ok();
         self.record_session(cx, run, id, accepted)
+    }
+
+    fn restart(&self, cx: &Cx) -> Reply {
+        self.restart_from_journal(cx)
+    }
+
+    fn shutdown(&self, cx: &Cx) -> Reply {
+        self.shut_down(cx)
     }
 
     fn quiescence(&self) -> Quiescence {
@@ -584,6 +656,83 @@ impl<F: Model> System for CoreSystem<F> {
 
     fn describe(&self) -> String {
         trace::quietly(|| describe_core(&self.core, &self.lanes))
+    }
+}
+
+impl<F: Model> CoreSystem<F> {
+    /// A run of an earlier lifetime: its runner lets go, nothing to report.
+    fn gone(&self, run: Run) -> Option<RunnerReply> {
+        self.runs(|r| r.dead.contains(&run)).then(|| RunnerReply {
+            reply: Reply::text(format!("r{run} ended with the last exit")),
+            over: true,
+        })
+    }
+
+    /// The bot's start-up after an exit (bot/src/app/journal.rs): the
+    /// journal so far is replayed into a fresh core; runs in flight at the
+    /// exit are reported interrupted and never rerun; queued items start
+    /// again as capacity allows; ids that ended stay refused.
+    fn restart_from_journal(&self, cx: &Cx) -> Reply {
+        let journal = self.core.persist();
+        let recovered = baton_core::journal::replay(&journal);
+        let next = Core::<F>::new(self.config.clone(), || Millis(0));
+        let interrupted: Vec<(RunId, Item)> = recovered
+            .in_flight
+            .iter()
+            .map(|(run, item)| (*run, item.clone()))
+            .collect();
+        let queued = recovered.queued();
+        let tickets = next.restore(recovered);
+        if !self.core.advance(next) {
+            return Reply::text(format!("refused: more than {MAX_RESTARTS} restarts"));
+        }
+        // Every agent of the old process is gone with it.
+        let alive: Vec<Run> = self.runs(|r| {
+            let old: Vec<Run> = r.tickets.keys().copied().collect();
+            r.dead.extend(old);
+            r.tickets.clear();
+            r.alive.drain().collect()
+        });
+        for run in alive {
+            let lane = self.lane_of(run).expect("alive runs were issued");
+            cx.point(Fact::Exited { run, lane });
+        }
+        let mut reply = Reply::text(format!(
+            "restarted: {} interrupted, {queued} restored",
+            interrupted.len()
+        ));
+        for (run, item) in interrupted {
+            self.runs(|r| r.dead.insert(run.0));
+            cx.after(Fact::Finished {
+                run: run.0,
+                item: item.id.0.clone(),
+                end: End::Cancelled,
+            });
+            reply.text.push_str(&format!(", {} interrupted", item.id));
+        }
+        for ticket in tickets {
+            let kind = kind_of(&ticket.item);
+            self.issued(cx, ticket, kind, &mut reply);
+        }
+        reply
+    }
+
+    /// The bot's shutdown (bot/src/app/shutdown.rs): admissions stop, runs
+    /// in flight are cancelled for their runners to hand back, queued items
+    /// are handed back and reported.
+    fn shut_down(&self, cx: &Cx) -> Reply {
+        let report = self.core.shutdown();
+        for view in &report.cancelled {
+            self.named(
+                cx,
+                CancelBy::Stop,
+                lane_index(view.lane),
+                Some(named_run(view)),
+            );
+        }
+        let mut text = format!("shutting down, {} cancelled", report.cancelled.len());
+        text.push_str(&self.removed(cx, &report.queued));
+        Reply::text(text)
     }
 }
 
