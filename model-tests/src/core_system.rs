@@ -46,8 +46,13 @@ pub const MAX_RESTARTS: usize = 3;
 pub struct Generations<F: Model> {
     cores: Vec<OnceLock<Core<F>>>,
     current: AtomicUsize,
-    /// Every journal entry persisted so far, across lifetimes.
+    /// The persisted journal: the last start-up's checkpoint and what
+    /// was journaled since (bot/src/serve.rs:39-44).
     journal: std::sync::Mutex<Vec<baton_core::JournalEntry>>,
+    /// Ids of items that ended in an earlier lifetime: the bot's inbox
+    /// refuses their redeliveries (bot/src/store/inbox.rs), since the
+    /// checkpoint drops them.
+    ended: std::sync::Mutex<Vec<ItemId>>,
 }
 
 impl<F: Model> Generations<F> {
@@ -58,15 +63,22 @@ impl<F: Model> Generations<F> {
             cores,
             current: AtomicUsize::new(0),
             journal: std::sync::Mutex::new(Vec::new()),
+            ended: std::sync::Mutex::new(Vec::new()),
         }
     }
 
-    /// Persists what the current core journaled, as the bot does after
-    /// every step, and returns the whole journal.
-    fn persist(&self) -> Vec<baton_core::JournalEntry> {
+    /// Start-up: the journal is read back and rewritten as its checkpoint;
+    /// what ended so far is remembered for refusing redeliveries.
+    fn recover(&self) -> baton_core::journal::Recovered {
         let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
         journal.extend(self.drain_journal());
-        journal.clone()
+        let mut recovered = baton_core::journal::replay(journal.iter());
+        *journal = baton_core::journal::checkpoint(&recovered, Millis(0));
+        let mut ended = self.ended.lock().unwrap_or_else(|e| e.into_inner());
+        ended.extend(recovered.ended.iter().cloned());
+        ended.extend(recovered.in_flight.values().map(|item| item.id.clone()));
+        recovered.ended = ended.clone();
+        recovered
     }
 
     /// Makes `next` the current core; `false` past [`MAX_RESTARTS`].
@@ -668,13 +680,13 @@ impl<F: Model> CoreSystem<F> {
         })
     }
 
-    /// The bot's start-up after an exit (bot/src/app/journal.rs): the
-    /// journal so far is replayed into a fresh core; runs in flight at the
+    /// The bot's start-up after an exit (bot/src/serve.rs:39-44,
+    /// bot/src/app/journal.rs): the persisted journal is replayed into a
+    /// fresh core and checkpointed; runs in flight at the
     /// exit are reported interrupted and never rerun; queued items start
     /// again as capacity allows; ids that ended stay refused.
     fn restart_from_journal(&self, cx: &Cx) -> Reply {
-        let journal = self.core.persist();
-        let recovered = baton_core::journal::replay(&journal);
+        let recovered = self.core.recover();
         let next = Core::<F>::new(self.config.clone(), || Millis(0));
         let interrupted: Vec<(RunId, Item)> = recovered
             .in_flight
@@ -703,10 +715,12 @@ impl<F: Model> CoreSystem<F> {
         ));
         for (run, item) in interrupted {
             self.runs(|r| r.dead.insert(run.0));
+            // The exit failed the run; the bot reports it to its chat
+            // (Reply::InterruptedByRestart). Nobody asked it to stop.
             cx.after(Fact::Finished {
                 run: run.0,
                 item: item.id.0.clone(),
-                end: End::Cancelled,
+                end: End::Failed,
             });
             reply.text.push_str(&format!(", {} interrupted", item.id));
         }

@@ -149,12 +149,15 @@ fn perform(world: &World, actor: Option<usize>, runner: &mut Runner, op: &Op) ->
     world.gated(|| perform_now(world, actor, runner, op))
 }
 
-/// What a restart or shutdown leaves on the board: runs handed out and not
-/// taken died with the process; a restart hands out what it restored.
+/// A restart's runs handed out and not taken died with the old process
+/// (the restart hands out what it restored); after a shutdown they are
+/// still to be taken and handed back.
 fn lifecycle(world: &World, cx: &Cx, op: &Op) -> Reply {
-    world.board().pending.clear();
     match op {
-        Op::Restart => world.sys.restart(cx),
+        Op::Restart => {
+            world.board().pending.clear();
+            world.sys.restart(cx)
+        }
         _ => world.sys.shutdown(cx),
     }
 }
