@@ -5,6 +5,9 @@
 //! alive).
 
 use std::collections::{HashMap, HashSet};
+use std::ops::Deref;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use baton_core::lifecycle::{AgentEnd, Answer, Bug, Input, Step};
 use baton_core::sync::{CancelSignal, Lock};
@@ -38,10 +41,80 @@ struct Runs<F: Model> {
     cancels: HashMap<Run, F::Cancel>,
     /// The lane each item was submitted to, to tell where `/retry` copied from.
     item_lanes: HashMap<String, usize>,
+    /// Runs of a process that restarted since: their agents are gone.
+    dead: HashSet<Run>,
+}
+
+/// How many times one scenario may restart the process.
+pub const MAX_RESTARTS: usize = 3;
+
+/// The core of each process lifetime: a restart starts the next one from
+/// the journal. Dereferences to the current core, so callers keep writing
+/// `self.core.submit(..)`; the switch happens under the scenario's process
+/// gate, between operations.
+pub struct Generations<F: Model> {
+    cores: Vec<OnceLock<Core<F>>>,
+    current: AtomicUsize,
+    /// The persisted journal: the last start-up's checkpoint and what
+    /// was journaled since (bot/src/serve.rs:39-44).
+    journal: std::sync::Mutex<Vec<baton_core::JournalEntry>>,
+    /// Ids of items that ended in an earlier lifetime: the bot's inbox
+    /// refuses their redeliveries (bot/src/store/inbox.rs), since the
+    /// checkpoint drops them.
+    ended: std::sync::Mutex<Vec<ItemId>>,
+}
+
+impl<F: Model> Generations<F> {
+    fn new(first: Core<F>) -> Self {
+        let cores: Vec<OnceLock<Core<F>>> = (0..=MAX_RESTARTS).map(|_| OnceLock::new()).collect();
+        let _ = cores[0].set(first);
+        Generations {
+            cores,
+            current: AtomicUsize::new(0),
+            journal: std::sync::Mutex::new(Vec::new()),
+            ended: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Start-up: the journal is read back and rewritten as its checkpoint;
+    /// what ended so far is remembered for refusing redeliveries.
+    fn recover(&self) -> baton_core::journal::Recovered {
+        let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+        journal.extend(self.drain_journal());
+        let mut recovered = baton_core::journal::replay(journal.iter());
+        *journal = baton_core::journal::checkpoint(&recovered, Millis(0));
+        let mut ended = self.ended.lock().unwrap_or_else(|e| e.into_inner());
+        ended.extend(recovered.ended.iter().cloned());
+        ended.extend(recovered.in_flight.values().map(|item| item.id.clone()));
+        recovered.ended = ended.clone();
+        recovered
+    }
+
+    /// Makes `next` the current core; `false` past [`MAX_RESTARTS`].
+    fn advance(&self, next: Core<F>) -> bool {
+        let at = self.current.load(Ordering::SeqCst) + 1;
+        match self.cores.get(at) {
+            Some(slot) if slot.set(next).is_ok() => {
+                self.current.store(at, Ordering::SeqCst);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+impl<F: Model> Deref for Generations<F> {
+    type Target = Core<F>;
+    fn deref(&self) -> &Core<F> {
+        self.cores[self.current.load(Ordering::SeqCst)]
+            .get()
+            .expect("the current lifetime has a core")
+    }
 }
 
 pub struct CoreSystem<F: Model> {
-    pub core: Core<F>,
+    pub core: Generations<F>,
+    config: Config,
     lanes: Vec<String>,
     jobs: Vec<JobId>,
     job_lanes: Vec<usize>,
@@ -97,20 +170,19 @@ impl<F: Model> CoreSystem<F> {
 
     /// The core driven by runners whose lifecycle carries `bug`.
     pub fn with_bug(report: &Report, bug: Option<Bug>) -> Self {
-        let core = Core::<F>::new(
-            Config {
-                capacity: report.capacity,
-                ..Config::default()
-            },
-            || Millis(0),
-        );
+        let config = Config {
+            capacity: report.capacity,
+            ..Config::default()
+        };
+        let core = Core::<F>::new(config.clone(), || Millis(0));
         let jobs: Vec<JobId> = report.cron.iter().map(|j| JobId(j.name.clone())).collect();
         for (job, spec) in jobs.iter().zip(&report.cron) {
             core.cron_register(job.clone(), lane_key(spec.lane), spec.kind)
                 .expect("jobs are registered once");
         }
         CoreSystem {
-            core,
+            core: Generations::new(core),
+            config,
             lanes: report.lanes.clone(),
             jobs,
             job_lanes: report.cron.iter().map(|j| j.lane).collect(),
@@ -121,6 +193,7 @@ impl<F: Model> CoreSystem<F> {
                 run_lanes: HashMap::new(),
                 cancels: HashMap::new(),
                 item_lanes: HashMap::new(),
+                dead: HashSet::new(),
             }),
         }
     }
@@ -590,11 +663,14 @@ impl<F: Model> System for CoreSystem<F> {
     }
 
     fn cancelled(&self, run: Run) -> bool {
-        let cancel = self.runs(|r| r.cancels.get(&run).cloned());
-        cancel.is_some_and(|c| c.is_cancelled())
+        let (cancel, dead) = self.runs(|r| (r.cancels.get(&run).cloned(), r.dead.contains(&run)));
+        dead || cancel.is_some_and(|c| c.is_cancelled())
     }
 
     fn on_cancel(&self, cx: &Cx, run: Run) -> RunnerReply {
+        if let Some(gone) = self.gone(run) {
+            return gone;
+        }
         cx.point(Fact::Killed { run });
         self.drive(cx, run, Input::CancelSeen)
     }
@@ -612,6 +688,14 @@ impl<F: Model> System for CoreSystem<F> {
     fn session(&self, cx: &Cx, run: Run, id: &str) -> Reply {
         let accepted = self.report(run, Input::Session(id.to_owned())).is_ok();
         self.record_session(cx, run, id, accepted)
+    }
+
+    fn restart(&self, cx: &Cx) -> Reply {
+        self.restart_from_journal(cx)
+    }
+
+    fn shutdown(&self, cx: &Cx) -> Reply {
+        self.shut_down(cx)
     }
 
     fn quiescence(&self) -> Quiescence {
@@ -636,6 +720,85 @@ impl<F: Model> System for CoreSystem<F> {
 
     fn describe(&self) -> String {
         trace::quietly(|| describe_core(&self.core, &self.lanes))
+    }
+}
+
+impl<F: Model> CoreSystem<F> {
+    /// A run of an earlier lifetime: its runner lets go, nothing to report.
+    fn gone(&self, run: Run) -> Option<RunnerReply> {
+        self.runs(|r| r.dead.contains(&run)).then(|| RunnerReply {
+            reply: Reply::text(format!("r{run} ended with the last exit")),
+            over: true,
+        })
+    }
+
+    /// The bot's start-up after an exit (bot/src/serve.rs:39-44,
+    /// bot/src/app/journal.rs): the persisted journal is replayed into a
+    /// fresh core and checkpointed; runs in flight at the
+    /// exit are reported interrupted and never rerun; queued items start
+    /// again as capacity allows; ids that ended stay refused.
+    fn restart_from_journal(&self, cx: &Cx) -> Reply {
+        let recovered = self.core.recover();
+        let next = Core::<F>::new(self.config.clone(), || Millis(0));
+        let interrupted: Vec<(RunId, Item)> = recovered
+            .in_flight
+            .iter()
+            .map(|(run, item)| (*run, item.clone()))
+            .collect();
+        let queued = recovered.queued();
+        let tickets = next.restore(recovered);
+        if !self.core.advance(next) {
+            return Reply::text(format!("refused: more than {MAX_RESTARTS} restarts"));
+        }
+        // Every agent of the old process is gone with it.
+        let alive: Vec<Run> = self.runs(|r| {
+            let old: Vec<Run> = r.tickets.keys().copied().collect();
+            r.dead.extend(old);
+            r.tickets.clear();
+            r.alive.drain().collect()
+        });
+        for run in alive {
+            let lane = self.lane_of(run).expect("alive runs were issued");
+            cx.point(Fact::Exited { run, lane });
+        }
+        let mut reply = Reply::text(format!(
+            "restarted: {} interrupted, {queued} restored",
+            interrupted.len()
+        ));
+        for (run, item) in interrupted {
+            self.runs(|r| r.dead.insert(run.0));
+            // The exit failed the run; the bot reports it to its chat
+            // (Reply::InterruptedByRestart). Nobody asked it to stop.
+            cx.after(Fact::Finished {
+                run: run.0,
+                item: item.id.0.clone(),
+                end: End::Failed,
+            });
+            reply.text.push_str(&format!(", {} interrupted", item.id));
+        }
+        for ticket in tickets {
+            let kind = kind_of(&ticket.item);
+            self.issued(cx, ticket, kind, &mut reply);
+        }
+        reply
+    }
+
+    /// The bot's shutdown (bot/src/app/shutdown.rs): admissions stop, runs
+    /// in flight are cancelled for their runners to hand back, queued items
+    /// are handed back and reported.
+    fn shut_down(&self, cx: &Cx) -> Reply {
+        let report = self.core.shutdown();
+        for view in &report.cancelled {
+            self.named(
+                cx,
+                CancelBy::Stop,
+                lane_index(view.lane),
+                Some(named_run(view)),
+            );
+        }
+        let mut text = format!("shutting down, {} cancelled", report.cancelled.len());
+        text.push_str(&self.removed(cx, &report.queued));
+        Reply::text(text)
     }
 }
 

@@ -19,7 +19,7 @@
 //!
 //! Operations (lanes and items are free names, `@actor` names another
 //! actor's run): `submit LANE ITEM [text|voice|audio|photo|document|video|
-//! button]`, `interrupt LANE ITEM`, `stop LANE [clear]`, `new LANE`,
+//! button|media_group]`, `restart`, `shutdown`, `interrupt LANE ITEM`, `stop LANE [clear]`, `new LANE`,
 //! `driver LANE claude|codex`, `retry_last LANE ITEM`, `recap LANE ITEM`,
 //! `cron_tick JOB...`, `cron_cancel JOB`, `timer stop_flag|interrupt_flag`,
 //! `snapshot`; runner operations: `take [LANE]`, `spawn`,
@@ -108,6 +108,16 @@ pub enum Op {
     Finish {
         failed: bool,
     },
+    /// A photo or document album (Telegram media group), which the
+    /// original buffered and processed apart from single items.
+    MediaGroup {
+        lane: usize,
+        item: String,
+    },
+    /// The process exits and starts again.
+    Restart,
+    /// The process is asked to stop (SIGTERM).
+    Shutdown,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,6 +153,36 @@ impl Report {
     pub fn actor_names(&self) -> Vec<String> {
         self.actors.iter().map(|a| a.name.clone()).collect()
     }
+
+    /// Whether the scenario restarts or shuts the process down somewhere.
+    pub fn has_lifecycle(&self) -> bool {
+        self.setup
+            .iter()
+            .chain(self.actors.iter().flat_map(|a| a.ops.iter()))
+            .any(|(op, _)| op.is_lifecycle())
+    }
+}
+
+impl Op {
+    /// Restart and shutdown end the process: nothing else runs meanwhile.
+    pub fn is_lifecycle(&self) -> bool {
+        matches!(self, Op::Restart | Op::Shutdown)
+    }
+}
+
+/// The operations of this format that the first-version parser did not
+/// know: albums and the process lifecycle.
+fn lifecycle_op(verb: &str, args: &[&str]) -> Option<Result<Op, String>> {
+    let op = match verb {
+        "restart" => Op::Restart,
+        "shutdown" => Op::Shutdown,
+        _ => return None,
+    };
+    Some(if args.is_empty() {
+        Ok(op)
+    } else {
+        Err(format!("{verb} takes no arguments"))
+    })
 }
 
 #[derive(Deserialize)]
@@ -251,7 +291,17 @@ impl Parser<'_> {
                 Err(self.error(at, format!("operation {text:?}: wrong number of arguments")))
             }
         };
+        if let Some(op) = lifecycle_op(verb, args) {
+            return op.map(|op| (op, text)).map_err(|m| self.error(at, m));
+        }
         let op = match verb {
+            "submit" if args.get(2) == Some(&"media_group") => {
+                want(3..=3)?;
+                Op::MediaGroup {
+                    lane: self.lane(args[0]),
+                    item: args[1].to_owned(),
+                }
+            }
             "submit" => {
                 want(2..=3)?;
                 let origin = match args.get(2).copied().unwrap_or("text") {
@@ -540,6 +590,34 @@ mod tests {
             .collect();
         let error = parse_text(&format!("{HEAD}{actors}")).unwrap_err();
         assert!(error.message.contains("1 to 4 actors"), "{error}");
+    }
+
+    #[test]
+    fn report_parses_albums_and_the_process_lifecycle() {
+        let text = format!(
+            "{HEAD}[[actor]]\nname = \"a\"\nops = [\"submit A p1 media_group\", \"restart\", \"shutdown\"]\n"
+        );
+        let report = parse_text(&text).unwrap();
+        let ops: Vec<&Op> = report.actors[0].ops.iter().map(|(op, _)| op).collect();
+        assert_eq!(
+            ops,
+            [
+                &Op::MediaGroup {
+                    lane: 0,
+                    item: "p1".to_owned()
+                },
+                &Op::Restart,
+                &Op::Shutdown
+            ]
+        );
+        assert!(report.has_lifecycle());
+        let bad = format!("{HEAD}[[actor]]\nname = \"a\"\nops = [\"restart now\"]\n");
+        assert!(
+            parse_text(&bad)
+                .unwrap_err()
+                .message
+                .contains("no arguments")
+        );
     }
 
     #[test]

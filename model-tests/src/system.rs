@@ -75,6 +75,20 @@ pub trait System: Send + Sync + 'static {
     fn output(&self, cx: &Cx, run: Run) -> Reply;
     fn session(&self, cx: &Cx, run: Run, id: &str) -> Reply;
 
+    /// A photo or document album; designs that do not tell albums apart
+    /// take it as one photo.
+    fn media_group(&self, cx: &Cx, lane: usize, item: &str) -> Reply {
+        self.submit(cx, lane, item, &Origin::Photo)
+    }
+    /// The process exits and starts again from what it kept on disk.
+    fn restart(&self, _cx: &Cx) -> Reply {
+        Reply::text("restart is not modelled by this design")
+    }
+    /// The process is asked to stop.
+    fn shutdown(&self, _cx: &Cx) -> Reply {
+        Reply::text("shutdown is not modelled by this design")
+    }
+
     fn quiescence(&self) -> Quiescence;
     /// Every agent session id the lanes remember now, with its lane.
     fn sessions(&self) -> Vec<(usize, String)>;

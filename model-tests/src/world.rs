@@ -5,6 +5,8 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use baton_core::sync::Lock;
+
 use crate::family::Model;
 use crate::invariants::{self, Violation};
 use crate::observe::{Cx, End, Fact, Kind, Line, Recorder, Run, Stamped};
@@ -42,6 +44,24 @@ struct World {
     rec: Recorder,
     board: Mutex<Board>,
     describe: bool,
+    /// Present when the scenario restarts or shuts down: see [`Gate`].
+    gate: Option<Box<dyn Gate>>,
+}
+
+/// A process ends between two operations, never inside one: in scenarios
+/// with `restart` or `shutdown`, every operation holds this model lock, so
+/// the checkers still choose the order of operations but no operation is
+/// cut in half by the exit (the real exit stops everything at once).
+trait Gate: Send + Sync {
+    fn hold(&self, f: &mut dyn FnMut());
+}
+
+struct ModelGate<F: Model>(F::Mutex<()>);
+
+impl<F: Model> Gate for ModelGate<F> {
+    fn hold(&self, f: &mut dyn FnMut()) {
+        self.0.with(|_| f());
+    }
 }
 
 impl World {
@@ -51,6 +71,17 @@ impl World {
 
     fn hand_out(&self, started: Vec<Started>) {
         self.board().pending.extend(started);
+    }
+
+    /// Runs one operation, whole, under the process gate if there is one.
+    fn gated<R>(&self, f: impl FnOnce() -> R) -> R {
+        let Some(gate) = &self.gate else {
+            return f();
+        };
+        let mut f = Some(f);
+        let mut out = None;
+        gate.hold(&mut || out = f.take().map(|f| f()));
+        out.expect("the gate runs the operation once")
     }
 
     fn line(&self, actor: Option<usize>, op: &str, result: String) {
@@ -90,17 +121,19 @@ impl Runner {
             let Some(run) = self.run else {
                 return;
             };
-            let cx = Cx::new(&world.rec, actor);
-            let (reply, op) = if world.sys.cancelled(run) {
-                let answer = world.sys.on_cancel(&cx, run);
-                (self.after(answer, false), "sees cancellation")
-            } else if !self.spawned {
-                let answer = world.sys.spawn(&cx, run);
-                (self.after(answer, true), "spawn")
-            } else {
-                let answer = world.sys.finish(&cx, run, End::Completed);
-                (self.after(answer, false), "finish completed")
-            };
+            let (reply, op) = world.gated(|| {
+                let cx = Cx::new(&world.rec, actor);
+                if world.sys.cancelled(run) {
+                    let answer = world.sys.on_cancel(&cx, run);
+                    (self.after(answer, false), "sees cancellation")
+                } else if !self.spawned {
+                    let answer = world.sys.spawn(&cx, run);
+                    (self.after(answer, true), "spawn")
+                } else {
+                    let answer = world.sys.finish(&cx, run, End::Completed);
+                    (self.after(answer, false), "finish completed")
+                }
+            });
             world.line(actor, &format!("(settle r{run}) {op}"), reply.text.clone());
             world.hand_out(reply.started);
         }
@@ -113,6 +146,23 @@ impl Runner {
 }
 
 fn perform(world: &World, actor: Option<usize>, runner: &mut Runner, op: &Op) -> String {
+    world.gated(|| perform_now(world, actor, runner, op))
+}
+
+/// A restart's runs handed out and not taken died with the old process
+/// (the restart hands out what it restored); after a shutdown they are
+/// still to be taken and handed back.
+fn lifecycle(world: &World, cx: &Cx, op: &Op) -> Reply {
+    match op {
+        Op::Restart => {
+            world.board().pending.clear();
+            world.sys.restart(cx)
+        }
+        _ => world.sys.shutdown(cx),
+    }
+}
+
+fn perform_now(world: &World, actor: Option<usize>, runner: &mut Runner, op: &Op) -> String {
     let sys = &world.sys;
     let cx = Cx::new(&world.rec, actor);
     // A runner that holds a cancelled run sees it before anything else.
@@ -138,6 +188,8 @@ fn perform(world: &World, actor: Option<usize>, runner: &mut Runner, op: &Op) ->
         Op::CronCancel { job } => sys.cron_cancel(&cx, *job),
         Op::Timer(timer) => sys.timer(&cx, *timer),
         Op::Snapshot => sys.snapshot(&cx),
+        Op::MediaGroup { lane, item } => sys.media_group(&cx, *lane, item),
+        Op::Restart | Op::Shutdown => lifecycle(world, &cx, op),
         Op::Take { lane } => {
             if let Some(run) = runner.run {
                 Reply::text(format!("still holds r{run}"))
@@ -206,9 +258,10 @@ fn perform(world: &World, actor: Option<usize>, runner: &mut Runner, op: &Op) ->
         }
     };
     let arrived = match op {
-        Op::Submit { lane, item, .. } | Op::RetryLast { lane, item } | Op::Recap { lane, item } => {
-            Some((*lane, item, Kind::User))
-        }
+        Op::Submit { lane, item, .. }
+        | Op::MediaGroup { lane, item }
+        | Op::RetryLast { lane, item }
+        | Op::Recap { lane, item } => Some((*lane, item, Kind::User)),
         Op::Interrupt { lane, item } => Some((*lane, item, Kind::Interrupt)),
         _ => None,
     };
@@ -235,6 +288,9 @@ pub fn execute<F: Model>(report: &Report, sys: Box<dyn System>, describe: bool) 
             ..Board::default()
         }),
         describe,
+        gate: report
+            .has_lifecycle()
+            .then(|| Box::new(ModelGate::<F>(F::Mutex::new(()))) as Box<dyn Gate>),
     });
     let mut setup_runner = Runner::default();
     for (op, text) in &report.setup {

@@ -53,6 +53,14 @@ fn legacy_violates_each_report_under_loom() {
             path.display(),
             child.stdout
         );
+        let (stated, reason) = common::reason(&common::name(&path));
+        assert_eq!(stated, invariant.name(), "{}", path.display());
+        assert!(
+            child.stdout.contains(&format!("  {invariant}: ")) && child.stdout.contains(reason),
+            "{}: loom's first violation is not the audit's reason ({reason}):\n{}",
+            path.display(),
+            child.stdout
+        );
         assert!(child.stdout.contains("witness = \""), "{}", child.stdout);
     }
 }

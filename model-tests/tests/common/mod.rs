@@ -53,3 +53,78 @@ pub fn name(path: &Path) -> String {
         .to_string_lossy()
         .into_owned()
 }
+
+/// Each race report, the invariant it is about, and a piece of the
+/// violation that says the audit's reason (not some other bug of the
+/// original that the same scenario happens to hit).
+pub const REASONS: [(&str, &str, &str); 12] = [
+    (
+        "CR-1",
+        "cron",
+        "job j1 fired (cj1@1) after its cancel returned",
+    ),
+    (
+        "CR-2",
+        "cron",
+        "preempted fire cj1@1 (r1) was not requeued: lost",
+    ),
+    (
+        "DQ-1",
+        "no_loss",
+        "item b1 was admitted but neither finished nor reported removed",
+    ),
+    (
+        "DR-1",
+        "stop_binding",
+        "cancelled nothing while r1 was in flight",
+    ),
+    (
+        "DR-2",
+        "exclusion",
+        "lane A: r2 spawned while r1 is still alive",
+    ),
+    (
+        "DR-3",
+        "stop_binding",
+        "Stop in lane A cancelled nothing while r1 was in flight",
+    ),
+    (
+        "SP-1",
+        "exclusion",
+        "lane A: r2 spawned while r1 is still alive",
+    ),
+    (
+        "SP-2",
+        "stop_binding",
+        "r1 was stopped before it spawned, and spawned anyway",
+    ),
+    (
+        "ST-1",
+        "ownership",
+        "output of r1 was accepted after r1 finished",
+    ),
+    (
+        "TX-1",
+        "ownership",
+        "a retry of r1 was accepted after it was cancelled",
+    ),
+    (
+        "TX-2",
+        "ownership",
+        "/retry in lane A re-sent an item of lane B",
+    ),
+    (
+        "VC-1",
+        "exclusion",
+        "lane A: r2 spawned while r1 is still alive",
+    ),
+];
+
+/// The reason a report is about, by its id.
+pub fn reason(id: &str) -> (&'static str, &'static str) {
+    let (_, invariant, reason) = REASONS
+        .iter()
+        .find(|(i, ..)| *i == id)
+        .unwrap_or_else(|| panic!("{id} has no stated reason"));
+    (invariant, reason)
+}
