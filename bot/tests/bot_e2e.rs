@@ -387,7 +387,7 @@ async fn stop_during_a_large_download_is_answered_at_once() {
         shows(s, CHAT_A, "Only the later message ran.")
     })
     .await;
-    let prompts = bot.agent_prompts();
+    let prompts = bot.claude_prompts();
     assert_eq!(
         prompts.len(),
         1,

@@ -752,9 +752,9 @@ impl<F: Model> CoreSystem<F> {
         }
         // Every agent of the old process is gone with it.
         let alive: Vec<Run> = self.runs(|r| {
-            let old: Vec<Run> = r.tickets.keys().copied().collect();
+            let old: Vec<Run> = r.held.keys().copied().collect();
             r.dead.extend(old);
-            r.tickets.clear();
+            r.held.clear();
             r.alive.drain().collect()
         });
         for run in alive {
