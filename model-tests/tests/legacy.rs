@@ -74,3 +74,8 @@ fn legacy_shutdown_reports_nothing_it_drops() {
     // index.ts:949-953: SIGTERM exits at once.
     violated_by_legacy("shutdown_hands_back_queue.toml", Invariant::NoLoss);
 }
+
+#[test]
+fn legacy_album_runs_beside_the_chats_message() {
+    violated_by_legacy("album_outside_the_chat_sequence.toml", Invariant::Exclusion);
+}

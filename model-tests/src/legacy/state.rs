@@ -439,15 +439,14 @@ impl State {
             // callback.ts:340-343, 492-495: only the typing indicator.
             Handler::Button | Handler::Recap => {}
             // deferred-queue.ts:108-121: the flag down; on success the loop
-            // goes on while nothing runs, on an error it breaks.
+            // goes on while nothing runs, on an error it breaks; then the
+            // handler that drained ends, and its chat's sequence moves on.
             Handler::Drained => {
                 self.processing = false;
                 let more = matches!(end, End::Completed) && self.drain_next(cx, lane, holds, reply);
                 if !more {
                     self.draining[lane] = false;
-                    if !matches!(end, End::Completed) {
-                        self.release(cx, holds, reply);
-                    }
+                    self.release(cx, holds, reply);
                 }
             }
             // index.ts:829-831 `endBackgroundRun` (driver-routing.ts:65-70),
