@@ -32,10 +32,19 @@ fn main() -> ExitCode {
     }
 }
 
+/// Blocking-pool threads (file I/O, DNS) at most: a burst of downloads must not
+/// leave dozens of idle threads and their stacks behind.
+const MAX_BLOCKING_THREADS: usize = 4;
+
 fn run_serve(config: Config) -> ExitCode {
+    small_heap();
     baton_bot::logging::init(&config.log_filter, &config.telegram_token);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread is plenty for a bot that mostly waits on the network: every worker
+    // thread would cost its own stack and malloc arena. Disk syncs run on the store's
+    // own thread, agents in their own processes.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
         .build()
     {
         Ok(runtime) => runtime,
@@ -50,5 +59,18 @@ fn run_serve(config: Config) -> ExitCode {
             eprintln!("baton: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Keeps glibc's heap small at rest: one arena for every thread (each arena keeps the
+/// memory its thread freed), and fixed thresholds, so a long answer's large buffers are
+/// given back when freed instead of raising the thresholds for good.
+fn small_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 * 1024);
     }
 }
