@@ -150,25 +150,28 @@ pub struct Rig<F, D> {
 
 /// Claude against a fake Anthropic API answering with `script`.
 pub async fn claude(script: Vec<fake_anthropic::Reply>) -> Rig<FakeAnthropic, ClaudeDriver> {
-    let fake = FakeAnthropic::start(script).await;
-    let sandbox = Sandbox::new();
-    let driver = ClaudeDriver::new(claude_config(&fake, &sandbox));
-    Rig {
-        fake,
-        sandbox,
-        driver,
-    }
+    Rig::new(FakeAnthropic::start(script).await, |fake, sandbox| {
+        ClaudeDriver::new(claude_config(fake, sandbox))
+    })
 }
 
 /// Codex against a fake OpenAI Responses API answering with `script`.
 pub async fn codex(script: Vec<fake_openai::Reply>) -> Rig<FakeOpenAi, CodexDriver> {
-    let fake = FakeOpenAi::start(script).await;
-    let sandbox = Sandbox::new();
-    let driver = CodexDriver::new(codex_config(&fake, &sandbox));
-    Rig {
-        fake,
-        sandbox,
-        driver,
+    Rig::new(FakeOpenAi::start(script).await, |fake, sandbox| {
+        CodexDriver::new(codex_config(fake, sandbox))
+    })
+}
+
+impl<F, D> Rig<F, D> {
+    /// `fake` with a new sandbox and the driver `driver` builds for both.
+    pub fn new(fake: F, driver: impl FnOnce(&F, &Sandbox) -> D) -> Self {
+        let sandbox = Sandbox::new();
+        let driver = driver(&fake, &sandbox);
+        Rig {
+            fake,
+            sandbox,
+            driver,
+        }
     }
 }
 
