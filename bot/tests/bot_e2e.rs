@@ -53,9 +53,7 @@ async fn tool_call_is_shown_as_a_status_line() {
         &[],
     )
     .await;
-    bot.telegram.push_text(CHAT_A, USER, "run a command");
-    bot.wait("the final answer", |s| shows(s, CHAT_A, "Done."))
-        .await;
+    bot.ask(CHAT_A, "run a command", "Done.").await;
     let all = bot.everything_shown(CHAT_A);
     assert!(
         all.iter()
@@ -68,9 +66,7 @@ async fn tool_call_is_shown_as_a_status_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_mid_run_kills_the_agent_and_tells_the_user() {
     let mut bot = Bot::start(vec![Reply::hang("Working on it")], &[]).await;
-    bot.telegram.push_text(CHAT_A, USER, "a long task");
-    bot.wait("the run to stream", |s| shows(s, CHAT_A, "Working on it"))
-        .await;
+    bot.ask(CHAT_A, "a long task", "Working on it").await;
     assert!(
         !processes_in(&bot.sandbox.workdir).is_empty(),
         "the agent runs in the workdir"
@@ -101,17 +97,13 @@ async fn interrupt_runs_next_without_overlap() {
         &[],
     )
     .await;
-    bot.telegram.push_text(CHAT_A, USER, "first");
-    bot.wait("the first run", |s| shows(s, CHAT_A, "First run"))
-        .await;
+    bot.ask(CHAT_A, "first", "First run").await;
     let first_run: Vec<i32> = processes_in(&bot.sandbox.workdir)
         .iter()
         .map(|p| p.pid)
         .collect();
     assert!(!first_run.is_empty(), "the first agent runs");
-    bot.telegram.push_text(CHAT_A, USER, "!second");
-    bot.wait("the second answer", |s| shows(s, CHAT_A, "Second answer."))
-        .await;
+    bot.ask(CHAT_A, "!second", "Second answer.").await;
     // By the time the second run answers, nothing of the first is left.
     let left: Vec<i32> = processes_in(&bot.sandbox.workdir)
         .iter()
@@ -141,9 +133,7 @@ async fn queued_chat_runs_after_another_chat_finishes() {
         &[],
     )
     .await;
-    bot.telegram.push_text(CHAT_A, USER, "task a");
-    bot.wait("chat A to start", |s| shows(s, CHAT_A, "task a"))
-        .await;
+    bot.ask(CHAT_A, "task a", "task a").await;
     bot.telegram.push_text(CHAT_B, USER, "task b");
     bot.wait("chat B to be queued", |s| {
         shows(s, CHAT_B, "Queued, position 1")
@@ -196,13 +186,9 @@ async fn flood_control_storm_loses_no_text() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_items_survive_a_restart_and_run_once() {
     let mut bot = Bot::start(vec![Reply::hang("Long run")], &[]).await;
-    bot.telegram.push_text(CHAT_A, USER, "long");
-    bot.wait("the long run", |s| shows(s, CHAT_A, "Long run"))
-        .await;
+    bot.ask(CHAT_A, "long", "Long run").await;
     bot.telegram.push_text(CHAT_B, USER, "queued one");
-    bot.telegram.push_text(CHAT_B, USER, "queued two");
-    bot.wait("both queued", |s| shows(s, CHAT_B, "position 2"))
-        .await;
+    bot.ask(CHAT_B, "queued two", "position 2").await;
     bot.shut_down().await;
     bot.wait("the shutdown notice", |s| shows(s, CHAT_A, "shutting down"))
         .await;
@@ -235,9 +221,7 @@ async fn unauthorized_user_runs_nothing() {
     let mut bot = Bot::start(vec![Reply::text(&["Should not run."])], &[]).await;
     bot.telegram.push_text(CHAT_A, STRANGER, "let me in");
     // An allowed user's message afterwards proves the stranger's was handled and dropped.
-    bot.telegram.push_text(CHAT_B, USER, "/status");
-    bot.wait("the status answer", |s| shows(s, CHAT_B, "Idle"))
-        .await;
+    bot.ask(CHAT_B, "/status", "Idle").await;
     assert!(
         bot.texts(CHAT_A).is_empty(),
         "nothing is said to a stranger"

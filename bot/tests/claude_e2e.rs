@@ -7,28 +7,17 @@ use std::time::{Duration, Instant};
 use baton_bot::drivers::{AgentEvent, AgentOutcome, ClaudeDriver};
 use serde_json::json;
 use support::agent_cli::{
-    self, Sandbox, TINY_PNG, cancel_during_tool, failure_message, index_of, resumed_turn,
+    self, TINY_PNG, answered, cancel_during_tool, failure_message, index_of, resumed_turn,
     timed_turn, turn,
 };
-use support::fake_anthropic::{FakeAnthropic, Reply};
-
-fn driver(fake: &FakeAnthropic, sandbox: &Sandbox) -> ClaudeDriver {
-    ClaudeDriver::new(agent_cli::claude_config(fake, sandbox))
-}
+use support::fake_anthropic::Reply;
 
 #[tokio::test]
 async fn claude_streams_text_deltas_then_completes_with_the_text() {
-    let fake = FakeAnthropic::start(vec![Reply::text(&["Hello ", "from ", "the fake."])]).await;
-    let sandbox = Sandbox::new();
-    let (events, outcome) =
-        timed_turn(&driver(&fake, &sandbox), sandbox.request("say hello")).await;
+    let rig = agent_cli::claude(vec![Reply::text(&["Hello ", "from ", "the fake."])]).await;
+    let turned = timed_turn(&rig.driver, rig.sandbox.request("say hello")).await;
+    let events = answered(turned, "Hello from the fake.");
 
-    assert_eq!(
-        outcome,
-        AgentOutcome::Completed {
-            final_text: Some("Hello from the fake.".into())
-        }
-    );
     let deltas: Vec<&str> = events
         .iter()
         .filter_map(|e| match e {
@@ -53,7 +42,7 @@ async fn claude_streams_text_deltas_then_completes_with_the_text() {
         matches!(events.first(), Some(AgentEvent::Session { .. })),
         "{events:?}"
     );
-    let turns = fake.agent_requests();
+    let turns = rig.fake.agent_requests();
     assert_eq!(turns.len(), 1);
     assert!(turns[0].uri.starts_with("/v1/messages"));
     assert!(
@@ -65,20 +54,13 @@ async fn claude_streams_text_deltas_then_completes_with_the_text() {
 
 #[tokio::test]
 async fn claude_tool_call_shows_started_and_finished_then_answers() {
-    let fake = FakeAnthropic::start(vec![
+    let rig = agent_cli::claude(vec![
         Reply::bash("echo hi-from-tool"),
         Reply::text(&["done"]),
     ])
     .await;
-    let sandbox = Sandbox::new();
-    let (events, outcome) = turn(&driver(&fake, &sandbox), sandbox.request("run a tool")).await;
+    let events = answered(rig.turn("run a tool").await, "done");
 
-    assert_eq!(
-        outcome,
-        AgentOutcome::Completed {
-            final_text: Some("done".into())
-        }
-    );
     let started = AgentEvent::ToolStarted {
         name: "Bash".into(),
         detail: "echo hi-from-tool".into(),
@@ -91,7 +73,7 @@ async fn claude_tool_call_shows_started_and_finished_then_answers() {
     let s = index_of(&events, "start", |e| *e == started);
     let f = index_of(&events, "finish", |e| *e == finished);
     assert!(s < f);
-    let turns = fake.agent_requests();
+    let turns = rig.fake.agent_requests();
     assert_eq!(turns.len(), 2);
     assert!(turns[1].last_user_content().contains("tool_result"));
     assert!(turns[1].last_user_content().contains("hi-from-tool"));
@@ -99,20 +81,16 @@ async fn claude_tool_call_shows_started_and_finished_then_answers() {
 
 #[tokio::test]
 async fn claude_resume_continues_the_same_session() {
-    let fake = FakeAnthropic::start(vec![
+    let answers = [
         Reply::text(&["first answer"]),
         Reply::text(&["second answer"]),
-    ])
-    .await;
-    let sandbox = Sandbox::new();
-    let (_, outcome) = resumed_turn(&driver(&fake, &sandbox), &sandbox).await;
-    assert_eq!(
-        outcome,
-        AgentOutcome::Completed {
-            final_text: Some("second answer".into())
-        }
+    ];
+    let rig = agent_cli::claude(answers.to_vec()).await;
+    answered(
+        resumed_turn(&rig.driver, &rig.sandbox).await,
+        "second answer",
     );
-    let turns = fake.agent_requests();
+    let turns = rig.fake.agent_requests();
     let history = turns.last().unwrap().body["messages"].to_string();
     assert!(
         history.contains("remember kiwi") && history.contains("first answer"),
@@ -123,32 +101,33 @@ async fn claude_resume_continues_the_same_session() {
 #[tokio::test]
 async fn claude_cancel_mid_run_kills_the_whole_process_group() {
     let marker = "sleep 307";
-    let fake = FakeAnthropic::start(vec![Reply::bash(marker), Reply::text(&["never"])]).await;
-    let sandbox = Sandbox::new();
-    let cancelled = cancel_during_tool(driver(&fake, &sandbox), &sandbox, marker).await;
-    let cli = cancelled.cli;
+    let rig = agent_cli::claude(vec![Reply::bash(marker), Reply::text(&["never"])]).await;
+    let cli = cancel_during_tool(rig.driver, &rig.sandbox, marker)
+        .await
+        .cli;
     assert_eq!(cli.pgid, cli.pid, "claude leads its own process group");
 }
 
 #[tokio::test]
 async fn claude_http_400_is_a_failure_with_the_api_message() {
-    let fake = FakeAnthropic::start(vec![Reply::error(400, "fake bad request xyz")]).await;
-    let sandbox = Sandbox::new();
-    let driver = driver(&fake, &sandbox);
-    let message = failure_message::<ClaudeDriver>(turn(&driver, sandbox.request("hi")).await);
+    let rig = agent_cli::claude(vec![Reply::Error {
+        status: 400,
+        message: "fake bad request xyz".into(),
+    }])
+    .await;
+    let message = failure_message::<ClaudeDriver>(rig.turn("hi").await);
     assert!(message.contains("fake bad request xyz"), "{message}");
 }
 
 #[tokio::test]
 async fn claude_silent_model_is_killed_as_stalled() {
-    let fake = FakeAnthropic::start(vec![Reply::hang("thinking about it")]).await;
-    let sandbox = Sandbox::new();
-    let mut config = agent_cli::claude_config(&fake, &sandbox);
+    let rig = agent_cli::claude(vec![Reply::hang("thinking about it")]).await;
+    let mut config = agent_cli::claude_config(&rig.fake, &rig.sandbox);
     // Long enough to cover the CLI's start on a loaded machine (seen above 3 s), so the stall
     // happens mid-answer, after the first delta.
     config.stall_timeout = Duration::from_secs(8);
     let started = Instant::now();
-    let (events, outcome) = turn(&ClaudeDriver::new(config), sandbox.request("hi")).await;
+    let (events, outcome) = turn(&ClaudeDriver::new(config), rig.sandbox.request("hi")).await;
     assert_eq!(outcome, AgentOutcome::Stalled, "{events:?}");
     assert!(
         events.contains(&AgentEvent::TextDelta {
@@ -161,18 +140,12 @@ async fn claude_silent_model_is_killed_as_stalled() {
 
 #[tokio::test]
 async fn claude_sends_images_as_base64_blocks() {
-    let fake = FakeAnthropic::start(vec![Reply::text(&["a green dot"])]).await;
-    let sandbox = Sandbox::new();
-    let req = sandbox.request_with_image("what is in the picture?", TINY_PNG);
-    let (events, outcome) = turn(&driver(&fake, &sandbox), req).await;
-    assert_eq!(
-        outcome,
-        AgentOutcome::Completed {
-            final_text: Some("a green dot".into())
-        },
-        "{events:?}"
-    );
-    let turns = fake.agent_requests();
+    let rig = agent_cli::claude(vec![Reply::text(&["a green dot"])]).await;
+    let req = rig
+        .sandbox
+        .request_with_image("what is in the picture?", TINY_PNG);
+    answered(turn(&rig.driver, req).await, "a green dot");
+    let turns = rig.fake.agent_requests();
     let content: serde_json::Value = serde_json::from_str(&turns[0].last_user_content()).unwrap();
     let blocks = content.as_array().unwrap();
     assert!(
@@ -195,20 +168,12 @@ async fn claude_sends_images_as_base64_blocks() {
 
 #[tokio::test]
 async fn claude_thinking_blocks_arrive_as_thinking_before_the_answer() {
-    let fake = FakeAnthropic::start(vec![Reply::Thinking {
+    let rig = agent_cli::claude(vec![Reply::Thinking {
         thinking: "weighing the options".into(),
         text: "the answer".into(),
     }])
     .await;
-    let sandbox = Sandbox::new();
-    let (events, outcome) = turn(&driver(&fake, &sandbox), sandbox.request("think first")).await;
-    assert_eq!(
-        outcome,
-        AgentOutcome::Completed {
-            final_text: Some("the answer".into())
-        },
-        "{events:?}"
-    );
+    let events = answered(rig.turn("think first").await, "the answer");
     let thinking = AgentEvent::Thinking {
         text: "weighing the options".into(),
     };

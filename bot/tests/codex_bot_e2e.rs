@@ -32,11 +32,8 @@ fn effort_of(turn: &Recorded) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_turn_is_streamed_and_status_hands_over_its_thread_with_usage() {
     let chunks = ["Hello ", "from ", "codex."];
-    let mut bot = Bot::start_both(Start::Codex, vec![Reply::text(&chunks)], vec![]).await;
-    bot.send(CHAT, "say hello");
-    let answer = bot
-        .wait_shown(CHAT, "the answer", "Hello from codex.")
-        .await;
+    let mut bot = Bot::start_codex(vec![Reply::text(&chunks)]).await;
+    let answer = bot.ask(CHAT, "say hello", "Hello from codex.").await;
     assert!(
         answer
             .edits
@@ -81,8 +78,7 @@ async fn codex_command_execution_is_shown_in_the_answer() {
         vec![],
     )
     .await;
-    bot.send(CHAT, "run a command");
-    bot.wait_shown(CHAT, "the final answer", "All done.").await;
+    bot.ask(CHAT, "run a command", "All done.").await;
     let shown = bot.everything_shown(CHAT);
     assert!(
         shown
@@ -108,7 +104,10 @@ async fn codex_command_execution_is_shown_in_the_answer() {
 /// that run, and /stop still stops codex, the driver the run captured.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_mid_run_kills_codex_even_after_a_switch_and_tells_the_user() {
-    let mut bot = Bot::start_both(Start::Codex, vec![Reply::hang("Working")], vec![]).await;
+    let mut bot = Bot::start_codex(vec![Reply::Hang {
+        first: "Working".into(),
+    }])
+    .await;
     bot.send(CHAT, "a long task");
     bot.wait_codex_turns(1).await;
     let running = bot.agents_running();
@@ -117,10 +116,7 @@ async fn stop_mid_run_kills_codex_even_after_a_switch_and_tells_the_user() {
         "codex runs in the workdir: {running:?}"
     );
 
-    bot.send(CHAT, "/switch");
-    let menu = bot
-        .wait_shown(CHAT, "the driver menu", "This chat uses codex")
-        .await;
+    let menu = bot.ask(CHAT, "/switch", "This chat uses codex").await;
     assert_eq!(
         bot.press(&menu, "claude").await,
         "Switched to claude (from the next run)"
@@ -131,9 +127,7 @@ async fn stop_mid_run_kills_codex_even_after_a_switch_and_tells_the_user() {
         "the run keeps its driver: {status}"
     );
 
-    bot.send(CHAT, "/stop");
-    bot.wait_shown(CHAT, "the stop report", "Stopped: a long task (codex")
-        .await;
+    bot.ask(CHAT, "/stop", "Stopped: a long task (codex").await;
     bot.wait_agents_gone().await;
     assert_eq!(bot.claude_turns(), 0, "claude never ran");
     assert_eq!(bot.codex_turns().len(), 1);
@@ -151,14 +145,9 @@ async fn switching_drivers_applies_from_the_next_run_only() {
         )],
     )
     .await;
-    bot.send(CHAT, "first task");
-    bot.wait_shown(CHAT, "the claude run to start", "first task")
-        .await;
+    bot.ask(CHAT, "first task", "first task").await;
 
-    bot.send(CHAT, "/switch");
-    let menu = bot
-        .wait_shown(CHAT, "the driver menu", "This chat uses claude")
-        .await;
+    let menu = bot.ask(CHAT, "/switch", "This chat uses claude").await;
     assert_eq!(button_labels(&menu), ["✓ claude", "codex"], "{menu:#?}");
     assert_eq!(
         bot.press(&menu, "codex").await,
@@ -175,8 +164,7 @@ async fn switching_drivers_applies_from_the_next_run_only() {
     assert_eq!(bot.claude_turns(), 1);
     assert!(bot.codex_turns().is_empty(), "codex did not join that run");
 
-    bot.send(CHAT, "second task");
-    bot.wait_shown(CHAT, "codex's answer", "Codex now.").await;
+    bot.ask(CHAT, "second task", "Codex now.").await;
     let turns = bot.codex_turns();
     assert_eq!(turns.len(), 1);
     assert!(
@@ -190,20 +178,13 @@ async fn switching_drivers_applies_from_the_next_run_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn model_menu_offers_the_active_drivers_choices_and_a_run_keeps_its_own() {
-    let mut bot = Bot::start_both(
-        Start::Codex,
-        vec![
-            Reply::exec("sleep 2"),
-            Reply::text(&["Slept."]),
-            Reply::text(&["Thought hard."]),
-        ],
-        vec![],
-    )
+    let mut bot = Bot::start_codex(vec![
+        Reply::exec("sleep 2"),
+        Reply::text(&["Slept."]),
+        Reply::text(&["Thought hard."]),
+    ])
     .await;
-    bot.send(CHAT, "/model");
-    let models = bot
-        .wait_shown(CHAT, "the model menu", "Model for codex")
-        .await;
+    let models = bot.ask(CHAT, "/model", "Model for codex").await;
     let efforts = bot
         .wait_shown(CHAT, "the effort menu", "Effort for codex")
         .await;
@@ -225,9 +206,7 @@ async fn model_menu_offers_the_active_drivers_choices_and_a_run_keeps_its_own() 
         "Effort: high (from the next run)"
     );
     bot.wait_shown(CHAT, "the first answer", "Slept.").await;
-    bot.send(CHAT, "think");
-    bot.wait_shown(CHAT, "the second answer", "Thought hard.")
-        .await;
+    bot.ask(CHAT, "think", "Thought hard.").await;
     let turns = bot.codex_turns();
     assert_eq!(turns.len(), 3);
     assert_ne!(
@@ -247,13 +226,8 @@ async fn model_menu_offers_the_active_drivers_choices_and_a_run_keeps_its_own() 
         "the next run took the new one"
     );
 
-    bot.send(CHAT, "/switch claude");
-    bot.wait_shown(CHAT, "the switch", "Switched to claude")
-        .await;
-    bot.send(CHAT, "/model");
-    let models = bot
-        .wait_shown(CHAT, "claude's model menu", "Model for claude")
-        .await;
+    bot.ask(CHAT, "/switch claude", "Switched to claude").await;
+    let models = bot.ask(CHAT, "/model", "Model for claude").await;
     let efforts = bot
         .wait_shown(CHAT, "claude's effort menu", "Effort for claude")
         .await;
@@ -270,21 +244,13 @@ async fn model_menu_offers_the_active_drivers_choices_and_a_run_keeps_its_own() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn second_codex_turn_in_a_lane_resumes_the_first_thread() {
-    let mut bot = Bot::start_both(
-        Start::Codex,
-        vec![
-            Reply::text(&["Noted kiwi."]),
-            Reply::text(&["You said kiwi."]),
-        ],
-        vec![],
-    )
+    let mut bot = Bot::start_codex(vec![
+        Reply::text(&["Noted kiwi."]),
+        Reply::text(&["You said kiwi."]),
+    ])
     .await;
-    bot.send(CHAT, "remember kiwi");
-    bot.wait_shown(CHAT, "the first answer", "Noted kiwi.")
-        .await;
-    bot.send(CHAT, "what did I say?");
-    bot.wait_shown(CHAT, "the second answer", "You said kiwi.")
-        .await;
+    bot.ask(CHAT, "remember kiwi", "Noted kiwi.").await;
+    bot.ask(CHAT, "what did I say?", "You said kiwi.").await;
     let turns = bot.codex_turns();
     assert_eq!(turns.len(), 2);
     assert_eq!(thread_of(&turns[1]), thread_of(&turns[0]), "same thread");
@@ -303,31 +269,20 @@ async fn second_codex_turn_in_a_lane_resumes_the_first_thread() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_lists_the_lanes_sessions_and_picking_one_continues_it() {
-    let mut bot = Bot::start_both(
-        Start::Codex,
-        vec![
-            Reply::text(&["Noted kiwi."]),
-            Reply::text(&["Other."]),
-            Reply::text(&["You said kiwi."]),
-        ],
-        vec![],
-    )
+    let mut bot = Bot::start_codex(vec![
+        Reply::text(&["Noted kiwi."]),
+        Reply::text(&["Other."]),
+        Reply::text(&["You said kiwi."]),
+    ])
     .await;
-    bot.send(CHAT, "remember kiwi");
-    bot.wait_shown(CHAT, "the first answer", "Noted kiwi.")
-        .await;
-    bot.send(CHAT, "/new");
-    bot.wait_shown(CHAT, "the new session", "New session").await;
-    bot.send(CHAT, "another topic");
-    bot.wait_shown(CHAT, "the second answer", "Other.").await;
+    bot.ask(CHAT, "remember kiwi", "Noted kiwi.").await;
+    bot.ask(CHAT, "/new", "New session").await;
+    bot.ask(CHAT, "another topic", "Other.").await;
     let turns = bot.codex_turns();
     let (kiwi, other) = (thread_of(&turns[0]), thread_of(&turns[1]));
     assert_ne!(kiwi, other, "/new started a new thread");
 
-    bot.send(CHAT, "/resume");
-    let list = bot
-        .wait_shown(CHAT, "the session list", "Resume a codex session")
-        .await;
+    let list = bot.ask(CHAT, "/resume", "Resume a codex session").await;
     let listed = buttons(&list);
     for (prompt, thread) in [("remember kiwi", &kiwi), ("another topic", &other)] {
         assert!(
@@ -343,9 +298,7 @@ async fn resume_lists_the_lanes_sessions_and_picking_one_continues_it() {
     assert_eq!(bot.press(&offer, "No recap").await, "OK, no recap");
     assert_eq!(bot.codex_turns().len(), 2, "no recap was asked for");
 
-    bot.send(CHAT, "what did I say?");
-    bot.wait_shown(CHAT, "the resumed answer", "You said kiwi.")
-        .await;
+    bot.ask(CHAT, "what did I say?", "You said kiwi.").await;
     let turns = bot.codex_turns();
     assert_eq!(turns.len(), 3);
     assert_eq!(thread_of(&turns[2]), kiwi);
@@ -363,30 +316,20 @@ async fn resume_lists_the_lanes_sessions_and_picking_one_continues_it() {
 /// is queued like any message and runs after it, never beside it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recap_requested_during_a_run_waits_for_it() {
-    let mut bot = Bot::start_both(
-        Start::Codex,
-        vec![
-            Reply::text(&["Noted kiwi."]),
-            Reply::exec("sleep 2"),
-            Reply::text(&["Slept."]),
-            Reply::text(&["Recap: kiwi."]),
-        ],
-        vec![],
-    )
+    let mut bot = Bot::start_codex(vec![
+        Reply::text(&["Noted kiwi."]),
+        Reply::exec("sleep 2"),
+        Reply::text(&["Slept."]),
+        Reply::text(&["Recap: kiwi."]),
+    ])
     .await;
-    bot.send(CHAT, "remember kiwi");
-    bot.wait_shown(CHAT, "the first answer", "Noted kiwi.")
-        .await;
-    bot.send(CHAT, "/new");
-    bot.wait_shown(CHAT, "the new session", "New session").await;
+    bot.ask(CHAT, "remember kiwi", "Noted kiwi.").await;
+    bot.ask(CHAT, "/new", "New session").await;
     bot.send(CHAT, "nap for a while");
     bot.wait("the command to start", |s| shows(s, CHAT, "sleep 2"))
         .await;
 
-    bot.send(CHAT, "/resume");
-    let list = bot
-        .wait_shown(CHAT, "the session list", "Resume a codex session")
-        .await;
+    let list = bot.ask(CHAT, "/resume", "Resume a codex session").await;
     assert_eq!(bot.press(&list, "remember kiwi").await, "Session resumed");
     let offer = bot.wait_shown(CHAT, "the recap offer", "A recap?").await;
     assert_eq!(bot.press(&offer, "Recap").await, "Recap requested");
@@ -430,9 +373,8 @@ async fn recap_requested_during_a_run_waits_for_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_or_garbled_buttons_get_a_clear_answer_and_change_nothing() {
-    let mut bot = Bot::start_both(Start::Codex, vec![Reply::text(&["Noted."])], vec![]).await;
-    bot.send(CHAT, "remember kiwi");
-    let answer = bot.wait_shown(CHAT, "the answer", "Noted.").await;
+    let mut bot = Bot::start_codex(vec![Reply::text(&["Noted."])]).await;
+    let answer = bot.ask(CHAT, "remember kiwi", "Noted.").await;
     let before = bot.idle_status(CHAT).await;
     let shown_before = bot.texts(CHAT).len();
 

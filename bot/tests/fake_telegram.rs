@@ -348,30 +348,23 @@ async fn fake_accepts_form_and_multipart_bodies() {
         support::fake_telegram::TOKEN
     );
     let client = reqwest::Client::new();
-    let form: serde_json::Value = client
-        .post(&url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("chat_id=3&text=a%20%3Cb%3Ex%3C%2Fb%3E+%26amp%3B&parse_mode=HTML")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = |request: reqwest::RequestBuilder| async move {
+        let response = request.send().await.unwrap();
+        response.json::<serde_json::Value>().await.unwrap()
+    };
+    let form = answer(
+        client
+            .post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("chat_id=3&text=a%20%3Cb%3Ex%3C%2Fb%3E+%26amp%3B&parse_mode=HTML"),
+    )
+    .await;
     assert_eq!(form["result"]["text"], "a x &", "{form}");
     let multipart = reqwest::multipart::Form::new()
         .text("chat_id", "3")
         .text("text", "<i>bad</b>")
         .text("parse_mode", "HTML");
-    let refused: serde_json::Value = client
-        .post(&url)
-        .multipart(multipart)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let refused = answer(client.post(&url).multipart(multipart)).await;
     assert_eq!(refused["ok"], false);
     assert_eq!(refused["error_code"], 400);
     let description = refused["description"].as_str().unwrap();

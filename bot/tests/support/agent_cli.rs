@@ -4,14 +4,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use baton_bot::drivers::{
-    AgentCli, AgentEvent, AgentOutcome, AgentRequest, AgentStream, ClaudeConfig, CodexConfig,
+    AgentCli, AgentEvent, AgentOutcome, AgentRequest, AgentStream, ClaudeConfig, ClaudeDriver,
+    CodexConfig, CodexDriver,
 };
 use tempfile::TempDir;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::fake_anthropic::FakeAnthropic;
-use super::fake_openai::FakeOpenAi;
+use super::fake_anthropic::{self, FakeAnthropic};
+use super::fake_openai::{self, FakeOpenAi};
 
 /// The repository root: the bot crate's parent.
 pub fn repo_root() -> PathBuf {
@@ -138,6 +139,62 @@ pub fn codex_config(fake: &FakeOpenAi, sandbox: &Sandbox) -> CodexConfig {
     ];
     config.stall_timeout = Duration::from_secs(60);
     config
+}
+
+/// One agent CLI under test: its fake model server, a private sandbox and a driver for both.
+pub struct Rig<F, D> {
+    pub fake: F,
+    pub sandbox: Sandbox,
+    pub driver: D,
+}
+
+/// Claude against a fake Anthropic API answering with `script`.
+pub async fn claude(script: Vec<fake_anthropic::Reply>) -> Rig<FakeAnthropic, ClaudeDriver> {
+    Rig::new(FakeAnthropic::start(script).await, |fake, sandbox| {
+        ClaudeDriver::new(claude_config(fake, sandbox))
+    })
+}
+
+/// Codex against a fake OpenAI Responses API answering with `script`.
+pub async fn codex(script: Vec<fake_openai::Reply>) -> Rig<FakeOpenAi, CodexDriver> {
+    Rig::new(FakeOpenAi::start(script).await, |fake, sandbox| {
+        CodexDriver::new(codex_config(fake, sandbox))
+    })
+}
+
+impl<F, D> Rig<F, D> {
+    /// `fake` with a new sandbox and the driver `driver` builds for both.
+    pub fn new(fake: F, driver: impl FnOnce(&F, &Sandbox) -> D) -> Self {
+        let sandbox = Sandbox::new();
+        let driver = driver(&fake, &sandbox);
+        Rig {
+            fake,
+            sandbox,
+            driver,
+        }
+    }
+}
+
+impl<F, D: AgentCli> Rig<F, D> {
+    /// One turn of `prompt` to its end: every event it sent, and its outcome.
+    pub async fn turn(&self, prompt: &str) -> (Vec<AgentEvent>, AgentOutcome) {
+        turn(&self.driver, self.sandbox.request(prompt)).await
+    }
+}
+
+/// The events of a turn that completed with `final_text`; panics on any other outcome.
+pub fn answered(
+    (events, outcome): (Vec<AgentEvent>, AgentOutcome),
+    final_text: &str,
+) -> Vec<AgentEvent> {
+    assert_eq!(
+        outcome,
+        AgentOutcome::Completed {
+            final_text: Some(final_text.into())
+        },
+        "{events:?}"
+    );
+    events
 }
 
 /// Runs one turn of `cli` to its end: every event it sent, and its outcome.

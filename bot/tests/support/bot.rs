@@ -54,6 +54,11 @@ impl Bot {
         Bot::launch(Start::Claude, None, claude, settings).await
     }
 
+    /// A bot with both CLIs, new chats starting with codex, answering with `codex`.
+    pub async fn start_codex(codex: Vec<fake_openai::Reply>) -> Bot {
+        Bot::start_both(Start::Codex, codex, Vec::new()).await
+    }
+
     /// A bot with both CLIs, new chats starting with `start`.
     pub async fn start_both(
         start: Start,

@@ -44,13 +44,6 @@ impl Reply {
         }
     }
 
-    pub fn error(status: u16, message: &str) -> Self {
-        Reply::Error {
-            status,
-            message: message.into(),
-        }
-    }
-
     pub fn slow(chunks: &[&str], every: Duration) -> Self {
         Reply::Slow {
             chunks: chunks.iter().map(|c| c.to_string()).collect(),

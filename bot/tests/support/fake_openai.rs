@@ -31,19 +31,6 @@ impl Reply {
         Reply::Text(chunks.iter().map(|c| c.to_string()).collect())
     }
 
-    pub fn hang(first: &str) -> Self {
-        Reply::Hang {
-            first: first.into(),
-        }
-    }
-
-    pub fn error(status: u16, message: &str) -> Self {
-        Reply::Error {
-            status,
-            message: message.into(),
-        }
-    }
-
     pub fn exec(cmd: &str) -> Self {
         Reply::Exec {
             reasoning: "**Planning a command**".into(),

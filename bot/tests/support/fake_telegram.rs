@@ -645,15 +645,9 @@ fn perform(store: &mut Store, method: &str, params: &Value) -> Answer {
             Ok(json)
         }
         "editmessagetext" => {
-            let chat = required_int(params, "chat_id")?;
-            let id = required_int(params, "message_id")? as i32;
             let (text, entities) = message_text(params)?;
             let markup = json_param(params, "reply_markup");
-            let message = store
-                .chats
-                .get_mut(&chat)
-                .and_then(|messages| messages.iter_mut().find(|m| m.id == id && !m.deleted))
-                .ok_or_else(|| bad_request("Bad Request: message to edit not found"))?;
+            let message = message_to_edit(store, params)?;
             if message.text == text
                 && message.entities == entities
                 && message.reply_markup == markup
@@ -667,14 +661,8 @@ fn perform(store: &mut Store, method: &str, params: &Value) -> Answer {
             Ok(stored_json(message))
         }
         "editmessagereplymarkup" => {
-            let chat = required_int(params, "chat_id")?;
-            let id = required_int(params, "message_id")? as i32;
             let markup = json_param(params, "reply_markup");
-            let message = store
-                .chats
-                .get_mut(&chat)
-                .and_then(|messages| messages.iter_mut().find(|m| m.id == id && !m.deleted))
-                .ok_or_else(|| bad_request("Bad Request: message to edit not found"))?;
+            let message = message_to_edit(store, params)?;
             if message.reply_markup == markup {
                 return Err(bad_request(NOT_MODIFIED));
             }
@@ -707,6 +695,20 @@ fn perform(store: &mut Store, method: &str, params: &Value) -> Answer {
 }
 
 /// The text a send or edit would show, checked as Telegram checks it.
+/// The live message `chat_id` and `message_id` name, as an edit finds it.
+fn message_to_edit<'a>(
+    store: &'a mut Store,
+    params: &Value,
+) -> Result<&'a mut StoredMessage, Refusal> {
+    let chat = required_int(params, "chat_id")?;
+    let id = required_int(params, "message_id")? as i32;
+    store
+        .chats
+        .get_mut(&chat)
+        .and_then(|messages| messages.iter_mut().find(|m| m.id == id && !m.deleted))
+        .ok_or_else(|| bad_request("Bad Request: message to edit not found"))
+}
+
 fn message_text(params: &Value) -> Result<(String, Vec<Entity>), Refusal> {
     let raw = str_param(params, "text").unwrap_or("");
     let (text, entities) = match str_param(params, "parse_mode") {
