@@ -19,25 +19,24 @@ use crate::streaming::answer::AnswerStream;
 use crate::streaming::api::TelegramApi;
 use crate::streaming::coalescer::deliver;
 use crate::streaming::typing::{TYPING_EVERY, Typing};
-use crate::streaming::view::{ViewEvent, ViewOutcome};
 
 /// How a run ended, for the core and for the chat.
 struct Ended {
     outcome: Outcome,
-    view: ViewOutcome,
+    view: AgentOutcome,
 }
 
 impl Ended {
     fn cancelled() -> Self {
         Ended {
             outcome: Outcome::Cancelled,
-            view: ViewOutcome::Cancelled,
+            view: AgentOutcome::Cancelled,
         }
     }
     fn failed(message: String) -> Self {
         Ended {
             outcome: Outcome::Failed,
-            view: ViewOutcome::Failed { message },
+            view: AgentOutcome::Failed { message },
         }
     }
 }
@@ -67,7 +66,7 @@ impl App {
             self.pauses.clone(),
         );
         if !matches!(ticket.item.origin, Origin::Cron { silent: true, .. }) {
-            answer.apply(ViewEvent::Notice {
+            answer.apply(AgentEvent::Notice {
                 message: format!("▶️ {}", ticket.item.preview(80)),
             });
         }
@@ -92,7 +91,7 @@ impl App {
             }
             Err(error) => error!(%error, "run: the core refused its finish"),
         }
-        let completed = matches!(ended.view, ViewOutcome::Completed { .. });
+        let completed = matches!(ended.view, AgentOutcome::Completed { .. });
         let (delivery, texts) = answer.finish_with_texts(ended.view).await;
         if delivery.abandoned > 0 {
             warn!(
@@ -174,7 +173,7 @@ impl App {
             return match outcome {
                 AgentOutcome::Completed { final_text } => Ended {
                     outcome: Outcome::Completed,
-                    view: ViewOutcome::Completed { final_text },
+                    view: AgentOutcome::Completed { final_text },
                 },
                 AgentOutcome::Failed { message } => Ended::failed(message),
                 AgentOutcome::Cancelled => Ended::cancelled(),
@@ -182,7 +181,7 @@ impl App {
                     Ok(attempt) => {
                         warn!(attempt, "run: agent stalled, retrying");
                         self.persist_journal();
-                        answer.apply(ViewEvent::Notice {
+                        answer.apply(AgentEvent::Notice {
                             message: format!("⚠️ The agent stalled; retry {attempt}…"),
                         });
                         resume = self.core.session(lane, ticket.driver).or(resume);
@@ -192,7 +191,7 @@ impl App {
                         warn!(%error, "run: agent stalled, no retry");
                         Ended {
                             outcome: Outcome::Failed,
-                            view: ViewOutcome::Stalled,
+                            view: AgentOutcome::Stalled,
                         }
                     }
                 },
@@ -237,17 +236,17 @@ impl App {
                 );
                 return;
             }
-            AgentEvent::TextDelta { text } => (Output::Text, ViewEvent::TextDelta { text }),
-            AgentEvent::TextSegment { text } => (Output::Text, ViewEvent::TextSegment { text }),
-            AgentEvent::Thinking { text } => (Output::Thinking, ViewEvent::Thinking { text }),
+            AgentEvent::TextDelta { text } => (Output::Text, AgentEvent::TextDelta { text }),
+            AgentEvent::TextSegment { text } => (Output::Text, AgentEvent::TextSegment { text }),
+            AgentEvent::Thinking { text } => (Output::Thinking, AgentEvent::Thinking { text }),
             AgentEvent::ToolStarted { name, detail } => (
                 Output::Tool(format!("{name} {detail}")),
-                ViewEvent::ToolStarted { name, detail },
+                AgentEvent::ToolStarted { name, detail },
             ),
             AgentEvent::ToolFinished { name, ok, detail } => {
-                (Output::Text, ViewEvent::ToolFinished { name, ok, detail })
+                (Output::Text, AgentEvent::ToolFinished { name, ok, detail })
             }
-            AgentEvent::Notice { message } => (Output::Text, ViewEvent::Notice { message }),
+            AgentEvent::Notice { message } => (Output::Text, AgentEvent::Notice { message }),
         };
         let (output, view) = shown;
         match self.core.output(ticket.run, output) {
