@@ -5,11 +5,11 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use baton_bot::drivers::{AgentEvent, AgentOutcome};
 use baton_bot::streaming::answer::AnswerStream;
-use baton_bot::streaming::api::{ApiFailure, Format, Target, TelegramApi};
+use baton_bot::streaming::api::{ApiFailure, Body, Target, TelegramApi};
 use baton_bot::streaming::coalescer::{self, ChatPauses, CoalescerConfig};
 use baton_bot::streaming::typing::Typing;
-use baton_bot::streaming::view::{ViewEvent, ViewOutcome};
 use baton_bot::telegram::render::{markdown_to_html, split_html};
 use support::fake_telegram::{Failure, FakeTelegram, parse_html};
 use teloxide::Bot;
@@ -56,14 +56,9 @@ impl StampedBot {
 }
 
 impl TelegramApi for StampedBot {
-    async fn send_text(
-        &self,
-        target: Target,
-        text: String,
-        format: Format,
-    ) -> Result<MessageId, ApiFailure> {
+    async fn send_text(&self, target: Target, body: Body) -> Result<MessageId, ApiFailure> {
         let at = Instant::now();
-        let result = self.bot.send_text(target, text, format).await;
+        let result = self.bot.send_text(target, body).await;
         self.note(at, None, &result);
         result
     }
@@ -72,11 +67,10 @@ impl TelegramApi for StampedBot {
         &self,
         chat: ChatId,
         message: MessageId,
-        text: String,
-        format: Format,
+        body: Body,
     ) -> Result<(), ApiFailure> {
         let at = Instant::now();
-        let result = self.bot.edit_text(chat, message, text, format).await;
+        let result = self.bot.edit_text(chat, message, body).await;
         self.note(at, Some(message), &result);
         result
     }
@@ -116,13 +110,13 @@ async fn stream(
     let mut answer = AnswerStream::start(api, target, config, ChatPauses::default());
     let chars: Vec<char> = text.chars().collect();
     for chunk in chars.chunks(piece) {
-        answer.apply(ViewEvent::TextDelta {
+        answer.apply(AgentEvent::TextDelta {
             text: chunk.iter().collect(),
         });
         tokio::time::sleep(every).await;
     }
     let delivery = answer
-        .finish(ViewOutcome::Completed {
+        .finish(AgentOutcome::Completed {
             final_text: Some(text.to_owned()),
         })
         .await;
@@ -235,11 +229,11 @@ async fn coalescer_through_fake_resends_refused_html_as_plain_text() {
         CoalescerConfig::default(),
         ChatPauses::default(),
     );
-    answer.apply(ViewEvent::TextSegment {
+    answer.apply(AgentEvent::TextSegment {
         text: "**a** < b & c".into(),
     });
     answer
-        .finish(ViewOutcome::Completed { final_text: None })
+        .finish(AgentOutcome::Completed { final_text: None })
         .await;
 
     assert_eq!(visible_texts(&fake), ["a < b & c"]);
@@ -268,16 +262,16 @@ async fn coalescer_through_fake_replaces_thinking_and_deletes_it_at_the_end() {
     };
     let target = Target::chat(ChatId(CHAT));
     let mut answer = AnswerStream::start(api, target, config, ChatPauses::default());
-    answer.apply(ViewEvent::TextSegment {
+    answer.apply(AgentEvent::TextSegment {
         text: "Checking.".into(),
     });
-    answer.apply(ViewEvent::Thinking { text: "hmm".into() });
+    answer.apply(AgentEvent::Thinking { text: "hmm".into() });
     assert!(
         fake.wait_for(|s| s.visible(CHAT).len() == 2, Duration::from_secs(10))
             .await
     );
     answer
-        .finish(ViewOutcome::Completed {
+        .finish(AgentOutcome::Completed {
             final_text: Some("Checking.".into()),
         })
         .await;

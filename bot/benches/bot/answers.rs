@@ -152,3 +152,63 @@ impl Sampler {
         self.thread.join().expect("memory sampler")
     }
 }
+
+/// Answer lengths whose bot CPU per character must stay flat: rendering that grew
+/// with the square of the length would show here first.
+const STREAMED_LENGTHS: [usize; 3] = [5_000, 50_000, 200_000];
+/// Per 10,000 characters, the most bot CPU an answer may cost.
+const CPU_TARGET_PER_10K: Duration = Duration::from_millis(30);
+/// How far apart the CPU per 10,000 characters of the three lengths may be.
+const CPU_SPREAD_TARGET: f64 = 2.0;
+
+/// One streamed answer of each of [`STREAMED_LENGTHS`] at `pace` characters a second.
+pub fn streamed_cases(pace: u32) -> Vec<Case> {
+    STREAMED_LENGTHS
+        .iter()
+        .map(|&chars| Case { chars, pace })
+        .collect()
+}
+
+/// Bot CPU per 10,000 characters of an answer.
+fn cpu_per_10k(answer: &AnswerFigures) -> Duration {
+    answer.cpu.mul_f64(10_000.0 / answer.case.chars as f64)
+}
+
+/// The lines on how the bot's CPU grows with the length of a streamed answer.
+pub fn print_cpu_per_length(figures: &Figures, streamed: &[Case]) {
+    let answers: Vec<&AnswerFigures> = streamed
+        .iter()
+        .filter_map(|case| {
+            figures
+                .answers
+                .iter()
+                .find(|a| a.case.chars == case.chars && a.case.pace == case.pace)
+        })
+        .collect();
+    let Some(first) = answers.first() else {
+        return;
+    };
+    eprintln!(
+        "bot CPU per streamed answer at {}/s, with its Telegram requests:",
+        first.case.pace
+    );
+    for answer in &answers {
+        eprintln!(
+            "{:>9} chars: CPU {:>8.1} ms, {:>4} requests, {:>6.1} ms per 10,000 characters",
+            answer.case.chars,
+            answer.cpu.as_secs_f64() * 1000.0,
+            answer.total_requests(),
+            cpu_per_10k(answer).as_secs_f64() * 1000.0
+        );
+    }
+    let per: Vec<Duration> = answers.iter().map(|a| cpu_per_10k(a)).collect();
+    let most = per.iter().max().copied().unwrap_or_default();
+    let least = per.iter().min().copied().unwrap_or_default();
+    let spread = most.as_secs_f64() / least.as_secs_f64().max(1e-9);
+    eprintln!(
+        "  CPU per 10,000 characters: largest/smallest {spread:.2}x (target at most \
+         {CPU_SPREAD_TARGET}x), largest {:.1} ms (target under {} ms)",
+        most.as_secs_f64() * 1000.0,
+        CPU_TARGET_PER_10K.as_millis()
+    );
+}

@@ -61,8 +61,11 @@ fn main() -> ExitCode {
                 pace: 0,
             },
         ];
-        let figures = answers::measure(&cases).expect("answers through the bot");
+        let streamed = answers::streamed_cases(pace);
+        let all: Vec<Case> = cases.iter().chain(&streamed).copied().collect();
+        let figures = answers::measure(&all).expect("answers through the bot");
         print_table(&latencies, &figures);
+        answers::print_cpu_per_length(&figures, &streamed);
     } else {
         smoke(&latencies);
     }

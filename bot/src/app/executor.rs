@@ -18,7 +18,7 @@ use super::effects::{Download, Effect, To};
 use super::replies::Reply;
 use super::router::Fetched;
 use super::{App, target};
-use crate::streaming::api::{ApiFailure, Format, Target, TelegramApi};
+use crate::streaming::api::{ApiFailure, Body, Format, Target, TelegramApi};
 use crate::streaming::coalescer::deliver;
 use crate::telegram::render::split_html;
 
@@ -140,24 +140,22 @@ struct Answering {
 }
 
 impl TelegramApi for Answering {
-    async fn send_text(
-        &self,
-        target: Target,
-        text: String,
-        format: Format,
-    ) -> Result<MessageId, ApiFailure> {
+    async fn send_text(&self, target: Target, body: Body) -> Result<MessageId, ApiFailure> {
         let Some(to) = self.to else {
-            return self.bot.send_text(target, text, format).await;
+            return self.bot.send_text(target, body).await;
         };
         let mut request = self
             .bot
-            .send_message(target.chat, text)
+            .send_message(target.chat, body.text)
             .reply_parameters(answering(to));
         if let Some(thread) = target.thread {
             request = request.message_thread_id(thread);
         }
-        if format == Format::Html {
+        if body.format == Format::Html {
             request = request.parse_mode(ParseMode::Html);
+        }
+        if let Some(markup) = body.markup {
+            request = request.reply_markup(markup);
         }
         let sent: Result<_, RequestError> = request.await;
         Ok(sent?.id)
@@ -167,10 +165,9 @@ impl TelegramApi for Answering {
         &self,
         chat: ChatId,
         message: MessageId,
-        text: String,
-        format: Format,
+        body: Body,
     ) -> Result<(), ApiFailure> {
-        self.bot.edit_text(chat, message, text, format).await
+        self.bot.edit_text(chat, message, body).await
     }
 
     async fn delete(&self, chat: ChatId, message: MessageId) -> Result<(), ApiFailure> {

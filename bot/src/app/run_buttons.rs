@@ -23,7 +23,7 @@ use teloxide::prelude::Requester;
 use teloxide::types::{ChatId, InlineKeyboardMarkup, MessageId, ParseMode};
 use tracing::debug;
 
-use crate::streaming::api::{ApiFailure, Format, Target, TelegramApi};
+use crate::streaming::api::{ApiFailure, Body, Format, Target, TelegramApi};
 use crate::telegram::keyboards::{retry_keyboard, stop_keyboard};
 
 #[derive(Clone)]
@@ -95,18 +95,13 @@ impl RunButtons {
 }
 
 impl TelegramApi for RunButtons {
-    async fn send_text(
-        &self,
-        target: Target,
-        text: String,
-        format: Format,
-    ) -> Result<MessageId, ApiFailure> {
-        let keyboard = self.keyboard();
-        let mut request = self.bot.send_message(target.chat, text);
+    async fn send_text(&self, target: Target, body: Body) -> Result<MessageId, ApiFailure> {
+        let keyboard = body.markup.or_else(|| self.keyboard());
+        let mut request = self.bot.send_message(target.chat, body.text);
         if let Some(thread) = target.thread {
             request = request.message_thread_id(thread);
         }
-        if format == Format::Html {
+        if body.format == Format::Html {
             request = request.parse_mode(ParseMode::Html);
         }
         let with_keyboard = keyboard.is_some();
@@ -122,12 +117,11 @@ impl TelegramApi for RunButtons {
         &self,
         chat: ChatId,
         message: MessageId,
-        text: String,
-        format: Format,
+        body: Body,
     ) -> Result<(), ApiFailure> {
-        let keyboard = self.keyboard();
-        let mut request = self.bot.edit_message_text(chat, message, text);
-        if format == Format::Html {
+        let keyboard = body.markup.or_else(|| self.keyboard());
+        let mut request = self.bot.edit_message_text(chat, message, body.text);
+        if body.format == Format::Html {
             request = request.parse_mode(ParseMode::Html);
         }
         let with_keyboard = keyboard.is_some();

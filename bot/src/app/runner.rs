@@ -25,11 +25,11 @@ use crate::streaming::answer::AnswerStream;
 use crate::streaming::api::TelegramApi;
 use crate::streaming::coalescer::deliver;
 use crate::streaming::typing::{TYPING_EVERY, Typing};
-use crate::streaming::view::{ViewEvent, ViewOutcome};
+
 
 /// What an agent event becomes once the core has heard it.
 enum Heard {
-    View(ViewEvent),
+    View(AgentEvent),
     /// A session id, stored for `/resume`.
     Session(String),
 }
@@ -60,7 +60,7 @@ impl App {
             self.outbox.pauses.clone(),
         );
         if !matches!(ticket.item.origin, Origin::Cron { silent: true, .. }) {
-            answer.apply(ViewEvent::Notice {
+            answer.apply(AgentEvent::Notice {
                 message: format!("▶️ {}", ticket.item.preview(80)),
             });
         }
@@ -82,12 +82,12 @@ impl App {
             Err(error) => error!(%error, "run: the core refused its finish"),
         }
         let view = match over.ending {
-            Ending::Completed | Ending::Failed => agent_view.unwrap_or(ViewOutcome::Cancelled),
-            Ending::Stalled => ViewOutcome::Stalled,
-            Ending::Cancelled | Ending::NotSpawned => ViewOutcome::Cancelled,
+            Ending::Completed | Ending::Failed => agent_view.unwrap_or(AgentOutcome::Cancelled),
+            Ending::Stalled => AgentOutcome::Stalled,
+            Ending::Cancelled | Ending::NotSpawned => AgentOutcome::Cancelled,
         };
-        let completed = matches!(view, ViewOutcome::Completed { .. });
-        let failed = matches!(view, ViewOutcome::Failed { .. } | ViewOutcome::Stalled);
+        let completed = matches!(view, AgentOutcome::Completed { .. });
+        let failed = matches!(view, AgentOutcome::Failed { .. } | AgentOutcome::Stalled);
         buttons.run_ended();
         let (delivery, texts) = answer.finish_with_texts(view).await;
         buttons
@@ -143,7 +143,7 @@ impl App {
         ticket: &Ticket,
         answer: &mut AnswerStream,
         typing: Typing,
-    ) -> (Over<RunCancel>, Option<ViewOutcome>) {
+    ) -> (Over<RunCancel>, Option<AgentOutcome>) {
         let mut life = Lifecycle::new(ticket);
         let mut typing = Some(typing);
         let mut agent_view = None;
@@ -159,7 +159,7 @@ impl App {
                         Answer::Spawned(Err(error)) => info!(%error, "run: not spawned"),
                         Answer::Retried(Ok(attempt)) => {
                             warn!(attempt, "run: agent stalled, retrying");
-                            answer.apply(ViewEvent::Notice {
+                            answer.apply(AgentEvent::Notice {
                                 message: format!("⚠️ The agent stalled; retry {attempt}…"),
                             });
                         }
@@ -216,7 +216,7 @@ impl App {
         life: &mut Lifecycle<RunCancel>,
         answer: &mut AnswerStream,
         resume: Option<String>,
-    ) -> (AgentEnd, Option<ViewOutcome>) {
+    ) -> (AgentEnd, Option<AgentOutcome>) {
         let request = AgentRequest {
             prompt: ticket.item.prompt.clone(),
             workdir: self.agents.workdir.clone(),
@@ -233,7 +233,7 @@ impl App {
             (Driver::Codex, None) => {
                 let message =
                     "the codex CLI is not installed on this machine (set CODEX_BIN)".to_owned();
-                return (AgentEnd::Failed, Some(ViewOutcome::Failed { message }));
+                return (AgentEnd::Failed, Some(AgentOutcome::Failed { message }));
             }
         };
         let outcome = loop {
@@ -250,10 +250,10 @@ impl App {
         match outcome {
             AgentOutcome::Completed { final_text } => (
                 AgentEnd::Completed,
-                Some(ViewOutcome::Completed { final_text }),
+                Some(AgentOutcome::Completed { final_text }),
             ),
             AgentOutcome::Failed { message } => {
-                (AgentEnd::Failed, Some(ViewOutcome::Failed { message }))
+                (AgentEnd::Failed, Some(AgentOutcome::Failed { message }))
             }
             AgentOutcome::Cancelled => (AgentEnd::Cancelled, None),
             AgentOutcome::Stalled => (AgentEnd::Stalled, None),
@@ -286,27 +286,27 @@ impl App {
             }
             AgentEvent::TextDelta { text } => (
                 Input::Output(Output::Text),
-                Heard::View(ViewEvent::TextDelta { text }),
+                Heard::View(AgentEvent::TextDelta { text }),
             ),
             AgentEvent::TextSegment { text } => (
                 Input::Output(Output::Text),
-                Heard::View(ViewEvent::TextSegment { text }),
+                Heard::View(AgentEvent::TextSegment { text }),
             ),
             AgentEvent::Thinking { text } => (
                 Input::Output(Output::Thinking),
-                Heard::View(ViewEvent::Thinking { text }),
+                Heard::View(AgentEvent::Thinking { text }),
             ),
             AgentEvent::ToolStarted { name, detail } => (
                 Input::Output(Output::Tool(format!("{name} {detail}"))),
-                Heard::View(ViewEvent::ToolStarted { name, detail }),
+                Heard::View(AgentEvent::ToolStarted { name, detail }),
             ),
             AgentEvent::ToolFinished { name, ok, detail } => (
                 Input::Output(Output::Text),
-                Heard::View(ViewEvent::ToolFinished { name, ok, detail }),
+                Heard::View(AgentEvent::ToolFinished { name, ok, detail }),
             ),
             AgentEvent::Notice { message } => (
                 Input::Output(Output::Text),
-                Heard::View(ViewEvent::Notice { message }),
+                Heard::View(AgentEvent::Notice { message }),
             ),
         };
         let Step::Call(call) = life.handle(report) else {

@@ -1,18 +1,22 @@
 //! One answer in flight: its view, published to the coalescer task that delivers it.
 
+use teloxide::types::InlineKeyboardMarkup;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::api::{Target, TelegramApi};
-use super::coalescer::{self, ChatPauses, CoalescerConfig, Delivery};
-use super::view::{View, ViewEvent, ViewOutcome};
+use super::coalescer::{self, ChatPauses, CoalescerConfig, Delivery, Wanted};
+use super::view::View;
+use crate::drivers::{AgentEvent, AgentOutcome};
 
 /// Feeds events into an answer's [`View`] and lets a background task deliver it.
 /// Dropping it without [`finish`](Self::finish) still delivers the last state shown.
 #[derive(Debug)]
 pub struct AnswerStream {
     view: View,
-    wanted: watch::Sender<Vec<String>>,
+    /// The keyboard under the answer's first message while it runs.
+    markup: Option<InlineKeyboardMarkup>,
+    wanted: watch::Sender<Wanted>,
     delivery: JoinHandle<Delivery>,
 }
 
@@ -23,31 +27,41 @@ impl AnswerStream {
         config: CoalescerConfig,
         pauses: ChatPauses,
     ) -> Self {
-        let (wanted, receiver) = watch::channel(Vec::new());
+        let (wanted, receiver) = watch::channel(Wanted::default());
         let delivery = tokio::spawn(coalescer::run(api, target, config, pauses, receiver));
         AnswerStream {
             view: View::new(),
+            markup: None,
             wanted,
             delivery,
         }
     }
 
-    pub fn apply(&mut self, event: ViewEvent) {
+    pub fn apply(&mut self, event: AgentEvent) {
         self.view.apply(event);
         self.publish();
     }
 
+    /// Shows `markup` (a Stop button) under the answer's first message until the
+    /// answer finishes, which removes it; `None` removes it at once.
+    pub fn set_markup(&mut self, markup: Option<InlineKeyboardMarkup>) {
+        self.markup = markup;
+        self.publish();
+    }
+
     /// Shows the outcome and waits until every message shows its final text.
-    pub async fn finish(self, outcome: ViewOutcome) -> Delivery {
+    pub async fn finish(self, outcome: AgentOutcome) -> Delivery {
         self.finish_with_texts(outcome).await.0
     }
 
     /// Like [`finish`](Self::finish), also handing back the final texts of the
     /// answer's messages (to send them again as new, notifying messages).
-    pub async fn finish_with_texts(mut self, outcome: ViewOutcome) -> (Delivery, Vec<String>) {
+    pub async fn finish_with_texts(mut self, outcome: AgentOutcome) -> (Delivery, Vec<String>) {
         self.view.finish(outcome);
+        // The answer is over: nothing is left to stop, in the same edit as the last text.
+        self.markup = None;
         self.publish();
-        let texts = self.view.messages();
+        let texts = self.view.messages().iter().map(|m| m.to_string()).collect();
         let AnswerStream {
             wanted, delivery, ..
         } = self;
@@ -65,11 +79,14 @@ impl AnswerStream {
     }
 
     fn publish(&self) {
-        let messages = self.view.messages();
+        let next = Wanted {
+            messages: self.view.messages(),
+            markup: self.markup.clone(),
+        };
         self.wanted.send_if_modified(|current| {
-            let changed = *current != messages;
+            let changed = *current != next;
             if changed {
-                *current = messages;
+                *current = next;
             }
             changed
         });
@@ -85,8 +102,9 @@ mod tests {
     use tokio::time::Instant;
 
     use super::*;
-    use crate::streaming::api::{ApiFailure, Format};
+    use crate::streaming::api::{ApiFailure, Body, Format};
     use crate::streaming::test_api::{Call, Record, RecordingApi};
+    use crate::telegram::keyboards::stop_keyboard;
     use crate::telegram::render::markdown_to_html;
 
     const INTERVAL: Duration = Duration::from_millis(1500);
@@ -100,27 +118,33 @@ mod tests {
             .to_owned()
     }
 
-    /// Streams `text` in 5-character deltas every 50 ms, then finishes.
-    async fn stream(api: &RecordingApi, text: &str) -> Delivery {
-        let target = Target::chat(ChatId(1));
-        let mut answer = AnswerStream::start(
+    /// An answer to chat 1 at the default pacing.
+    fn start(api: &RecordingApi) -> AnswerStream {
+        AnswerStream::start(
             api.clone(),
-            target,
+            Target::chat(ChatId(1)),
             CoalescerConfig::default(),
             ChatPauses::default(),
-        );
+        )
+    }
+
+    fn completed(text: &str) -> AgentOutcome {
+        AgentOutcome::Completed {
+            final_text: Some(text.to_owned()),
+        }
+    }
+
+    /// Streams `text` in 5-character deltas every 50 ms, then finishes.
+    async fn stream(api: &RecordingApi, text: &str) -> Delivery {
+        let mut answer = start(api);
         let chars: Vec<char> = text.chars().collect();
         for piece in chars.chunks(5) {
-            answer.apply(ViewEvent::TextDelta {
+            answer.apply(AgentEvent::TextDelta {
                 text: piece.iter().collect(),
             });
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        answer
-            .finish(ViewOutcome::Completed {
-                final_text: Some(text.to_owned()),
-            })
-            .await
+        answer.finish(completed(text)).await
     }
 
     /// The last text each message was given, and the instants of its edits.
@@ -132,13 +156,13 @@ mod tests {
                 continue;
             }
             match call {
-                Call::Send { text, .. } => {
+                Call::Send { body } => {
                     sent += 1;
-                    out.insert(MessageId(sent), (text.clone(), vec![*at]));
+                    out.insert(MessageId(sent), (body.text.clone(), vec![*at]));
                 }
-                Call::Edit { message, text, .. } => {
+                Call::Edit { message, body } => {
                     let entry = out.get_mut(message).unwrap();
-                    entry.0 = text.clone();
+                    entry.0 = body.text.clone();
                     entry.1.push(*at);
                 }
                 _ => {}
@@ -210,18 +234,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn dropping_the_stream_still_delivers_its_last_state() {
         let api = RecordingApi::default();
-        let target = Target::chat(ChatId(1));
-        let mut answer = AnswerStream::start(
-            api.clone(),
-            target,
-            CoalescerConfig::default(),
-            ChatPauses::default(),
-        );
-        answer.apply(ViewEvent::TextDelta {
+        let mut answer = start(&api);
+        answer.apply(AgentEvent::TextDelta {
             text: "first".into(),
         });
         tokio::time::sleep(Duration::from_millis(10)).await;
-        answer.apply(ViewEvent::TextDelta {
+        answer.apply(AgentEvent::TextDelta {
             text: " and last".into(),
         });
         drop(answer);
@@ -232,8 +250,11 @@ mod tests {
             last,
             Some(Call::Edit {
                 message: MessageId(1),
-                text: "first and last".into(),
-                format: Format::Html
+                body: Body {
+                    text: "first and last".into(),
+                    format: Format::Html,
+                    markup: None
+                }
             })
         );
     }
@@ -243,22 +264,50 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn finishing_without_a_visible_change_still_ends_the_delivery() {
         let api = RecordingApi::default();
-        let mut answer = AnswerStream::start(
-            api.clone(),
-            Target::chat(ChatId(1)),
-            CoalescerConfig::default(),
-            ChatPauses::default(),
-        );
-        answer.apply(ViewEvent::TextSegment {
+        let mut answer = start(&api);
+        answer.apply(AgentEvent::TextSegment {
             text: "All done.".into(),
         });
         tokio::time::sleep(Duration::from_secs(5)).await;
-        let finished = answer.finish(ViewOutcome::Completed {
-            final_text: Some("All done.".into()),
-        });
+        let finished = answer.finish(completed("All done."));
         let delivery = tokio::time::timeout(Duration::from_secs(60), finished)
             .await
             .expect("the delivery ends once the stream is finished");
         assert_eq!(delivery.messages, [MessageId(1)]);
+    }
+
+    /// The Stop button shows under the first message while the answer streams, and
+    /// the edit that shows the final text takes it away.
+    #[tokio::test(start_paused = true)]
+    async fn the_stop_button_shows_while_streaming_and_goes_at_the_end() {
+        let api = RecordingApi::default();
+        let mut answer = start(&api);
+        answer.set_markup(Some(stop_keyboard(7)));
+        answer.apply(AgentEvent::TextDelta {
+            text: "Working".into(),
+        });
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        answer.apply(AgentEvent::TextDelta {
+            text: " on it".into(),
+        });
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let delivery = answer.finish(completed("Working on it.")).await;
+        let bodies: Vec<Body> = api
+            .calls()
+            .into_iter()
+            .filter_map(|record| match record.call {
+                Call::Send { body } | Call::Edit { body, .. } => Some(body),
+                _ => None,
+            })
+            .collect();
+        let (last, streaming) = bodies.split_last().expect("requests were made");
+        assert!(streaming.len() >= 2, "{bodies:?}");
+        for body in streaming {
+            assert_eq!(body.markup, Some(stop_keyboard(7)), "{body:?}");
+        }
+        assert_eq!(last.text, "Working on it.");
+        assert_eq!(last.markup, None);
+        assert_eq!(delivery.messages, [MessageId(1)]);
+        assert_eq!(delivery.requests as usize, bodies.len());
     }
 }

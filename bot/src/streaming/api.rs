@@ -4,7 +4,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use teloxide::prelude::*;
-use teloxide::types::{ChatAction, MessageId, ParseMode, ThreadId};
+use teloxide::types::{ChatAction, InlineKeyboardMarkup, MessageId, ParseMode, ThreadId};
 use teloxide::{ApiError, RequestError};
 
 /// Where an answer goes: a chat, and in forum groups a topic.
@@ -26,6 +26,15 @@ pub enum Format {
     Html,
     /// Sent without parse mode, after Telegram refused the HTML.
     Plain,
+}
+
+/// What a message is to show: its text, how to parse it, and the keyboard under it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Body {
+    pub text: String,
+    pub format: Format,
+    /// `None` shows no keyboard; an edit without one removes the one shown.
+    pub markup: Option<InlineKeyboardMarkup>,
 }
 
 /// A failed request, sorted by what the caller should do about it.
@@ -75,16 +84,14 @@ pub trait TelegramApi: Clone + Send + Sync + 'static {
     fn send_text(
         &self,
         target: Target,
-        text: String,
-        format: Format,
+        body: Body,
     ) -> impl Future<Output = Result<MessageId, ApiFailure>> + Send;
 
     fn edit_text(
         &self,
         chat: ChatId,
         message: MessageId,
-        text: String,
-        format: Format,
+        body: Body,
     ) -> impl Future<Output = Result<(), ApiFailure>> + Send;
 
     fn delete(
@@ -97,18 +104,16 @@ pub trait TelegramApi: Clone + Send + Sync + 'static {
 }
 
 impl TelegramApi for Bot {
-    async fn send_text(
-        &self,
-        target: Target,
-        text: String,
-        format: Format,
-    ) -> Result<MessageId, ApiFailure> {
-        let mut request = self.send_message(target.chat, text);
+    async fn send_text(&self, target: Target, body: Body) -> Result<MessageId, ApiFailure> {
+        let mut request = self.send_message(target.chat, body.text);
         if let Some(thread) = target.thread {
             request = request.message_thread_id(thread);
         }
-        if format == Format::Html {
+        if body.format == Format::Html {
             request = request.parse_mode(ParseMode::Html);
+        }
+        if let Some(markup) = body.markup {
+            request = request.reply_markup(markup);
         }
         Ok(request.await?.id)
     }
@@ -117,12 +122,14 @@ impl TelegramApi for Bot {
         &self,
         chat: ChatId,
         message: MessageId,
-        text: String,
-        format: Format,
+        body: Body,
     ) -> Result<(), ApiFailure> {
-        let mut request = self.edit_message_text(chat, message, text);
-        if format == Format::Html {
+        let mut request = self.edit_message_text(chat, message, body.text);
+        if body.format == Format::Html {
             request = request.parse_mode(ParseMode::Html);
+        }
+        if let Some(markup) = body.markup {
+            request = request.reply_markup(markup);
         }
         request.await?;
         Ok(())

@@ -1,20 +1,20 @@
 //! Brings an answer's Telegram messages to the latest wanted state with as few requests as the rate limits allow.
 //!
-//! [`Scheduler`] decides and knows no I/O or clock: feed it the wanted messages with
-//! [`Scheduler::set_wanted`], then repeatedly take [`Scheduler::poll_request`], perform
-//! it, and report with [`Scheduler::handle_response`]; when it has nothing to do now,
-//! sleep until [`Scheduler::poll_timeout`] or until the wanted state changes.
+//! [`Pacer`] decides and knows no I/O or clock: feed it the wanted messages with
+//! [`Pacer::set_wanted`], then repeatedly take [`Pacer::poll_request`], perform
+//! it, and report with [`Pacer::handle_response`]; when it has nothing to do now,
+//! sleep until [`Pacer::poll_timeout`] or until the wanted state changes.
 //! [`run`] is that loop over a [`TelegramApi`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use teloxide::types::{ChatId, MessageId};
+use teloxide::types::{ChatId, InlineKeyboardMarkup, MessageId};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::api::{ApiFailure, Format, Target, TelegramApi};
+use super::api::{ApiFailure, Body, Format, Target, TelegramApi};
 use crate::telegram::render::to_plain;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,19 +39,25 @@ impl Default for CoalescerConfig {
     }
 }
 
+/// The messages an answer should consist of now, in order, and the keyboard under
+/// its first message (a Stop button while it runs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Wanted {
+    pub messages: Vec<Arc<str>>,
+    pub markup: Option<InlineKeyboardMarkup>,
+}
+
 /// One request to perform; `slot` is the message's position in the answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     Send {
         slot: usize,
-        text: String,
-        format: Format,
+        body: Body,
     },
     Edit {
         slot: usize,
         message: MessageId,
-        text: String,
-        format: Format,
+        body: Body,
     },
     Delete {
         slot: usize,
@@ -69,22 +75,32 @@ enum Need {
     Delete(MessageId),
 }
 
+/// What one message shows, or should: its HTML and the keyboard under it. The HTML
+/// is shared with the view, so an unchanged message compares by pointer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Face {
+    html: Arc<str>,
+    markup: Option<InlineKeyboardMarkup>,
+}
+
 #[derive(Debug, Clone, Default)]
 struct Slot {
     message: Option<MessageId>,
-    /// The HTML the message shows now, as confirmed by Telegram.
-    shown: Option<String>,
-    /// The HTML it should show; `None` once the answer no longer has this message.
-    wanted: Option<String>,
+    /// What the message shows now, as confirmed by Telegram.
+    shown: Option<Face>,
+    /// What it should show; `None` once the answer no longer has this message.
+    wanted: Option<Face>,
+    /// What the request in flight for this message carries.
+    requested: Option<Face>,
     last_request: Option<Instant>,
     /// HTML Telegram refused to parse: that text goes out as plain text.
-    plain: Option<String>,
-    /// HTML Telegram rejected outright: not retried until the wanted text changes.
-    rejected: Option<String>,
+    plain: Option<Arc<str>>,
+    /// What Telegram rejected outright: not retried until the wanted state changes.
+    rejected: Option<Face>,
 }
 
 impl Slot {
-    fn wanted_pending(&self) -> Option<&String> {
+    fn wanted_pending(&self) -> Option<&Face> {
         let wanted = self.wanted.as_ref()?;
         let done = self.shown.as_ref() == Some(wanted) || self.rejected.as_ref() == Some(wanted);
         (!done).then_some(wanted)
@@ -104,37 +120,40 @@ impl Slot {
     }
 
     fn request(&self, slot: usize, need: Need) -> Request {
-        let html = self.wanted.as_deref().unwrap_or_default();
         match need {
-            Need::Send => {
-                let (text, format) = self.request_text(html);
-                Request::Send { slot, text, format }
-            }
-            Need::Edit(message) => {
-                let (text, format) = self.request_text(html);
-                Request::Edit {
-                    slot,
-                    message,
-                    text,
-                    format,
-                }
-            }
+            Need::Send => Request::Send {
+                slot,
+                body: self.body(),
+            },
+            Need::Edit(message) => Request::Edit {
+                slot,
+                message,
+                body: self.body(),
+            },
             Need::Delete(message) => Request::Delete { slot, message },
         }
     }
 
-    fn request_text(&self, html: &str) -> (String, Format) {
-        if self.plain.as_deref() == Some(html) {
+    fn body(&self) -> Body {
+        let Some(Face { html, markup }) = &self.wanted else {
+            unreachable!("only a wanted message is sent or edited");
+        };
+        let (text, format) = if self.plain.as_ref() == Some(html) {
             (to_plain(html), Format::Plain)
         } else {
-            (html.to_owned(), Format::Html)
+            (html.to_string(), Format::Html)
+        };
+        Body {
+            text,
+            format,
+            markup: markup.clone(),
         }
     }
 }
 
 /// The sans-I/O pacing of one answer's messages.
 #[derive(Debug)]
-pub struct Scheduler {
+pub struct Pacer {
     config: CoalescerConfig,
     slots: Vec<Slot>,
     /// No request before this instant (flood control or network backoff).
@@ -145,9 +164,9 @@ pub struct Scheduler {
     abandoned: usize,
 }
 
-impl Scheduler {
+impl Pacer {
     pub fn new(config: CoalescerConfig) -> Self {
-        Scheduler {
+        Pacer {
             config,
             slots: Vec::new(),
             resume_at: None,
@@ -157,13 +176,20 @@ impl Scheduler {
         }
     }
 
-    /// The messages the answer should consist of now, in order.
-    pub fn set_wanted(&mut self, messages: &[String]) {
-        if self.slots.len() < messages.len() {
-            self.slots.resize_with(messages.len(), Slot::default);
+    /// The state the answer's messages should reach.
+    pub fn set_wanted(&mut self, wanted: &Wanted) {
+        if self.slots.len() < wanted.messages.len() {
+            self.slots.resize_with(wanted.messages.len(), Slot::default);
         }
         for (index, slot) in self.slots.iter_mut().enumerate() {
-            slot.wanted = messages.get(index).cloned();
+            slot.wanted = wanted.messages.get(index).map(|html| Face {
+                html: Arc::clone(html),
+                markup: if index == 0 {
+                    wanted.markup.clone()
+                } else {
+                    None
+                },
+            });
         }
     }
 
@@ -185,7 +211,12 @@ impl Scheduler {
                 (_, need) => Some(slot.request(index, need)),
             }
         })?;
-        self.slots[request_slot(&request)].last_request = Some(now);
+        let slot = &mut self.slots[request_slot(&request)];
+        slot.last_request = Some(now);
+        slot.requested = match request {
+            Request::Delete { .. } => None,
+            Request::Send { .. } | Request::Edit { .. } => slot.wanted.clone(),
+        };
         self.in_flight = Some(request.clone());
         Some(request)
     }
@@ -215,15 +246,18 @@ impl Scheduler {
         };
         let index = request_slot(&request);
         let slot = &mut self.slots[index];
+        // The wanted state may have changed while the request was in flight, so the
+        // request, not the slot, says what the message shows now.
+        let requested = slot.requested.take();
         match response {
             Ok(message) => {
                 self.network_failures = 0;
                 match request {
                     Request::Send { .. } => {
                         slot.message = message;
-                        slot.shown = requested_html(slot, &request);
+                        slot.shown = requested;
                     }
-                    Request::Edit { .. } => slot.shown = requested_html(slot, &request),
+                    Request::Edit { .. } => slot.shown = requested,
                     Request::Delete { .. } => {
                         slot.message = None;
                         slot.shown = None;
@@ -232,22 +266,17 @@ impl Scheduler {
             }
             Err(ApiFailure::NotModified) => {
                 self.network_failures = 0;
-                slot.shown = requested_html(slot, &request);
+                slot.shown = requested;
             }
             Err(ApiFailure::RetryAfter(wait)) => self.pause_until(now + wait),
             Err(ApiFailure::CantParse(_)) => match request {
-                Request::Send {
-                    format: Format::Html,
-                    ..
-                }
-                | Request::Edit {
-                    format: Format::Html,
-                    ..
-                } => {
-                    slot.plain = requested_html(slot, &request);
+                Request::Send { body, .. } | Request::Edit { body, .. }
+                    if body.format == Format::Html =>
+                {
+                    slot.plain = requested.map(|face| face.html);
                 }
                 _ => {
-                    slot.rejected = requested_html(slot, &request);
+                    slot.rejected = requested;
                     self.abandoned += 1;
                 }
             },
@@ -260,7 +289,7 @@ impl Scheduler {
                 self.network_failures += 1;
                 if self.network_failures >= self.config.max_network_attempts {
                     self.network_failures = 0;
-                    self.give_up(index, &request);
+                    self.give_up(index, &request, requested);
                 } else {
                     let exponent = (self.network_failures - 1).min(16);
                     let wait = (self.config.backoff_start * 2u32.pow(exponent))
@@ -270,17 +299,17 @@ impl Scheduler {
             }
             Err(ApiFailure::Rejected(reason)) => {
                 tracing::warn!(slot = index, %reason, "telegram rejected an answer message");
-                self.give_up(index, &request);
+                self.give_up(index, &request, requested);
             }
         }
     }
 
-    fn give_up(&mut self, index: usize, request: &Request) {
+    fn give_up(&mut self, index: usize, request: &Request, requested: Option<Face>) {
         let slot = &mut self.slots[index];
         match request {
             // A message that cannot be deleted is left, not retried forever.
             Request::Delete { .. } => slot.message = None,
-            _ => slot.rejected = requested_html(slot, request),
+            _ => slot.rejected = requested,
         }
         self.abandoned += 1;
     }
@@ -309,26 +338,6 @@ fn request_slot(request: &Request) -> usize {
         Request::Send { slot, .. } | Request::Edit { slot, .. } | Request::Delete { slot, .. } => {
             *slot
         }
-    }
-}
-
-/// The HTML a request carried: the wanted text may have changed while it was in flight,
-/// so the request, not the slot, says what the message shows now.
-fn requested_html(slot: &Slot, request: &Request) -> Option<String> {
-    match request {
-        Request::Send {
-            text,
-            format: Format::Html,
-            ..
-        }
-        | Request::Edit {
-            text,
-            format: Format::Html,
-            ..
-        } => Some(text.clone()),
-        // A plain request is only ever made from the slot's refused HTML.
-        Request::Send { .. } | Request::Edit { .. } => slot.plain.clone(),
-        Request::Delete { .. } => None,
     }
 }
 
@@ -374,57 +383,57 @@ pub async fn run<A: TelegramApi>(
     target: Target,
     config: CoalescerConfig,
     pauses: ChatPauses,
-    mut wanted: watch::Receiver<Vec<String>>,
+    mut wanted: watch::Receiver<Wanted>,
 ) -> Delivery {
-    let mut scheduler = Scheduler::new(config);
+    let mut pacer = Pacer::new(config);
     let mut open = true;
     let mut requests = 0;
-    scheduler.set_wanted(&wanted.borrow_and_update());
+    pacer.set_wanted(&wanted.borrow_and_update());
     loop {
         // Take the newest state before each request, so no request carries a stale text.
         match wanted.has_changed() {
-            Ok(true) => scheduler.set_wanted(&wanted.borrow_and_update()),
+            Ok(true) => pacer.set_wanted(&wanted.borrow_and_update()),
             Ok(false) => {}
             Err(_) if open => {
                 // Closed: what was published last is the final state.
-                scheduler.set_wanted(&wanted.borrow());
+                pacer.set_wanted(&wanted.borrow());
                 open = false;
             }
             Err(_) => {}
         }
         let now = Instant::now();
         if let Some(until) = pauses.paused_until(target.chat, now) {
-            scheduler.pause_until(until);
+            pacer.pause_until(until);
         }
-        if let Some(request) = scheduler.poll_request(now) {
+        if let Some(request) = pacer.poll_request(now) {
             requests += 1;
             let response = perform(&api, target, request).await;
             if let Err(ApiFailure::RetryAfter(wait)) = &response {
                 pauses.pause(target.chat, Instant::now() + *wait);
             }
-            scheduler.handle_response(response, Instant::now());
+            pacer.handle_response(response, Instant::now());
             continue;
         }
-        if !open && scheduler.is_idle() {
+        if !open && pacer.is_idle() {
             break;
         }
-        let deadline = scheduler.poll_timeout(now);
+        let deadline = pacer.poll_timeout(now);
         tokio::select! {
             // `changed` marks the value seen, so it is taken here; a close is
             // taken above. A close must wake the loop too: with nothing left
             // to send there is no deadline, and it would wait forever.
             changed = wanted.changed(), if open => {
                 if changed.is_ok() {
-                    scheduler.set_wanted(&wanted.borrow_and_update());
+                    pacer.set_wanted(&wanted.borrow_and_update());
                 }
             }
             () = sleep_until(deadline) => {}
         }
     }
     Delivery {
-        messages: scheduler.messages(),
+        messages: pacer.messages(),
         requests,
-        abandoned: scheduler.abandoned(),
+        abandoned: pacer.abandoned(),
     }
 }
 
@@ -437,7 +446,10 @@ pub async fn deliver<A: TelegramApi>(
     config: CoalescerConfig,
     pauses: ChatPauses,
 ) -> Delivery {
-    let (_, wanted) = watch::channel(messages);
+    let (_, wanted) = watch::channel(Wanted {
+        messages: messages.into_iter().map(Arc::from).collect(),
+        markup: None,
+    });
     run(api, target, config, pauses, wanted).await
 }
 
@@ -450,14 +462,9 @@ async fn sleep_until(deadline: Option<Instant>) {
 
 async fn perform<A: TelegramApi>(api: &A, target: Target, request: Request) -> Response {
     match request {
-        Request::Send { text, format, .. } => api.send_text(target, text, format).await.map(Some),
-        Request::Edit {
-            message,
-            text,
-            format,
-            ..
-        } => api
-            .edit_text(target.chat, message, text, format)
+        Request::Send { body, .. } => api.send_text(target, body).await.map(Some),
+        Request::Edit { message, body, .. } => api
+            .edit_text(target.chat, message, body)
             .await
             .map(|()| None),
         Request::Delete { message, .. } => api.delete(target.chat, message).await.map(|()| None),
@@ -470,19 +477,29 @@ mod tests {
 
     const INTERVAL: Duration = Duration::from_millis(1500);
 
-    fn scheduler() -> Scheduler {
-        Scheduler::new(CoalescerConfig::default())
+    fn pacer() -> Pacer {
+        Pacer::new(CoalescerConfig::default())
     }
 
-    fn wanted(texts: &[&str]) -> Vec<String> {
-        texts.iter().map(|t| t.to_string()).collect()
+    fn wanted(texts: &[&str]) -> Wanted {
+        Wanted {
+            messages: texts.iter().map(|t| Arc::from(*t)).collect(),
+            markup: None,
+        }
+    }
+
+    fn html(text: &str) -> Body {
+        Body {
+            text: text.into(),
+            format: Format::Html,
+            markup: None,
+        }
     }
 
     fn send(slot: usize, text: &str) -> Request {
         Request::Send {
             slot,
-            text: text.into(),
-            format: Format::Html,
+            body: html(text),
         }
     }
 
@@ -490,15 +507,14 @@ mod tests {
         Request::Edit {
             slot,
             message: MessageId(message),
-            text: text.into(),
-            format: Format::Html,
+            body: html(text),
         }
     }
 
     #[test]
     fn first_text_is_sent_at_once_and_edits_wait_for_the_interval() {
         let t0 = Instant::now();
-        let mut s = scheduler();
+        let mut s = pacer();
         s.set_wanted(&wanted(&["a"]));
         assert_eq!(s.poll_request(t0), Some(send(0, "a")));
         assert_eq!(s.poll_request(t0), None, "one request in flight at a time");
@@ -517,7 +533,7 @@ mod tests {
     #[test]
     fn unchanged_text_is_not_edited() {
         let t0 = Instant::now();
-        let mut s = scheduler();
+        let mut s = pacer();
         s.set_wanted(&wanted(&["a"]));
         s.poll_request(t0);
         s.handle_response(Ok(Some(MessageId(1))), t0);
@@ -529,7 +545,7 @@ mod tests {
     #[test]
     fn retry_after_pauses_then_repeats_the_request() {
         let t0 = Instant::now();
-        let mut s = scheduler();
+        let mut s = pacer();
         s.set_wanted(&wanted(&["a"]));
         s.poll_request(t0);
         s.handle_response(Err(ApiFailure::RetryAfter(Duration::from_secs(30))), t0);
@@ -547,7 +563,7 @@ mod tests {
     #[test]
     fn not_modified_counts_as_shown() {
         let t0 = Instant::now();
-        let mut s = scheduler();
+        let mut s = pacer();
         s.set_wanted(&wanted(&["a"]));
         s.poll_request(t0);
         s.handle_response(Ok(Some(MessageId(1))), t0);
@@ -560,7 +576,7 @@ mod tests {
     #[test]
     fn refused_html_is_resent_as_plain_text() {
         let t0 = Instant::now();
-        let mut s = scheduler();
+        let mut s = pacer();
         s.set_wanted(&wanted(&["<b>x &amp; y</b>"]));
         s.poll_request(t0);
         s.handle_response(
@@ -573,8 +589,11 @@ mod tests {
             s.poll_request(t0),
             Some(Request::Send {
                 slot: 0,
-                text: "x & y".into(),
-                format: Format::Plain
+                body: Body {
+                    text: "x & y".into(),
+                    format: Format::Plain,
+                    markup: None
+                }
             })
         );
         s.handle_response(Ok(Some(MessageId(3))), t0);
@@ -591,7 +610,7 @@ mod tests {
             max_network_attempts: 4,
             ..CoalescerConfig::default()
         };
-        let mut s = Scheduler::new(config);
+        let mut s = Pacer::new(config);
         s.set_wanted(&wanted(&["a"]));
         let mut now = t0;
         for wait in [1, 2, 4] {
@@ -609,7 +628,7 @@ mod tests {
     #[test]
     fn later_messages_wait_for_earlier_ones_and_removed_ones_are_deleted() {
         let t0 = Instant::now();
-        let mut s = scheduler();
+        let mut s = pacer();
         s.set_wanted(&wanted(&["one", "two"]));
         assert_eq!(s.poll_request(t0), Some(send(0, "one")));
         s.handle_response(Err(ApiFailure::RetryAfter(Duration::from_secs(1))), t0);
@@ -634,7 +653,7 @@ mod tests {
     #[test]
     fn a_vanished_message_is_sent_anew() {
         let t0 = Instant::now();
-        let mut s = scheduler();
+        let mut s = pacer();
         s.set_wanted(&wanted(&["a"]));
         s.poll_request(t0);
         s.handle_response(Ok(Some(MessageId(1))), t0);
@@ -647,12 +666,54 @@ mod tests {
     #[test]
     fn text_changed_during_a_request_is_edited_afterwards() {
         let t0 = Instant::now();
-        let mut s = scheduler();
+        let mut s = pacer();
         s.set_wanted(&wanted(&["a"]));
         s.poll_request(t0);
         s.set_wanted(&wanted(&["ab"]));
         s.handle_response(Ok(Some(MessageId(1))), t0);
         assert!(!s.is_idle());
         assert_eq!(s.poll_request(t0 + INTERVAL), Some(edit(0, 1, "ab")));
+    }
+
+    fn stop_button() -> InlineKeyboardMarkup {
+        crate::telegram::keyboards::stop_keyboard(7)
+    }
+
+    #[test]
+    fn the_keyboard_rides_on_the_first_message_and_goes_with_the_last_edit() {
+        let t0 = Instant::now();
+        let mut s = pacer();
+        let mut state = wanted(&["a"]);
+        state.markup = Some(stop_button());
+        s.set_wanted(&state);
+        let Some(Request::Send { slot: 0, body }) = s.poll_request(t0) else {
+            panic!("the first message is sent");
+        };
+        assert_eq!(body.markup, Some(stop_button()));
+        s.handle_response(Ok(Some(MessageId(1))), t0);
+        // A second message carries no keyboard; edits of the first keep it.
+        state.messages = wanted(&["ab", "c"]).messages;
+        s.set_wanted(&state);
+        let mut first = None;
+        for now in [t0, t0 + INTERVAL] {
+            while let Some(request) = s.poll_request(now) {
+                match &request {
+                    Request::Send { slot: 1, body } => assert_eq!(body.markup, None),
+                    Request::Edit { slot: 0, body, .. } => first = Some(body.clone()),
+                    other => panic!("unexpected {other:?}"),
+                }
+                let id = matches!(request, Request::Send { .. }).then_some(MessageId(2));
+                s.handle_response(Ok(id), now);
+            }
+        }
+        assert_eq!(first.map(|body| body.markup), Some(Some(stop_button())));
+        assert!(s.is_idle());
+        // The run ends: the same text without the keyboard is one more edit.
+        state.markup = None;
+        s.set_wanted(&state);
+        assert!(!s.is_idle());
+        assert_eq!(s.poll_request(t0 + INTERVAL * 2), Some(edit(0, 1, "ab")));
+        s.handle_response(Ok(None), t0 + INTERVAL * 2);
+        assert!(s.is_idle());
     }
 }

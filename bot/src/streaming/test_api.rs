@@ -6,22 +6,13 @@ use std::sync::{Arc, Mutex};
 use teloxide::types::{ChatId, MessageId};
 use tokio::time::Instant;
 
-use super::api::{ApiFailure, Format, Target, TelegramApi};
+use super::api::{ApiFailure, Body, Target, TelegramApi};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
-    Send {
-        text: String,
-        format: Format,
-    },
-    Edit {
-        message: MessageId,
-        text: String,
-        format: Format,
-    },
-    Delete {
-        message: MessageId,
-    },
+    Send { body: Body },
+    Edit { message: MessageId, body: Body },
+    Delete { message: MessageId },
     Typing,
 }
 
@@ -75,30 +66,14 @@ impl RecordingApi {
 }
 
 impl TelegramApi for RecordingApi {
-    async fn send_text(
-        &self,
-        _: Target,
-        text: String,
-        format: Format,
-    ) -> Result<MessageId, ApiFailure> {
+    async fn send_text(&self, _: Target, body: Body) -> Result<MessageId, ApiFailure> {
         tokio::task::yield_now().await;
-        self.record(Call::Send { text, format }).map(MessageId)
+        self.record(Call::Send { body }).map(MessageId)
     }
 
-    async fn edit_text(
-        &self,
-        _: ChatId,
-        message: MessageId,
-        text: String,
-        format: Format,
-    ) -> Result<(), ApiFailure> {
+    async fn edit_text(&self, _: ChatId, message: MessageId, body: Body) -> Result<(), ApiFailure> {
         tokio::task::yield_now().await;
-        self.record(Call::Edit {
-            message,
-            text,
-            format,
-        })
-        .map(drop)
+        self.record(Call::Edit { message, body }).map(drop)
     }
 
     async fn delete(&self, _: ChatId, message: MessageId) -> Result<(), ApiFailure> {

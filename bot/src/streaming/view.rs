@@ -1,48 +1,14 @@
 //! The state of one answer as the list of Telegram messages (HTML) that should show it now.
 //!
-//! Events mirror the drivers' `AgentEvent` one to one, except `Session` and `Usage`,
-//! which nothing in the chat shows: the integrator maps
-//! `AgentEvent::TextDelta { text }` to `ViewEvent::TextDelta { text }` and so on, and
-//! `AgentOutcome` to [`ViewOutcome`] likewise.
+//! It takes the drivers' [`AgentEvent`]s and [`AgentOutcome`] as they are; `Session`
+//! and `Usage`, which nothing in the chat shows, are ignored. Each block keeps its
+//! rendered messages, so an event costs the rendering of what it changed, not of the
+//! whole answer.
 
-use crate::telegram::render::{escape_text, markdown_to_html, split_html, to_plain};
+use std::sync::Arc;
 
-/// What a driver reported that the chat shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ViewEvent {
-    /// Partial text of the current answer segment.
-    TextDelta {
-        text: String,
-    },
-    /// A completed answer segment; its full text replaces the deltas seen so far.
-    TextSegment {
-        text: String,
-    },
-    Thinking {
-        text: String,
-    },
-    ToolStarted {
-        name: String,
-        detail: String,
-    },
-    ToolFinished {
-        name: String,
-        ok: bool,
-        detail: String,
-    },
-    Notice {
-        message: String,
-    },
-}
-
-/// How the run ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ViewOutcome {
-    Completed { final_text: Option<String> },
-    Failed { message: String },
-    Cancelled,
-    Stalled,
-}
+use crate::drivers::{AgentEvent, AgentOutcome};
+use crate::telegram::render::{MarkdownStream, escape_text, is_blank, split_html};
 
 /// Tool lines kept visible in one status message; older ones are counted, not shown.
 const VISIBLE_TOOL_LINES: usize = 12;
@@ -53,16 +19,69 @@ const FAILURE_CHARS: usize = 1500;
 /// Thinking is a glimpse of what the agent is doing, not a transcript.
 const THINKING_CHARS: usize = 300;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 enum Block {
     /// Agent Markdown of one answer segment; `complete` once its `TextSegment` arrived.
     Text {
-        markdown: String,
+        markdown: Box<MarkdownStream>,
         complete: bool,
     },
-    Tools(Vec<ToolLine>),
-    /// Already-rendered HTML of a closing remark (failure, stop).
-    Footer(String),
+    Tools(Tools),
+    /// Messages of a closing remark (failure, stop).
+    Footer(Vec<Arc<str>>),
+}
+
+impl Block {
+    fn text(markdown: &str, complete: bool) -> Block {
+        let mut stream = MarkdownStream::new();
+        stream.push_str(markdown);
+        Block::Text {
+            markdown: Box::new(stream),
+            complete,
+        }
+    }
+
+    fn footer(html: &str) -> Block {
+        Block::Footer(split_html(html).into_iter().map(Arc::from).collect())
+    }
+
+    fn messages(&self) -> &[Arc<str>] {
+        match self {
+            Block::Text { markdown, .. } => markdown.messages(),
+            Block::Tools(tools) => &tools.messages,
+            Block::Footer(messages) => messages,
+        }
+    }
+}
+
+/// Tool calls between two answer segments, and their rendered messages.
+#[derive(Debug, Clone)]
+struct Tools {
+    lines: Vec<ToolLine>,
+    messages: Vec<Arc<str>>,
+}
+
+impl Tools {
+    fn new(line: ToolLine) -> Tools {
+        let mut tools = Tools {
+            lines: vec![line],
+            messages: Vec::new(),
+        };
+        tools.render();
+        tools
+    }
+
+    fn push(&mut self, line: ToolLine) {
+        self.lines.push(line);
+        self.render();
+    }
+
+    fn render(&mut self) {
+        self.messages = split_html(&render_tools(&self.lines))
+            .into_iter()
+            .map(Arc::from)
+            .collect();
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,11 +92,11 @@ struct ToolLine {
 }
 
 /// One answer, from its first event to its outcome.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct View {
     blocks: Vec<Block>,
     /// Thinking or a notice: shown at the end until the next event replaces it.
-    transient: Option<String>,
+    transient: Option<Arc<str>>,
     finished: bool,
 }
 
@@ -91,81 +110,78 @@ impl View {
     }
 
     /// Applies one event; events after the outcome are ignored, so a late event cannot reopen the answer.
-    pub fn apply(&mut self, event: ViewEvent) {
+    pub fn apply(&mut self, event: AgentEvent) {
         if self.finished {
+            return;
+        }
+        if matches!(event, AgentEvent::Session { .. } | AgentEvent::Usage { .. }) {
             return;
         }
         self.transient = None;
         match event {
-            ViewEvent::TextDelta { text } => match self.blocks.last_mut() {
+            AgentEvent::TextDelta { text } => match self.blocks.last_mut() {
                 Some(Block::Text {
                     markdown,
                     complete: false,
                 }) => markdown.push_str(&text),
-                _ => self.blocks.push(Block::Text {
-                    markdown: text,
-                    complete: false,
-                }),
+                _ => self.blocks.push(Block::text(&text, false)),
             },
-            ViewEvent::TextSegment { text } => match self.blocks.last_mut() {
+            AgentEvent::TextSegment { text } => match self.blocks.last_mut() {
                 Some(Block::Text { markdown, complete }) if !*complete => {
-                    *markdown = text;
+                    markdown.set(&text);
                     *complete = true;
                 }
-                _ => self.blocks.push(Block::Text {
-                    markdown: text,
-                    complete: true,
-                }),
+                _ => self.blocks.push(Block::text(&text, true)),
             },
-            ViewEvent::Thinking { text } => {
+            AgentEvent::Thinking { text } => {
                 let glimpse = shorten(text.trim(), THINKING_CHARS);
                 if !glimpse.is_empty() {
-                    self.transient = Some(format!("💭 <i>{}</i>", escape_text(&glimpse)));
+                    self.transient = Some(format!("💭 <i>{}</i>", escape_text(&glimpse)).into());
                 }
             }
-            ViewEvent::Notice { message } => {
-                self.transient = Some(format!("ℹ️ {}", escape_text(&message)));
+            AgentEvent::Notice { message } => {
+                self.transient = Some(format!("ℹ️ {}", escape_text(&message)).into());
             }
-            ViewEvent::ToolStarted { name, detail } => {
-                let line = ToolLine {
-                    name,
-                    detail,
-                    finished: None,
-                };
-                match self.blocks.last_mut() {
-                    Some(Block::Tools(lines)) => lines.push(line),
-                    _ => self.blocks.push(Block::Tools(vec![line])),
-                }
-            }
-            ViewEvent::ToolFinished { name, ok, detail } => {
+            AgentEvent::ToolStarted { name, detail } => self.push_tool(ToolLine {
+                name,
+                detail,
+                finished: None,
+            }),
+            AgentEvent::ToolFinished { name, ok, detail } => {
                 let running = self.blocks.iter_mut().rev().find_map(|block| match block {
-                    Block::Tools(lines) => lines
-                        .iter_mut()
-                        .rev()
-                        .find(|line| line.name == name && line.finished.is_none()),
+                    Block::Tools(tools) => tools
+                        .lines
+                        .iter()
+                        .rposition(|line| line.name == name && line.finished.is_none())
+                        .map(|at| (tools, at)),
                     _ => None,
                 });
                 match running {
-                    Some(line) => line.finished = Some(ok),
-                    // A finish without a start (a driver that reports only results) still shows.
-                    None => {
-                        let line = ToolLine {
-                            name,
-                            detail,
-                            finished: Some(ok),
-                        };
-                        match self.blocks.last_mut() {
-                            Some(Block::Tools(lines)) => lines.push(line),
-                            _ => self.blocks.push(Block::Tools(vec![line])),
-                        }
+                    Some((tools, at)) => {
+                        tools.lines[at].finished = Some(ok);
+                        tools.render();
                     }
+                    // A finish without a start (a driver that reports only results) still shows.
+                    None => self.push_tool(ToolLine {
+                        name,
+                        detail,
+                        finished: Some(ok),
+                    }),
                 }
             }
+            AgentEvent::Session { .. } | AgentEvent::Usage { .. } => {}
+        }
+    }
+
+    fn push_tool(&mut self, line: ToolLine) {
+        match self.blocks.last_mut() {
+            Some(Block::Tools(tools)) => tools.push(line),
+            _ => self.blocks.push(Block::Tools(Tools::new(line))),
         }
     }
 
     /// Ends the answer; the final text is always shown in full, whatever the deltas showed.
-    pub fn finish(&mut self, outcome: ViewOutcome) {
+    pub fn finish(&mut self, outcome: AgentOutcome) {
         if self.finished {
             return;
         }
@@ -177,22 +193,21 @@ impl View {
             }
         }
         match outcome {
-            ViewOutcome::Completed {
+            AgentOutcome::Completed {
                 final_text: Some(text),
             } => self.deliver_final(text),
-            ViewOutcome::Completed { final_text: None } => {
+            AgentOutcome::Completed { final_text: None } => {
                 if !self.blocks.iter().any(|b| matches!(b, Block::Text { .. })) {
-                    self.blocks
-                        .push(Block::Footer("<i>(no answer)</i>".to_owned()));
+                    self.blocks.push(Block::footer("<i>(no answer)</i>"));
                 }
             }
-            ViewOutcome::Failed { message } => self.blocks.push(Block::Footer(format!(
+            AgentOutcome::Failed { message } => self.blocks.push(Block::footer(&format!(
                 "⚠️ {}",
                 escape_text(&shorten(message.trim(), FAILURE_CHARS))
             ))),
-            ViewOutcome::Cancelled => self.blocks.push(Block::Footer("⏹ Stopped.".to_owned())),
-            ViewOutcome::Stalled => self.blocks.push(Block::Footer(
-                "⏳ The agent stopped responding and was stopped.".to_owned(),
+            AgentOutcome::Cancelled => self.blocks.push(Block::footer("⏹ Stopped.")),
+            AgentOutcome::Stalled => self.blocks.push(Block::footer(
+                "⏳ The agent stopped responding and was stopped.",
             )),
         }
     }
@@ -202,14 +217,14 @@ impl View {
             return;
         }
         let shown = self.blocks.iter().any(
-            |block| matches!(block, Block::Text { markdown, .. } if markdown.trim() == text.trim()),
+            |block| matches!(block, Block::Text { markdown, .. } if markdown.text().trim() == text.trim()),
         );
         // Some agents report all the answer's segments together as the final text.
         let all_segments: String = self
             .blocks
             .iter()
             .filter_map(|block| match block {
-                Block::Text { markdown, .. } => Some(markdown.as_str()),
+                Block::Text { markdown, .. } => Some(markdown.text()),
                 _ => None,
             })
             .collect();
@@ -218,31 +233,25 @@ impl View {
         }
         // Deltas that stopped short of the final text are completed in place, not repeated.
         if let Some(Block::Text { markdown, .. }) = self.blocks.last_mut()
-            && text.starts_with(markdown.as_str())
+            && text.starts_with(markdown.text())
         {
-            *markdown = text;
+            markdown.set(&text);
             return;
         }
-        self.blocks.push(Block::Text {
-            markdown: text,
-            complete: true,
-        });
+        self.blocks.push(Block::text(&text, true));
     }
 
     /// The messages that should show this answer now, in order, each valid Telegram HTML
-    /// under the message limit and never empty.
-    pub fn messages(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for block in &self.blocks {
-            match block {
-                Block::Text { markdown, .. } => out.extend(split_html(&markdown_to_html(markdown))),
-                Block::Tools(lines) => out.extend(split_html(&render_tools(lines))),
-                Block::Footer(html) => out.extend(split_html(html)),
-            }
-        }
-        out.extend(self.transient.clone());
-        out.retain(|html| !to_plain(html).trim().is_empty());
-        out
+    /// under the message limit and never blank. Messages that did not change are the
+    /// same `Arc`s as before, which makes comparing them cheap.
+    pub fn messages(&self) -> Vec<Arc<str>> {
+        self.blocks
+            .iter()
+            .flat_map(Block::messages)
+            .chain(&self.transient)
+            .filter(|html| !is_blank(html))
+            .cloned()
+            .collect()
     }
 }
 
@@ -286,9 +295,40 @@ fn shorten(text: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::telegram::render::{markdown_to_html, to_plain};
 
-    fn delta(text: &str) -> ViewEvent {
-        ViewEvent::TextDelta { text: text.into() }
+    fn delta(text: &str) -> AgentEvent {
+        AgentEvent::TextDelta { text: text.into() }
+    }
+
+    fn segment(text: &str) -> AgentEvent {
+        AgentEvent::TextSegment { text: text.into() }
+    }
+
+    fn tool(name: &str, detail: &str) -> AgentEvent {
+        AgentEvent::ToolStarted {
+            name: name.into(),
+            detail: detail.into(),
+        }
+    }
+
+    fn tool_done(name: &str, ok: bool) -> AgentEvent {
+        AgentEvent::ToolFinished {
+            name: name.into(),
+            ok,
+            detail: String::new(),
+        }
+    }
+
+    fn completed(text: &str) -> AgentOutcome {
+        AgentOutcome::Completed {
+            final_text: Some(text.into()),
+        }
+    }
+
+    /// The messages as plain strings, to compare with literals.
+    fn texts(view: &View) -> Vec<String> {
+        view.messages().iter().map(|m| m.to_string()).collect()
     }
 
     #[test]
@@ -296,41 +336,23 @@ mod tests {
         let mut view = View::new();
         view.apply(delta("Hello "));
         view.apply(delta("**world**"));
-        assert_eq!(view.messages(), ["Hello <b>world</b>"]);
-        view.apply(ViewEvent::TextSegment {
-            text: "Hello **world**!".into(),
-        });
-        assert_eq!(view.messages(), ["Hello <b>world</b>!"]);
+        assert_eq!(texts(&view), ["Hello <b>world</b>"]);
+        view.apply(segment("Hello **world**!"));
+        assert_eq!(texts(&view), ["Hello <b>world</b>!"]);
         view.apply(delta("Next"));
-        assert_eq!(view.messages(), ["Hello <b>world</b>!", "Next"]);
+        assert_eq!(texts(&view), ["Hello <b>world</b>!", "Next"]);
     }
 
     #[test]
     fn tools_group_between_segments_and_mark_results() {
         let mut view = View::new();
-        view.apply(ViewEvent::TextSegment {
-            text: "Let me check.".into(),
-        });
-        view.apply(ViewEvent::ToolStarted {
-            name: "Bash".into(),
-            detail: "echo <hi>\nmore".into(),
-        });
-        view.apply(ViewEvent::ToolStarted {
-            name: "Read".into(),
-            detail: "src/a.rs".into(),
-        });
-        view.apply(ViewEvent::ToolFinished {
-            name: "Bash".into(),
-            ok: true,
-            detail: String::new(),
-        });
-        view.apply(ViewEvent::ToolFinished {
-            name: "Read".into(),
-            ok: false,
-            detail: String::new(),
-        });
+        view.apply(segment("Let me check."));
+        view.apply(tool("Bash", "echo <hi>\nmore"));
+        view.apply(tool("Read", "src/a.rs"));
+        view.apply(tool_done("Bash", true));
+        view.apply(tool_done("Read", false));
         assert_eq!(
-            view.messages(),
+            texts(&view),
             [
                 "Let me check.",
                 "🔧 Bash: echo &lt;hi&gt; ✓\n🔧 Read: src/a.rs ✗"
@@ -341,35 +363,28 @@ mod tests {
     #[test]
     fn thinking_is_shown_until_the_next_event_replaces_it() {
         let mut view = View::new();
-        view.apply(ViewEvent::Thinking {
+        view.apply(AgentEvent::Thinking {
             text: "pondering <x>".into(),
         });
-        assert_eq!(view.messages(), ["💭 <i>pondering &lt;x&gt;</i>"]);
+        assert_eq!(texts(&view), ["💭 <i>pondering &lt;x&gt;</i>"]);
         view.apply(delta("Answer"));
-        assert_eq!(view.messages(), ["Answer"]);
+        assert_eq!(texts(&view), ["Answer"]);
     }
 
     #[test]
     fn final_text_completes_partial_deltas_in_place() {
         let mut view = View::new();
         view.apply(delta("The answer is"));
-        view.finish(ViewOutcome::Completed {
-            final_text: Some("The answer is 42.".into()),
-        });
-        assert_eq!(view.messages(), ["The answer is 42."]);
+        view.finish(completed("The answer is 42."));
+        assert_eq!(texts(&view), ["The answer is 42."]);
     }
 
     #[test]
     fn final_text_never_shown_is_appended_and_long_text_is_split() {
         let mut view = View::new();
-        view.apply(ViewEvent::ToolStarted {
-            name: "Bash".into(),
-            detail: "ls".into(),
-        });
+        view.apply(tool("Bash", "ls"));
         let long = "word ".repeat(2000);
-        view.finish(ViewOutcome::Completed {
-            final_text: Some(long.clone()),
-        });
+        view.finish(completed(&long));
         let messages = view.messages();
         assert_eq!(messages.len(), 4);
         let shown: String = messages[1..].iter().map(|m| to_plain(m)).collect();
@@ -379,53 +394,70 @@ mod tests {
     #[test]
     fn final_text_made_of_all_segments_is_not_repeated() {
         let mut view = View::new();
-        view.apply(ViewEvent::TextSegment {
-            text: "First part.".into(),
-        });
-        view.apply(ViewEvent::ToolStarted {
-            name: "Bash".into(),
-            detail: "ls".into(),
-        });
-        view.apply(ViewEvent::TextSegment {
-            text: "Second part.".into(),
-        });
-        view.finish(ViewOutcome::Completed {
-            final_text: Some("First part.\n\nSecond part.".into()),
-        });
-        assert_eq!(
-            view.messages(),
-            ["First part.", "🔧 Bash: ls", "Second part."]
-        );
+        view.apply(segment("First part."));
+        view.apply(tool("Bash", "ls"));
+        view.apply(segment("Second part."));
+        view.finish(completed("First part.\n\nSecond part."));
+        assert_eq!(texts(&view), ["First part.", "🔧 Bash: ls", "Second part."]);
     }
 
     #[test]
     fn events_after_finish_are_ignored() {
         let mut view = View::new();
         view.apply(delta("partial"));
-        view.finish(ViewOutcome::Cancelled);
+        view.finish(AgentOutcome::Cancelled);
         view.apply(delta(" resurrected"));
-        view.apply(ViewEvent::Thinking {
+        view.apply(AgentEvent::Thinking {
             text: "late".into(),
         });
-        assert_eq!(view.messages(), ["partial", "⏹ Stopped."]);
+        assert_eq!(texts(&view), ["partial", "⏹ Stopped."]);
     }
 
     #[test]
     fn empty_answer_says_so_and_failure_is_escaped() {
         let mut view = View::new();
-        view.finish(ViewOutcome::Completed { final_text: None });
-        assert_eq!(view.messages(), ["<i>(no answer)</i>"]);
+        view.finish(AgentOutcome::Completed { final_text: None });
+        assert_eq!(texts(&view), ["<i>(no answer)</i>"]);
         let mut view = View::new();
-        view.finish(ViewOutcome::Failed {
+        view.finish(AgentOutcome::Failed {
             message: "exit <1>".into(),
         });
-        assert_eq!(view.messages(), ["⚠️ exit &lt;1&gt;"]);
+        assert_eq!(texts(&view), ["⚠️ exit &lt;1&gt;"]);
         let mut view = View::new();
-        view.finish(ViewOutcome::Failed {
+        view.finish(AgentOutcome::Failed {
             message: "<err>".repeat(5000),
         });
         let messages = view.messages();
         assert_eq!(messages.len(), 1, "its first 1,500 characters");
         assert!(messages[0].ends_with("&gt;…"), "{}", messages[0]);
+    }
+
+    #[test]
+    fn streamed_deltas_show_what_the_whole_answer_renders() {
+        let answer: String = (0..200)
+            .map(|i| format!("Step {i} sets **flag {i}** and `call_{i}()`.\n\n"))
+            .collect();
+        let mut view = View::new();
+        let chars: Vec<char> = answer.chars().collect();
+        for piece in chars.chunks(32) {
+            view.apply(delta(&piece.iter().collect::<String>()));
+        }
+        let expected = split_html(&markdown_to_html(&answer));
+        assert!(expected.len() >= 2);
+        assert_eq!(texts(&view), expected);
+        view.finish(completed(&answer));
+        assert_eq!(texts(&view), expected);
+    }
+
+    #[test]
+    fn unchanged_messages_are_shared_not_copied() {
+        let mut view = View::new();
+        view.apply(delta(&"word ".repeat(1000)));
+        view.apply(delta("\n\nNext paragraph\n\n"));
+        let before = view.messages();
+        view.apply(delta("grows"));
+        let after = view.messages();
+        assert!(before.len() >= 2);
+        assert!(Arc::ptr_eq(&before[0], &after[0]));
     }
 }

@@ -1,10 +1,20 @@
 //! Agent Markdown to Telegram HTML, split into messages that fit, with a plain-text fallback.
 
+mod atoms;
+mod split;
+mod stream;
+
 use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
 
-/// Telegram's limit is 4096 UTF-16 units of parsed text; measuring the HTML source
-/// instead (always longer) and keeping a margin means no chunk can overflow.
-pub const MESSAGE_LIMIT: usize = 4000;
+use atoms::{Atom, atoms, decode_entity};
+pub use atoms::{is_blank, visible_len};
+pub use split::{MESSAGE_LIMIT, split_html, split_html_limit};
+pub use stream::MarkdownStream;
+
+/// The Markdown extensions agents' answers use.
+const MARKDOWN: Options = Options::ENABLE_STRIKETHROUGH
+    .union(Options::ENABLE_TABLES)
+    .union(Options::ENABLE_TASKLISTS);
 
 /// Escapes text for an HTML text node.
 pub fn escape_text(text: &str) -> String {
@@ -27,18 +37,19 @@ fn escape_attr(text: &str) -> String {
 
 /// Renders agent Markdown as HTML restricted to the tags Telegram accepts.
 pub fn markdown_to_html(markdown: &str) -> String {
-    let options =
-        Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS;
     let mut writer = HtmlWriter::default();
-    for event in Parser::new_ext(markdown, options) {
+    for event in Parser::new_ext(markdown, MARKDOWN) {
         writer.event(event);
     }
     writer.finish()
 }
 
-#[derive(Default)]
+#[derive(Debug, Clone, Default)]
 struct HtmlWriter {
     out: String,
+    /// HTML written before `out` began (a rendered prefix of the same answer): the
+    /// first block is then separated from it like any other.
+    continues: bool,
     /// One entry per open list: the next number of an ordered list, `None` for bullets.
     lists: Vec<Option<u64>>,
     /// Telegram rejects nested blockquotes, so only the outermost is emitted.
@@ -50,7 +61,7 @@ struct HtmlWriter {
     table: Option<Table>,
 }
 
-#[derive(Default)]
+#[derive(Debug, Clone, Default)]
 struct Table {
     rows: Vec<Vec<String>>,
     cell: Option<String>,
@@ -229,7 +240,10 @@ impl HtmlWriter {
 
     /// Blocks are separated by one blank line, except the first lines of list items.
     fn block_gap(&mut self) {
-        if self.out.is_empty() || self.out.ends_with("<blockquote>") || self.in_list_item_start() {
+        if (self.out.is_empty() && !self.continues)
+            || self.out.ends_with("<blockquote>")
+            || self.in_list_item_start()
+        {
             return;
         }
         while !self.out.ends_with("\n\n") {
@@ -320,188 +334,6 @@ impl Table {
     }
 }
 
-/// One lexical piece of our HTML: a tag, an entity, or one character.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Atom<'a> {
-    Open { name: &'a str, raw: &'a str },
-    Close { name: &'a str, raw: &'a str },
-    Text(&'a str),
-}
-
-impl<'a> Atom<'a> {
-    fn raw(&self) -> &'a str {
-        match self {
-            Atom::Open { raw, .. } | Atom::Close { raw, .. } | Atom::Text(raw) => raw,
-        }
-    }
-}
-
-fn utf16_len(s: &str) -> usize {
-    s.encode_utf16().count()
-}
-
-/// Splits HTML into atoms; a malformed `<` or `&` is taken as one text character.
-fn atoms(html: &str) -> Vec<Atom<'_>> {
-    let mut out = Vec::new();
-    let mut rest = html;
-    while let Some(c) = rest.chars().next() {
-        let len = match c {
-            '<' => rest.find('>').map(|end| end + 1),
-            // Entities are short: looking no further keeps a text full of `&` linear.
-            '&' => rest
-                .bytes()
-                .take(11)
-                .position(|b| b == b';')
-                .filter(|end| !rest[1..*end].contains(['<', '&', ' ']))
-                .map(|end| end + 1),
-            _ => None,
-        }
-        .unwrap_or(c.len_utf8());
-        let raw = &rest[..len];
-        let atom = if c == '<' && len > 1 {
-            let inner = &raw[1..raw.len() - 1];
-            if let Some(name) = inner.strip_prefix('/') {
-                Atom::Close {
-                    name: name.trim(),
-                    raw,
-                }
-            } else {
-                let name = inner.split_whitespace().next().unwrap_or("");
-                Atom::Open { name, raw }
-            }
-        } else {
-            Atom::Text(raw)
-        };
-        out.push(atom);
-        rest = &rest[len..];
-    }
-    out
-}
-
-fn closing(stack: &[Atom<'_>]) -> String {
-    stack
-        .iter()
-        .rev()
-        .filter_map(|atom| match atom {
-            Atom::Open { name, .. } => Some(format!("</{name}>")),
-            _ => None,
-        })
-        .collect()
-}
-
-fn apply<'a>(stack: &mut Vec<Atom<'a>>, atom: Atom<'a>) {
-    match atom {
-        Atom::Open { .. } => stack.push(atom),
-        Atom::Close { name, .. } => {
-            if let Some(at) = stack
-                .iter()
-                .rposition(|open| matches!(open, Atom::Open { name: n, .. } if *n == name))
-            {
-                stack.truncate(at);
-            }
-        }
-        Atom::Text(_) => {}
-    }
-}
-
-/// Splits HTML into chunks of at most [`MESSAGE_LIMIT`] UTF-16 units each.
-pub fn split_html(html: &str) -> Vec<String> {
-    split_html_limit(html, MESSAGE_LIMIT)
-}
-
-/// Splits HTML into chunks of at most `limit` UTF-16 units, at the last paragraph,
-/// line or word boundary of the second half of a chunk if there is one, never inside
-/// a tag or an entity. Tags open at a split are closed at the end of the chunk and
-/// reopened at the start of the next one.
-pub fn split_html_limit(html: &str, limit: usize) -> Vec<String> {
-    if utf16_len(html) <= limit {
-        return vec![html.to_owned()];
-    }
-    let atoms = atoms(html);
-    let mut chunks = Vec::new();
-    let mut start = 0;
-    let mut stack: Vec<Atom<'_>> = Vec::new();
-    while start < atoms.len() {
-        let prefix: String = stack.iter().map(Atom::raw).collect();
-        let mut len = utf16_len(&prefix);
-        let mut walk = stack.clone();
-        let mut close_len = closing_len(&walk);
-        // Last break seen per boundary kind (paragraph, line, word): atom index after it and the stack there.
-        let mut breaks: [Option<(usize, Vec<Atom<'_>>)>; 3] = [None, None, None];
-        let mut end = atoms.len();
-        let mut index = start;
-        while index < atoms.len() {
-            let atom = atoms[index];
-            let atom_len = utf16_len(atom.raw());
-            let close_after = match atom {
-                Atom::Open { name, .. } => close_len + name.len() + 3,
-                Atom::Close { .. } => {
-                    let mut after = walk.clone();
-                    apply(&mut after, atom);
-                    closing_len(&after)
-                }
-                Atom::Text(_) => close_len,
-            };
-            if len + atom_len + close_after > limit && index > start {
-                end = index;
-                if let Some((at, at_stack)) = breaks.iter().flatten().next().cloned() {
-                    end = at;
-                    walk = at_stack;
-                }
-                break;
-            }
-            len += atom_len;
-            close_len = close_after;
-            apply(&mut walk, atom);
-            index += 1;
-            if len * 2 >= limit {
-                let kind = match atom {
-                    Atom::Text("\n") if index >= 2 && atoms[index - 2] == Atom::Text("\n") => {
-                        Some(0)
-                    }
-                    Atom::Text("\n") => Some(1),
-                    Atom::Text(" ") => Some(2),
-                    _ => None,
-                };
-                if let Some(kind) = kind {
-                    for slot in &mut breaks[kind..] {
-                        *slot = Some((index, walk.clone()));
-                    }
-                }
-            }
-        }
-        let mut chunk = prefix;
-        for atom in &atoms[start..end] {
-            chunk.push_str(atom.raw());
-        }
-        chunk.push_str(&closing(&walk));
-        chunks.push(drop_empty_elements(&chunk));
-        start = end;
-        stack = walk;
-    }
-    chunks
-}
-
-fn closing_len(stack: &[Atom<'_>]) -> usize {
-    utf16_len(&closing(stack))
-}
-
-/// Removes elements with no content, which splitting can leave at a chunk's edges.
-fn drop_empty_elements(html: &str) -> String {
-    let mut kept: Vec<Atom<'_>> = Vec::new();
-    for atom in atoms(html) {
-        if let Atom::Close { name, .. } = atom
-            && let Some(Atom::Open { name: open, .. }) = kept.last()
-            && *open == name
-        {
-            kept.pop();
-            continue;
-        }
-        kept.push(atom);
-    }
-    kept.iter().map(Atom::raw).collect()
-}
-
 /// The text a user would see, for sending without parse mode when Telegram rejects the HTML.
 pub fn to_plain(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
@@ -514,25 +346,6 @@ pub fn to_plain(html: &str) -> String {
         }
     }
     out
-}
-
-/// The character a named or numeric entity stands for; `None` for anything else.
-fn decode_entity(text: &str) -> Option<char> {
-    let name = text.strip_prefix('&')?.strip_suffix(';')?;
-    match name {
-        "lt" => Some('<'),
-        "gt" => Some('>'),
-        "amp" => Some('&'),
-        "quot" => Some('"'),
-        _ => {
-            let number = name.strip_prefix('#')?;
-            let code = match number.strip_prefix(['x', 'X']) {
-                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-                None => number.parse().ok()?,
-            };
-            char::from_u32(code)
-        }
-    }
 }
 
 #[cfg(test)]
@@ -580,55 +393,6 @@ mod tests {
             markdown_to_html("<script>x</script>\n\n[y](javascript:alert)"),
             "&lt;script&gt;x&lt;/script&gt;\n\ny"
         );
-    }
-
-    #[test]
-    fn split_reopens_tags_across_chunks() {
-        let html = format!("<b>{}</b>", "word ".repeat(40));
-        let chunks = split_html_limit(&html, 60);
-        assert!(chunks.len() > 1);
-        for chunk in &chunks {
-            assert!(
-                chunk.starts_with("<b>") && chunk.ends_with("</b>"),
-                "{chunk}"
-            );
-            assert!(utf16_len(chunk) <= 60);
-        }
-        let text: String = chunks.iter().map(|c| to_plain(c)).collect();
-        assert_eq!(text, "word ".repeat(40));
-    }
-
-    #[test]
-    fn split_prefers_paragraph_boundaries() {
-        let html = format!("{}\n\n{}", "a".repeat(30), "b b b b b b b b b b");
-        let chunks = split_html_limit(&html, 40);
-        assert_eq!(chunks[0], format!("{}\n\n", "a".repeat(30)));
-    }
-
-    #[test]
-    fn split_never_cuts_an_entity() {
-        let html = "&amp;".repeat(30);
-        for chunk in split_html_limit(&html, 13) {
-            assert!(chunk.len() % 5 == 0, "{chunk}");
-        }
-    }
-
-    #[test]
-    fn split_code_block_is_closed_and_reopened() {
-        let body: String = (0..40).map(|i| format!("line {i}\n")).collect();
-        let html = format!(
-            "<pre><code class=\"language-sh\">{}</code></pre>",
-            escape_text(&body)
-        );
-        let chunks = split_html_limit(&html, 120);
-        assert!(chunks.len() > 2);
-        for chunk in &chunks {
-            assert!(
-                chunk.starts_with("<pre><code class=\"language-sh\">"),
-                "{chunk}"
-            );
-            assert!(chunk.ends_with("</code></pre>"), "{chunk}");
-        }
     }
 
     #[test]
