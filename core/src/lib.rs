@@ -20,8 +20,11 @@
 //! How a runner uses it: `submit` (or `interrupt`, `cron_claim`) may hand
 //! back a [`Ticket`]; for every ticket, call `spawned` before spawning the
 //! agent (give up if refused), report `record_agent_session` and `output`
-//! while it runs, and always end with `finish`, then start every ticket that
-//! `finish` hands back.
+//! while it runs, retry a stalled agent only when `retry` grants it, make
+//! sure the agent process is gone, and always end with `finish`, then start
+//! every ticket that `finish` hands back. That protocol is written once, as
+//! the sans-I/O machine [`Lifecycle`]: the bot's runner and the model
+//! checkers' runners both drive it.
 
 pub mod clock;
 pub mod config;
@@ -34,6 +37,7 @@ mod hash;
 pub mod item;
 pub mod journal;
 mod lane;
+pub mod lifecycle;
 pub mod machine;
 pub mod prefs;
 mod ready;
@@ -47,6 +51,7 @@ pub use engine::{Core, TicketOf};
 pub use error::Error;
 pub use event::{Event, JournalEntry, QueueKind, RemovalReason};
 pub use item::{Item, ItemId, LaneKey, Origin};
+pub use lifecycle::Lifecycle;
 pub use machine::{
     Admission, CronCancelReport, CronClaim, FinishReport, LaneSnapshot, Machine, NewSessionReport,
     Output, ShutdownReport, Snapshot, StopReport,

@@ -1,14 +1,16 @@
-//! The real core behind the scenario seam, over any model family, driven
-//! the way the bot drives it: tickets go to runners, `spawned` before the
-//! agent starts, the process is gone before `finish`, and whatever `finish`
-//! hands back is started.
+//! The real core behind the scenario seam, over any model family. Its
+//! runners drive the core's own [`Lifecycle`], the one the bot's runner
+//! drives: this file only performs the steps it answers, over the model's
+//! primitives and a modelled agent (a flag that says whether its process is
+//! alive).
 
 use std::collections::{HashMap, HashSet};
 
+use baton_core::lifecycle::{AgentEnd, Answer, Bug, Input, Step};
 use baton_core::sync::{CancelSignal, Lock};
 use baton_core::{
-    Admission, Config, Core, CronClaim, Driver, Error, Item, ItemId, JobId, LaneKey, Millis,
-    Origin, Outcome, Preferences, RunId, RunPhase, RunView, TicketOf,
+    Admission, Config, Core, CronClaim, Driver, Error, Item, ItemId, JobId, LaneKey, Lifecycle,
+    Millis, Origin, Outcome, Preferences, RunId, RunPhase, RunView, TicketOf,
 };
 
 use crate::family::Model;
@@ -17,10 +19,17 @@ use crate::report::{Report, Timer};
 use crate::system::{Quiescence, Reply, RunnerReply, Started, System};
 use crate::trace;
 
-/// Bookkeeping of the harness, not of the core: which tickets runners hold
-/// and which agent processes are alive.
+/// A run a runner holds: its lifecycle, kept after the run is over so a
+/// late report still goes through it (and is refused by the core).
+struct Held<F: Model> {
+    life: Lifecycle<F::Cancel>,
+    item: String,
+}
+
+/// Bookkeeping of the harness, not of the core: the lifecycle of every run
+/// issued and which agent processes are alive.
 struct Runs<F: Model> {
-    tickets: HashMap<Run, TicketOf<F>>,
+    held: HashMap<Run, Held<F>>,
     alive: HashSet<Run>,
     /// The lane of every run ever issued.
     run_lanes: HashMap<Run, usize>,
@@ -37,6 +46,8 @@ pub struct CoreSystem<F: Model> {
     jobs: Vec<JobId>,
     job_lanes: Vec<usize>,
     runs: F::Mutex<Runs<F>>,
+    /// A runner bug planted in every lifecycle (wrong variants only).
+    bug: Option<Bug>,
 }
 
 pub fn lane_key(lane: usize) -> LaneKey {
@@ -81,6 +92,11 @@ fn end_of(outcome: Outcome) -> End {
 
 impl<F: Model> CoreSystem<F> {
     pub fn new(report: &Report) -> Self {
+        Self::with_bug(report, None)
+    }
+
+    /// The core driven by runners whose lifecycle carries `bug`.
+    pub fn with_bug(report: &Report, bug: Option<Bug>) -> Self {
         let core = Core::<F>::new(
             Config {
                 capacity: report.capacity,
@@ -98,8 +114,9 @@ impl<F: Model> CoreSystem<F> {
             lanes: report.lanes.clone(),
             jobs,
             job_lanes: report.cron.iter().map(|j| j.lane).collect(),
+            bug,
             runs: F::Mutex::new(Runs {
-                tickets: HashMap::new(),
+                held: HashMap::new(),
                 alive: HashSet::new(),
                 run_lanes: HashMap::new(),
                 cancels: HashMap::new(),
@@ -127,10 +144,15 @@ impl<F: Model> CoreSystem<F> {
         });
         reply.started.push(Started { run, lane });
         reply.text.push_str(&format!(" start {}", ticket.run));
+        let life = match self.bug {
+            Some(bug) => Lifecycle::with_bug(&ticket, bug),
+            None => Lifecycle::new(&ticket),
+        };
+        let item = ticket.item.id.0.clone();
         self.runs(|runs| {
             runs.run_lanes.insert(run, lane);
             runs.cancels.insert(run, ticket.cancel.clone());
-            runs.tickets.insert(run, ticket);
+            runs.held.insert(run, Held { life, item });
         });
     }
 
@@ -220,6 +242,7 @@ impl<F: Model> CoreSystem<F> {
         }
     }
 
+    /// The modelled agent's process is killed (if alive) and gone.
     pub fn kill(&self, cx: &Cx, run: Run) {
         let lane = self.lane_of(run);
         if self.runs(|r| r.alive.remove(&run)) {
@@ -239,77 +262,120 @@ impl<F: Model> CoreSystem<F> {
         self.jobs[job].clone()
     }
 
-    /// Ends the run in the core; the agent process is gone by now.
-    pub fn hand_back(&self, cx: &Cx, run: Run, end: End) -> RunnerReply {
-        self.kill(cx, run);
-        self.finish_in_core(cx, run, end)
-    }
-
-    /// `finish` and what it hands back, without touching the process.
-    pub fn finish_in_core(&self, cx: &Cx, run: Run, end: End) -> RunnerReply {
-        let outcome = match end {
-            End::Completed => Outcome::Completed,
-            End::Failed => Outcome::Failed,
-            End::Cancelled | End::Preempted => Outcome::Cancelled,
-        };
-        let ticket = self
-            .runs(|r| r.tickets.remove(&run))
-            .expect("runners hold tickets");
-        let mut reply = Reply::default();
-        match self.core.finish(RunId(run), outcome) {
-            Ok(report) => {
-                let end = end_of(report.outcome);
-                cx.after(Fact::Finished {
-                    run,
-                    item: ticket.item.id.0.clone(),
-                    end,
-                });
-                if end == End::Preempted {
-                    cx.after(Fact::Requeued {
-                        item: ticket.item.id.0.clone(),
+    /// Feeds `input` to the run's lifecycle and performs every step it
+    /// answers until it waits for the agent or the run is over. Each
+    /// lifecycle step is one step of the model lock, with the harness's
+    /// own record of the agent updated in it.
+    fn drive(&self, cx: &Cx, run: Run, input: Input<F::Cancel>) -> RunnerReply {
+        let mut input = input;
+        let mut text = Vec::new();
+        loop {
+            let handled = self.runs(|r| {
+                let held = r.held.get_mut(&run)?;
+                let step = held.life.handle(input);
+                let item = held.item.clone();
+                match step {
+                    Step::Spawn { .. } => {
+                        r.alive.insert(run);
+                    }
+                    Step::Reap => {
+                        if !r.alive.remove(&run) {
+                            return Some((step, item, None));
+                        }
+                    }
+                    _ => return Some((step, item, None)),
+                }
+                Some((step, item, r.run_lanes.get(&run).copied()))
+            });
+            let Some((step, item, lane)) = handled else {
+                return RunnerReply {
+                    reply: Reply::text("holds no such run"),
+                    over: true,
+                };
+            };
+            match step {
+                Step::Call(call) => {
+                    let answer = call.apply(&self.core);
+                    match &answer {
+                        Answer::Retried(Ok(attempt)) => {
+                            cx.after(Fact::RetryAccepted { run });
+                            text.push(format!("retry {attempt}"));
+                        }
+                        Answer::Spawned(Err(error)) => text.push(format!("refused ({error})")),
+                        _ => {}
+                    }
+                    input = Input::Answer(answer);
+                }
+                Step::Spawn { .. } => {
+                    cx.point(Fact::Spawned {
+                        run,
+                        lane: lane.expect("runners hold issued runs"),
                     });
-                }
-                reply.text = format!("{end:?}").to_lowercase();
-                for next in report.tickets {
-                    let kind = kind_of(&next.item);
-                    self.issued(cx, next, kind, &mut reply);
-                }
-            }
-            Err(error) => reply.text = format!("refused: {error}"),
-        }
-        RunnerReply { reply, over: true }
-    }
-
-    /// The agent starts if the core allows it.
-    pub fn try_spawn(&self, cx: &Cx, run: Run) -> Result<(), Error> {
-        self.core.spawned(RunId(run))?;
-        let lane = self.lane_of(run).expect("runners hold issued runs");
-        self.runs(|r| r.alive.insert(run));
-        cx.point(Fact::Spawned { run, lane });
-        Ok(())
-    }
-
-    /// The retry path of a stalled or crashed agent: retry and respawn
-    /// while the core allows it, hand the run back otherwise.
-    pub fn respawn_after_retry(
-        &self,
-        cx: &Cx,
-        run: Run,
-        retried: Result<u32, Error>,
-    ) -> RunnerReply {
-        match retried {
-            Ok(attempt) => {
-                cx.after(Fact::RetryAccepted { run });
-                match self.try_spawn(cx, run) {
-                    Ok(()) => RunnerReply {
-                        reply: Reply::text(format!("retry {attempt}, respawned")),
+                    text.push("spawned".to_owned());
+                    return RunnerReply {
+                        reply: Reply::text(text.join(", ")),
                         over: false,
-                    },
-                    Err(_) => self.hand_back(cx, run, End::Cancelled),
+                    };
+                }
+                Step::Reap => {
+                    if let Some(lane) = lane {
+                        cx.point(Fact::Exited { run, lane });
+                    }
+                    input = Input::Exited;
+                }
+                Step::Wait => {
+                    text.push("waits for its agent".to_owned());
+                    return RunnerReply {
+                        reply: Reply::text(text.join(", ")),
+                        over: false,
+                    };
+                }
+                Step::Show | Step::Refused(_) => {
+                    unreachable!("only reports are heard or refused")
+                }
+                Step::Over(over) => {
+                    let mut reply = Reply::default();
+                    match over.report {
+                        Ok(report) => {
+                            let end = end_of(report.outcome);
+                            cx.after(Fact::Finished {
+                                run,
+                                item: item.clone(),
+                                end,
+                            });
+                            if end == End::Preempted {
+                                cx.after(Fact::Requeued { item });
+                            }
+                            text.push(format!("{end:?}").to_lowercase());
+                            reply.text = text.join(", ");
+                            for next in report.tickets {
+                                let kind = kind_of(&next.item);
+                                self.issued(cx, next, kind, &mut reply);
+                            }
+                        }
+                        Err(error) => {
+                            text.push(format!("refused: {error}"));
+                            reply.text = text.join(", ");
+                        }
+                    }
+                    return RunnerReply { reply, over: true };
                 }
             }
-            Err(Error::RetryLimit(..)) => self.hand_back(cx, run, End::Failed),
-            Err(_) => self.hand_back(cx, run, End::Cancelled),
+        }
+    }
+
+    /// An agent's report goes through its run's lifecycle to the core:
+    /// whether the core heard it.
+    fn report(&self, run: Run, input: Input<F::Cancel>) -> Result<(), String> {
+        let step = self.runs(|r| r.held.get_mut(&run).map(|h| h.life.handle(input)));
+        let Some(Step::Call(call)) = step else {
+            return Err("no such run".to_owned());
+        };
+        let answer = Input::Answer(call.apply(&self.core));
+        match self.runs(|r| r.held.get_mut(&run).map(|h| h.life.handle(answer))) {
+            Some(Step::Show) => Ok(()),
+            Some(Step::Refused(error)) => Err(error.to_string()),
+            _ => unreachable!("a report is heard or refused"),
         }
     }
 
@@ -507,31 +573,20 @@ impl<F: Model> System for CoreSystem<F> {
     }
 
     fn spawn(&self, cx: &Cx, run: Run) -> RunnerReply {
-        match self.try_spawn(cx, run) {
-            Ok(()) => RunnerReply {
-                reply: Reply::text("spawned"),
-                over: false,
-            },
-            Err(Error::AlreadySpawned(_)) => RunnerReply {
-                reply: Reply::text("already spawned"),
-                over: false,
-            },
-            Err(error) => {
-                let mut answer = self.hand_back(cx, run, End::Cancelled);
-                answer.reply.text = format!("refused ({error}), {}", answer.reply.text);
-                answer
-            }
-        }
+        self.drive(cx, run, Input::Begin)
     }
 
     fn finish(&self, cx: &Cx, run: Run, end: End) -> RunnerReply {
-        self.hand_back(cx, run, end)
+        let end = match end {
+            End::Completed => AgentEnd::Completed,
+            End::Failed => AgentEnd::Failed,
+            End::Cancelled | End::Preempted => AgentEnd::Cancelled,
+        };
+        self.drive(cx, run, Input::Ended(end))
     }
 
     fn stall(&self, cx: &Cx, run: Run) -> RunnerReply {
-        self.kill(cx, run);
-        let retried = self.core.retry(RunId(run));
-        self.respawn_after_retry(cx, run, retried)
+        self.drive(cx, run, Input::Ended(AgentEnd::Stalled))
     }
 
     fn cancelled(&self, run: Run) -> bool {
@@ -541,11 +596,11 @@ impl<F: Model> System for CoreSystem<F> {
 
     fn on_cancel(&self, cx: &Cx, run: Run) -> RunnerReply {
         cx.point(Fact::Killed { run });
-        self.hand_back(cx, run, End::Cancelled)
+        self.drive(cx, run, Input::CancelSeen)
     }
 
     fn output(&self, cx: &Cx, run: Run) -> Reply {
-        match self.core.output(RunId(run), baton_core::Output::Text) {
+        match self.report(run, Input::Output(baton_core::Output::Text)) {
             Ok(()) => {
                 cx.after(Fact::OutputAccepted { run });
                 Reply::text("accepted")
@@ -555,10 +610,7 @@ impl<F: Model> System for CoreSystem<F> {
     }
 
     fn session(&self, cx: &Cx, run: Run, id: &str) -> Reply {
-        let accepted = self
-            .core
-            .record_agent_session(RunId(run), id.to_owned())
-            .is_ok();
+        let accepted = self.report(run, Input::Session(id.to_owned())).is_ok();
         self.record_session(cx, run, id, accepted)
     }
 

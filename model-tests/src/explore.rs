@@ -3,12 +3,14 @@
 //! needs no checker. Each runs the same scenario code through [`world`].
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use shuttle::scheduler::{DfsScheduler, PctScheduler, RandomScheduler, ReplayScheduler, Scheduler};
+use shuttle::scheduler::{
+    DfsScheduler, PctScheduler, RandomScheduler, ReplayScheduler, Schedule, Scheduler, Task, TaskId,
+};
+use shuttle_engine::scheduler::serialization::serialize_schedule;
 
 use crate::core_system::CoreSystem;
 use crate::family::{LoomSync, Model, ScriptSync, ShuttleSync};
@@ -272,32 +274,63 @@ fn loom_explore(
     )
 }
 
-/// Where shuttle writes failing schedules, so they can be read back.
-fn schedule_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("baton-model-{}", std::process::id()));
-    let _ = std::fs::create_dir_all(&dir);
-    dir
+/// The schedule of the execution in progress, taped as the scheduler makes
+/// its choices. Each exploration owns its tape: shuttle's own failure
+/// persistence writes files into one directory from one process-wide panic
+/// hook, so explorations running on parallel test threads took each other's
+/// schedules.
+#[derive(Clone, Default)]
+struct Tape(Arc<Mutex<Schedule>>);
+
+impl Tape {
+    fn with<R>(&self, f: impl FnOnce(&mut Schedule) -> R) -> R {
+        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The last execution's schedule as a string `--replay` takes.
+    fn encoded(&self) -> String {
+        self.with(|schedule| serialize_schedule(schedule))
+    }
 }
 
-fn take_schedule() -> Option<String> {
-    let dir = schedule_dir();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    files.sort();
-    let last = files.pop()?;
-    let text = std::fs::read_to_string(&last).ok()?;
-    for file in files.iter().chain(std::iter::once(&last)) {
-        let _ = std::fs::remove_file(file);
+/// A scheduler that tapes every choice of the one it wraps: the same steps
+/// shuttle records for a failing execution.
+struct Taped<S> {
+    inner: S,
+    tape: Tape,
+}
+
+impl<S: Scheduler> Scheduler for Taped<S> {
+    fn new_execution(&mut self) -> Option<Schedule> {
+        let initial = self.inner.new_execution()?;
+        self.tape.with(|schedule| *schedule = initial.clone());
+        Some(initial)
     }
-    Some(text.trim().to_owned())
+
+    fn next_task(
+        &mut self,
+        runnable: &[&Task],
+        current: Option<TaskId>,
+        is_yielding: bool,
+    ) -> Option<TaskId> {
+        let next = self.inner.next_task(runnable, current, is_yielding);
+        if let Some(task) = next {
+            self.tape.with(|schedule| schedule.push_task(task));
+        }
+        next
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.tape.with(|schedule| schedule.push_random());
+        self.inner.next_u64()
+    }
 }
 
 fn shuttle_config() -> shuttle::Config {
     let mut config = shuttle::Config::new();
     config.stack_size = 1 << 20;
-    config.failure_persistence = shuttle::FailurePersistence::File(Some(schedule_dir()));
+    // The tape keeps the schedule; nothing goes to files or stderr.
+    config.failure_persistence = shuttle::FailurePersistence::None;
     config
 }
 
@@ -314,8 +347,12 @@ fn shuttle_explore(
     let started = Instant::now();
     // Every execution runs twice: a replay that diverges means the scenario
     // has nondeterminism shuttle does not control, and schedules would lie.
+    let tape = Tape::default();
     let runner = shuttle::Runner::new(
-        shuttle::scheduler::UncontrolledNondeterminismCheckScheduler::new(scheduler),
+        Taped {
+            inner: shuttle::scheduler::UncontrolledNondeterminismCheckScheduler::new(scheduler),
+            tape: tape.clone(),
+        },
         shuttle_config(),
     );
     let outcome = catch_unwind(AssertUnwindSafe(|| {
@@ -329,7 +366,7 @@ fn shuttle_explore(
         outcome,
     );
     if let Some(failure) = &mut exploration.failure {
-        failure.schedule = take_schedule();
+        failure.schedule = Some(tape.encoded());
     }
     exploration
 }
@@ -346,8 +383,13 @@ pub fn replay_schedule(
     let f = body::<ShuttleSync>(Arc::clone(report), imp, target, slot.clone(), count.clone());
     let started = Instant::now();
     let schedule = schedule.to_owned();
+    let tape = Tape::default();
+    let taped = tape.clone();
     let outcome = catch_unwind(AssertUnwindSafe(move || {
-        let scheduler = ReplayScheduler::new_from_encoded(&schedule);
+        let scheduler = Taped {
+            inner: ReplayScheduler::new_from_encoded(&schedule),
+            tape: taped,
+        };
         shuttle::Runner::new(scheduler, shuttle_config()).run(f);
     }));
     let mut exploration = finish(
@@ -358,7 +400,7 @@ pub fn replay_schedule(
         outcome,
     );
     if let Some(failure) = &mut exploration.failure {
-        failure.schedule = take_schedule().or(Some(String::new()));
+        failure.schedule = Some(tape.encoded());
     }
     exploration
 }

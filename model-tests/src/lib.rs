@@ -7,8 +7,9 @@
 //! - [`family`]: the core's sync family instantiated for loom, shuttle and a
 //!   witness replayer ([`trace`] records and replays interleavings);
 //! - [`system`]: the seam a scenario drives; [`core_system`] is the real
-//!   core behind it, [`legacy`] the original design, [`variants`] wrong
-//!   designs that prove the checks have teeth;
+//!   core behind it, run by the core's own lifecycle, [`legacy`] the
+//!   original design, [`variants`] wrong designs that prove the checks have
+//!   teeth;
 //! - [`world`]: one execution of a scenario (actors, runners, settling);
 //! - [`invariants`]: SPEC's invariants over what an execution observed;
 //! - [`explore`]: the checkers (loom, shuttle PCT, random, DFS, replay).

@@ -1,7 +1,8 @@
 //! Deliberately wrong designs, built only here, never in the bot: each
-//! wraps the real core at its API seam and reproduces one bug the audit
-//! found, to prove the scenarios catch it. The core has no test-only hooks;
-//! every variant is made of calls the bot could make.
+//! reproduces one bug the audit found, to prove the scenarios catch it.
+//! The runner bugs are planted in the core's own run lifecycle (the code
+//! the bot ships, with a [`Bug`] that puts a step out of order); the others
+//! wrap the real core at its API seam, made of calls the bot could make.
 
 use std::sync::Mutex;
 
@@ -12,12 +13,14 @@ use baton_core::{Driver, Origin};
 
 use crate::report::{Report, Timer};
 use crate::system::{Quiescence, Reply, RunnerReply, System};
+use baton_core::lifecycle::Bug;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Variant {
     /// The runner starts only what `finish` hands back for its own lane:
     /// the original drained only the chat that finished (DQ-1). Dropping
-    /// the other lanes' tickets leaves their items waiting forever.
+    /// the other lanes' tickets leaves their items waiting forever. The
+    /// lifecycle with [`Bug::StartOnlyOwnLane`].
     DrainOnlyFinishingLane,
     /// A stop raises a lane-level flag that any run of the lane obeys, like
     /// the original's `stopRequested`: not bound to a run id, a stop that
@@ -26,6 +29,7 @@ pub enum Variant {
     /// The run is handed back (lane and capacity freed) before its agent
     /// process has exited, so the next run starts while the old one still
     /// runs: the original's "stop returns before the run ended" (SP-1, DR-2).
+    /// The lifecycle with [`Bug::FinishBeforeExit`].
     CapacityBeforeExit,
     /// Session ids are written with `set_session`, which asks nothing about
     /// the reporting run: an old run overwrites the session of a `/new`.
@@ -67,6 +71,16 @@ impl Variant {
     pub fn parse(name: &str) -> Option<Variant> {
         Variant::ALL.into_iter().find(|v| v.name() == name)
     }
+
+    /// The runner bug this variant plants in the core's lifecycle, if it is
+    /// one.
+    pub fn bug(self) -> Option<Bug> {
+        match self {
+            Variant::DrainOnlyFinishingLane => Some(Bug::StartOnlyOwnLane),
+            Variant::CapacityBeforeExit => Some(Bug::FinishBeforeExit),
+            _ => None,
+        }
+    }
 }
 
 pub struct VariantSystem<F: Model> {
@@ -79,7 +93,7 @@ pub struct VariantSystem<F: Model> {
 impl<F: Model> VariantSystem<F> {
     pub fn new(report: &Report, variant: Variant) -> Self {
         VariantSystem {
-            inner: CoreSystem::new(report),
+            inner: CoreSystem::with_bug(report, variant.bug()),
             variant,
             stop_flags: Mutex::new(vec![false; report.lanes.len()]),
         }
@@ -87,29 +101,6 @@ impl<F: Model> VariantSystem<F> {
 
     fn flags(&self) -> std::sync::MutexGuard<'_, Vec<bool>> {
         self.stop_flags.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// What a runner does with the runs a finish hands back.
-    fn runner_keeps(&self, run_lane: Option<usize>, mut answer: RunnerReply) -> RunnerReply {
-        if self.variant == Variant::DrainOnlyFinishingLane {
-            answer
-                .reply
-                .started
-                .retain(|started| Some(started.lane) == run_lane);
-        }
-        answer
-    }
-
-    fn end(&self, cx: &Cx, run: Run, end: End) -> RunnerReply {
-        let lane = self.inner.lane_of(run);
-        let answer = if self.variant == Variant::CapacityBeforeExit {
-            let answer = self.inner.finish_in_core(cx, run, end);
-            self.inner.kill(cx, run);
-            answer
-        } else {
-            self.inner.hand_back(cx, run, end)
-        };
-        self.runner_keeps(lane, answer)
     }
 }
 
@@ -159,29 +150,24 @@ impl<F: Model> System for VariantSystem<F> {
         self.inner.snapshot(cx)
     }
     fn spawn(&self, cx: &Cx, run: Run) -> RunnerReply {
-        let lane = self.inner.lane_of(run);
-        let answer = self.inner.spawn(cx, run);
-        self.runner_keeps(lane, answer)
+        self.inner.spawn(cx, run)
     }
     fn finish(&self, cx: &Cx, run: Run, end: End) -> RunnerReply {
-        self.end(cx, run, end)
+        self.inner.finish(cx, run, end)
     }
     fn stall(&self, cx: &Cx, run: Run) -> RunnerReply {
         if self.variant != Variant::RetryWithoutOwnership {
-            let lane = self.inner.lane_of(run);
-            let answer = self.inner.stall(cx, run);
-            return self.runner_keeps(lane, answer);
+            return self.inner.stall(cx, run);
         }
         self.inner.kill(cx, run);
         let _ = self.inner.core.retry(baton_core::RunId(run));
         cx.after(Fact::RetryAccepted { run });
         // Respawns whatever the core said; `spawned` may refuse, the
         // process starts anyway.
-        if self.inner.try_spawn(cx, run).is_err() {
-            let lane = self.inner.lane_of(run).unwrap_or(0);
-            cx.point(Fact::Spawned { run, lane });
-            self.inner.mark_alive(run);
-        }
+        let _ = self.inner.core.spawned(baton_core::RunId(run));
+        let lane = self.inner.lane_of(run).unwrap_or(0);
+        self.inner.mark_alive(run);
+        cx.point(Fact::Spawned { run, lane });
         RunnerReply {
             reply: Reply::text("respawned without asking"),
             over: false,
@@ -203,8 +189,7 @@ impl<F: Model> System for VariantSystem<F> {
             // The run that obeys the flag lowers it.
             self.flags()[lane] = false;
         }
-        cx.point(Fact::Killed { run });
-        self.end(cx, run, End::Cancelled)
+        self.inner.on_cancel(cx, run)
     }
     fn output(&self, cx: &Cx, run: Run) -> Reply {
         if self.variant == Variant::OutputAfterFinish {

@@ -1,5 +1,8 @@
-//! Carrying out the core's tickets: one background task per run, from
-//! `spawned` to `finish`, streaming the agent's answer into its chat.
+//! Carrying out the core's tickets: one background task per run that drives
+//! the core's [`Lifecycle`] over tokio and the real drivers, streaming the
+//! agent's answer into its chat. The protocol (spawned, retry, the process
+//! gone before finish, the tickets finish hands back) is the lifecycle's;
+//! this loop only performs its steps, every core call through the door.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -7,7 +10,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
-use baton_core::{Driver, LaneKey, Origin, Outcome, Output};
+use baton_core::lifecycle::{AgentEnd, Answer, Call, Ending, Input, Over, Step};
+use baton_core::{Driver, LaneKey, Lifecycle, Origin, Output};
 use teloxide::types::{ChatId, MessageId};
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, error, info, info_span, warn};
@@ -16,32 +20,18 @@ use super::door::NotSpawned;
 use super::run_buttons::RunButtons;
 use super::{App, Usage, target};
 use crate::drivers::{AgentEvent, AgentOutcome, AgentRequest};
-use crate::platform::Ticket;
+use crate::platform::{RunCancel, Ticket};
 use crate::streaming::answer::AnswerStream;
 use crate::streaming::api::TelegramApi;
 use crate::streaming::coalescer::deliver;
 use crate::streaming::typing::{TYPING_EVERY, Typing};
 use crate::streaming::view::{ViewEvent, ViewOutcome};
 
-/// How a run ended, for the core and for the chat.
-struct Ended {
-    outcome: Outcome,
-    view: ViewOutcome,
-}
-
-impl Ended {
-    fn cancelled() -> Self {
-        Ended {
-            outcome: Outcome::Cancelled,
-            view: ViewOutcome::Cancelled,
-        }
-    }
-    fn failed(message: String) -> Self {
-        Ended {
-            outcome: Outcome::Failed,
-            view: ViewOutcome::Failed { message },
-        }
-    }
+/// What an agent event becomes once the core has heard it.
+enum Heard {
+    View(ViewEvent),
+    /// A session id, stored for `/resume`.
+    Session(String),
 }
 
 type AgentRun<'a> = Pin<Box<dyn Future<Output = AgentOutcome> + Send + 'a>>;
@@ -80,11 +70,8 @@ impl App {
             TYPING_EVERY,
             self.outbox.pauses.clone(),
         );
-        let ended = self.execute(&ticket, &mut answer).await;
-        drop(typing);
-        // The core learns first, so the next item starts while this answer's
-        // last edit is still on its way.
-        match self.door.finish(ticket.run, ended.outcome) {
+        let (over, agent_view) = self.execute(&ticket, &mut answer, typing).await;
+        match over.report {
             Ok(report) => {
                 info!(outcome = ?report.outcome, next = report.tickets.len(), "run: finished");
                 if let Some(job) = report.cron_ended {
@@ -94,13 +81,15 @@ impl App {
             }
             Err(error) => error!(%error, "run: the core refused its finish"),
         }
-        let completed = matches!(ended.view, ViewOutcome::Completed { .. });
-        let failed = matches!(
-            ended.view,
-            ViewOutcome::Failed { .. } | ViewOutcome::Stalled
-        );
+        let view = match over.ending {
+            Ending::Completed | Ending::Failed => agent_view.unwrap_or(ViewOutcome::Cancelled),
+            Ending::Stalled => ViewOutcome::Stalled,
+            Ending::Cancelled | Ending::NotSpawned => ViewOutcome::Cancelled,
+        };
+        let completed = matches!(view, ViewOutcome::Completed { .. });
+        let failed = matches!(view, ViewOutcome::Failed { .. } | ViewOutcome::Stalled);
         buttons.run_ended();
-        let (delivery, texts) = answer.finish_with_texts(ended.view).await;
+        let (delivery, texts) = answer.finish_with_texts(view).await;
         buttons
             .settle(ChatId(lane.chat), delivery.messages.last().copied(), failed)
             .await;
@@ -145,102 +134,144 @@ impl App {
         }
     }
 
-    /// Spawns the agent (again after a stall, while the core allows) and
-    /// streams its events until it ends.
-    async fn execute(&self, ticket: &Ticket, answer: &mut AnswerStream) -> Ended {
-        let lane = ticket.lane();
-        let mut resume = ticket.resume.clone();
+    /// Drives the run's lifecycle to its end: the end, and how the last
+    /// agent attempt ended for the chat. The core learns of the end first
+    /// (the typing stops just before), so the next item starts while this
+    /// answer's last edit is still on its way.
+    async fn execute(
+        &self,
+        ticket: &Ticket,
+        answer: &mut AnswerStream,
+        typing: Typing,
+    ) -> (Over<RunCancel>, Option<ViewOutcome>) {
+        let mut life = Lifecycle::new(ticket);
+        let mut typing = Some(typing);
+        let mut agent_view = None;
+        let mut input = Input::Begin;
         loop {
-            match self.door.spawned(ticket).await {
-                Ok(()) => {}
-                Err(NotSpawned::Refused(error)) => {
-                    info!(%error, "run: not spawned");
-                    return Ended::cancelled();
+            match life.handle(input) {
+                Step::Call(call) => {
+                    if matches!(call, Call::Finish(..)) {
+                        drop(typing.take());
+                    }
+                    let reply = self.call(ticket, call).await;
+                    match &reply {
+                        Answer::Spawned(Err(error)) => info!(%error, "run: not spawned"),
+                        Answer::Retried(Ok(attempt)) => {
+                            warn!(attempt, "run: agent stalled, retrying");
+                            answer.apply(ViewEvent::Notice {
+                                message: format!("⚠️ The agent stalled; retry {attempt}…"),
+                            });
+                        }
+                        Answer::Retried(Err(error)) => {
+                            warn!(%error, "run: agent stalled, no retry")
+                        }
+                        _ => {}
+                    }
+                    input = Input::Answer(reply);
                 }
-                Err(error @ NotSpawned::NotDurable(_)) => {
-                    error!(%error, "run: not spawning");
-                    return Ended::failed("the bot could not save its state".into());
+                Step::Spawn { resume, .. } => {
+                    let (end, view) = self.agent(ticket, &mut life, answer, resume).await;
+                    agent_view = view;
+                    input = Input::Ended(end);
+                }
+                // The drivers return only once the agent's process has exited.
+                Step::Reap => input = Input::Exited,
+                Step::Over(over) => return (over, agent_view),
+                Step::Wait | Step::Show | Step::Refused(_) => {
+                    unreachable!("the runner feeds only inputs that move its run on")
                 }
             }
-            let request = AgentRequest {
-                prompt: ticket.item.prompt.clone(),
-                workdir: self.agents.workdir.clone(),
-                model: ticket.model.clone(),
-                effort: ticket.effort.clone(),
-                resume: resume.clone(),
-                images: images(&ticket.item.attachments),
-            };
-            let (events, mut received) = mpsc::unbounded_channel();
-            let cancel = ticket.cancel.token().clone();
-            let mut agent: AgentRun<'_> = match (ticket.driver, &self.agents.codex) {
-                (Driver::Claude, _) => Box::pin(self.agents.claude.run(request, events, cancel)),
-                (Driver::Codex, Some(codex)) => Box::pin(codex.run(request, events, cancel)),
-                (Driver::Codex, None) => {
-                    return Ended::failed(
-                        "the codex CLI is not installed on this machine (set CODEX_BIN)".into(),
-                    );
-                }
-            };
-            let outcome = loop {
-                tokio::select! {
-                    Some(event) = received.recv() => self.on_event(ticket, answer, event),
-                    outcome = &mut agent => {
-                        while let Ok(event) = received.try_recv() {
-                            self.on_event(ticket, answer, event);
-                        }
-                        break outcome;
-                    }
-                }
-            };
-            return match outcome {
-                AgentOutcome::Completed { final_text } => Ended {
-                    outcome: Outcome::Completed,
-                    view: ViewOutcome::Completed { final_text },
-                },
-                AgentOutcome::Failed { message } => Ended::failed(message),
-                AgentOutcome::Cancelled => Ended::cancelled(),
-                AgentOutcome::Stalled => match self.door.retry(ticket.run) {
-                    Ok(attempt) => {
-                        warn!(attempt, "run: agent stalled, retrying");
-                        answer.apply(ViewEvent::Notice {
-                            message: format!("⚠️ The agent stalled; retry {attempt}…"),
-                        });
-                        resume = self.door.session(lane, ticket.driver).or(resume);
-                        continue;
-                    }
-                    Err(error) => {
-                        warn!(%error, "run: agent stalled, no retry");
-                        Ended {
-                            outcome: Outcome::Failed,
-                            view: ViewOutcome::Stalled,
-                        }
-                    }
-                },
-            };
         }
     }
 
-    /// One agent event: ownership-checked by the core, then shown.
-    fn on_event(&self, ticket: &Ticket, answer: &mut AnswerStream, event: AgentEvent) {
-        let lane = ticket.lane();
-        let shown = match event {
-            AgentEvent::Session { id } => {
-                match self.door.record_agent_session(ticket.run, id.clone()) {
-                    Ok(()) => {
-                        // A failure is logged by the store.
-                        self.store.record_session(
-                            lane,
-                            ticket.driver.as_str(),
-                            &id,
-                            &self.agents.workdir,
-                            &ticket.item.prompt,
-                            chrono::Utc::now(),
-                        );
-                    }
-                    Err(error) => debug!(%error, "run: session report refused"),
+    /// A core call the lifecycle asks for, made through the door.
+    async fn call(&self, ticket: &Ticket, call: Call) -> Answer<RunCancel> {
+        match call {
+            Call::Spawned(run) => Answer::Spawned(match self.door.spawned(ticket).await {
+                Ok(()) => Ok(()),
+                Err(NotSpawned::Refused(error)) => Err(error),
+                // Not spawning is the safe answer: a crash could otherwise
+                // rerun work the agent already did.
+                Err(error @ NotSpawned::NotDurable(_)) => {
+                    error!(%error, "run: not spawning");
+                    Err(baton_core::Error::Cancelled(run))
                 }
-                return;
+            }),
+            Call::Retry(run) => Answer::Retried(self.door.retry(run)),
+            Call::Finish(run, outcome) => Answer::Finished(self.door.finish(run, outcome)),
+            Call::Output(run, output) => Answer::Output(self.door.output(run, output)),
+            Call::Session(run, id) => {
+                let result = self.door.record_agent_session(run, id.clone());
+                Answer::Session { id, result }
             }
+        }
+    }
+
+    /// Runs one agent attempt, streaming its events, until its process has
+    /// exited: how it ended, and what the chat shows for a completion or a
+    /// failure.
+    async fn agent(
+        &self,
+        ticket: &Ticket,
+        life: &mut Lifecycle<RunCancel>,
+        answer: &mut AnswerStream,
+        resume: Option<String>,
+    ) -> (AgentEnd, Option<ViewOutcome>) {
+        let request = AgentRequest {
+            prompt: ticket.item.prompt.clone(),
+            workdir: self.agents.workdir.clone(),
+            model: ticket.model.clone(),
+            effort: ticket.effort.clone(),
+            resume,
+            images: images(&ticket.item.attachments),
+        };
+        let (events, mut received) = mpsc::unbounded_channel();
+        let cancel = ticket.cancel.token().clone();
+        let mut agent: AgentRun<'_> = match (ticket.driver, &self.agents.codex) {
+            (Driver::Claude, _) => Box::pin(self.agents.claude.run(request, events, cancel)),
+            (Driver::Codex, Some(codex)) => Box::pin(codex.run(request, events, cancel)),
+            (Driver::Codex, None) => {
+                let message =
+                    "the codex CLI is not installed on this machine (set CODEX_BIN)".to_owned();
+                return (AgentEnd::Failed, Some(ViewOutcome::Failed { message }));
+            }
+        };
+        let outcome = loop {
+            tokio::select! {
+                Some(event) = received.recv() => self.on_event(ticket, life, answer, event).await,
+                outcome = &mut agent => {
+                    while let Ok(event) = received.try_recv() {
+                        self.on_event(ticket, life, answer, event).await;
+                    }
+                    break outcome;
+                }
+            }
+        };
+        match outcome {
+            AgentOutcome::Completed { final_text } => (
+                AgentEnd::Completed,
+                Some(ViewOutcome::Completed { final_text }),
+            ),
+            AgentOutcome::Failed { message } => {
+                (AgentEnd::Failed, Some(ViewOutcome::Failed { message }))
+            }
+            AgentOutcome::Cancelled => (AgentEnd::Cancelled, None),
+            AgentOutcome::Stalled => (AgentEnd::Stalled, None),
+        }
+    }
+
+    /// One agent event: heard by the core through the lifecycle, then shown.
+    async fn on_event(
+        &self,
+        ticket: &Ticket,
+        life: &mut Lifecycle<RunCancel>,
+        answer: &mut AnswerStream,
+        event: AgentEvent,
+    ) {
+        let lane = ticket.lane();
+        let (report, heard) = match event {
+            AgentEvent::Session { id } => (Input::Session(id.clone()), Heard::Session(id)),
             AgentEvent::Usage {
                 input_tokens,
                 output_tokens,
@@ -254,22 +285,53 @@ impl App {
                 );
                 return;
             }
-            AgentEvent::TextDelta { text } => (Output::Text, ViewEvent::TextDelta { text }),
-            AgentEvent::TextSegment { text } => (Output::Text, ViewEvent::TextSegment { text }),
-            AgentEvent::Thinking { text } => (Output::Thinking, ViewEvent::Thinking { text }),
-            AgentEvent::ToolStarted { name, detail } => (
-                Output::Tool(format!("{name} {detail}")),
-                ViewEvent::ToolStarted { name, detail },
+            AgentEvent::TextDelta { text } => (
+                Input::Output(Output::Text),
+                Heard::View(ViewEvent::TextDelta { text }),
             ),
-            AgentEvent::ToolFinished { name, ok, detail } => {
-                (Output::Text, ViewEvent::ToolFinished { name, ok, detail })
-            }
-            AgentEvent::Notice { message } => (Output::Text, ViewEvent::Notice { message }),
+            AgentEvent::TextSegment { text } => (
+                Input::Output(Output::Text),
+                Heard::View(ViewEvent::TextSegment { text }),
+            ),
+            AgentEvent::Thinking { text } => (
+                Input::Output(Output::Thinking),
+                Heard::View(ViewEvent::Thinking { text }),
+            ),
+            AgentEvent::ToolStarted { name, detail } => (
+                Input::Output(Output::Tool(format!("{name} {detail}"))),
+                Heard::View(ViewEvent::ToolStarted { name, detail }),
+            ),
+            AgentEvent::ToolFinished { name, ok, detail } => (
+                Input::Output(Output::Text),
+                Heard::View(ViewEvent::ToolFinished { name, ok, detail }),
+            ),
+            AgentEvent::Notice { message } => (
+                Input::Output(Output::Text),
+                Heard::View(ViewEvent::Notice { message }),
+            ),
         };
-        let (output, view) = shown;
-        match self.door.output(ticket.run, output) {
-            Ok(()) => answer.apply(view),
-            Err(error) => debug!(%error, "run: late output refused"),
+        let Step::Call(call) = life.handle(report) else {
+            unreachable!("a report is a core call");
+        };
+        let reply = self.call(ticket, call).await;
+        match (life.handle(Input::Answer(reply)), heard) {
+            (Step::Show, Heard::View(view)) => answer.apply(view),
+            (Step::Show, Heard::Session(session)) => {
+                // A failure is logged by the store.
+                drop(self.store.record_session(
+                    lane,
+                    ticket.driver.as_str(),
+                    &session,
+                    &self.agents.workdir,
+                    &ticket.item.prompt,
+                    chrono::Utc::now(),
+                ));
+            }
+            (Step::Refused(error), Heard::View(_)) => debug!(%error, "run: late output refused"),
+            (Step::Refused(error), Heard::Session(_)) => {
+                debug!(%error, "run: session report refused")
+            }
+            _ => unreachable!("a report is heard or refused"),
         }
     }
 }
