@@ -406,17 +406,112 @@ async fn a_burst_past_the_queue_refuses_each_message_by_reply() {
     .await;
     {
         let store = bot.telegram.store();
-        let refused: Vec<Option<i32>> = store
+        // Replies go out concurrently, so they may land in any order; each
+        // one names its message.
+        let mut refused: Vec<Option<i32>> = store
             .visible(CHAT_A)
             .iter()
             .filter(|m| m.text.contains(refusal))
             .map(|m| m.reply_to)
             .collect();
+        refused.sort();
         let last_three: Vec<Option<i32>> = burst[4..]
             .iter()
             .map(|update| store.user_messages.get(update).copied())
             .collect();
         assert_eq!(refused, last_three, "each refusal answers its own message");
     }
+    bot.shut_down().await;
+}
+
+/// The streamed answer carries a Stop button bound to its run: pressing it
+/// stops that run, and the button is gone once the run has ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_button_under_the_answer_stops_its_run() {
+    let mut bot = Bot::start(
+        vec![Reply::Hang {
+            first: "Working hard".into(),
+        }],
+        &[],
+    )
+    .await;
+    bot.telegram.push_text(CHAT_A, USER, "a long task");
+    let button = |m: &support::fake_telegram::StoredMessage| {
+        m.reply_markup
+            .as_ref()
+            .and_then(|markup| markup["inline_keyboard"][0][0]["callback_data"].as_str())
+            .map(str::to_owned)
+    };
+    bot.wait("the answer with its stop button", |s| {
+        s.visible(CHAT_A)
+            .iter()
+            .any(|m| m.text.contains("Working hard") && button(m).is_some())
+    })
+    .await;
+    let answer = bot
+        .telegram
+        .store()
+        .visible(CHAT_A)
+        .into_iter()
+        .find(|m| m.text.contains("Working hard"))
+        .unwrap();
+    let data = button(&answer).unwrap();
+    assert!(data.starts_with("s:"), "a stop bound to a run: {data}");
+    bot.telegram.push_callback(CHAT_A, USER, answer.id, &data);
+    bot.wait("the stop report", |s| {
+        shows(s, CHAT_A, "Stopped: a long task")
+    })
+    .await;
+    bot.wait("the button to be gone once the run ended", |s| {
+        s.visible(CHAT_A)
+            .iter()
+            .find(|m| m.id == answer.id)
+            .is_some_and(|m| m.reply_markup.is_none())
+    })
+    .await;
+    bot.shut_down().await;
+}
+
+/// A failed answer carries a Retry button that runs the message again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_button_under_a_failed_answer_runs_it_again() {
+    let mut bot = Bot::start(
+        vec![
+            Reply::Error {
+                status: 400,
+                message: "the model refused".into(),
+            },
+            Reply::text(&["Second try worked."]),
+        ],
+        &[],
+    )
+    .await;
+    bot.telegram.push_text(CHAT_A, USER, "fragile task");
+    let retry = |m: &support::fake_telegram::StoredMessage| {
+        m.reply_markup.as_ref().is_some_and(|markup| {
+            markup["inline_keyboard"][0][0]["callback_data"].as_str() == Some("rt")
+        })
+    };
+    bot.wait("the failed answer with its retry button", |s| {
+        s.visible(CHAT_A).iter().any(retry)
+    })
+    .await;
+    let failed = bot
+        .telegram
+        .store()
+        .visible(CHAT_A)
+        .into_iter()
+        .find(retry)
+        .unwrap();
+    bot.telegram.push_callback(CHAT_A, USER, failed.id, "rt");
+    bot.wait("the retried answer", |s| {
+        shows(s, CHAT_A, "Second try worked.")
+    })
+    .await;
+    let prompts = bot.claude_prompts();
+    assert!(
+        prompts.len() >= 2 && prompts.iter().all(|p| p.contains("fragile task")),
+        "{prompts:#?}"
+    );
     bot.shut_down().await;
 }

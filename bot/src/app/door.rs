@@ -321,6 +321,26 @@ mod tests {
         );
     }
 
+    /// One synced commit between an update's arrival and its agent's spawn:
+    /// the polling loop's wait covers the run's start, so the runner's wait
+    /// finds it already on disk.
+    #[test]
+    fn door_one_commit_covers_the_admission_and_the_start() {
+        let (door, store, _dir) = door();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let before = store.commits();
+        let ticket = door
+            .submit(Item::text("u1", LaneKey::chat(1), "hi", Millis(0)))
+            .unwrap()
+            .ticket()
+            .unwrap();
+        runtime.block_on(door.durable()).unwrap();
+        runtime.block_on(door.spawned(&ticket)).unwrap();
+        assert_eq!(store.commits() - before, 1, "one synced commit");
+    }
+
     #[test]
     fn door_spawned_refuses_a_run_stopped_after_its_ticket() {
         let (door, _store, _dir) = door();

@@ -26,7 +26,6 @@ use crate::streaming::api::TelegramApi;
 use crate::streaming::coalescer::deliver;
 use crate::streaming::typing::{TYPING_EVERY, Typing};
 
-
 /// What an agent event becomes once the core has heard it.
 enum Heard {
     View(AgentEvent),
@@ -191,7 +190,8 @@ impl App {
             Call::Spawned(run) => Answer::Spawned(match self.door.spawned(ticket).await {
                 Ok(()) => Ok(()),
                 Err(NotSpawned::Refused(error)) => Err(error),
-                // The run ends unstarted rather than risk a rerun after a crash.
+                // Not spawning is the safe answer: a crash could otherwise
+                // rerun work the agent already did.
                 Err(error @ NotSpawned::NotDurable(_)) => {
                     error!(%error, "run: not spawning");
                     Err(baton_core::Error::Cancelled(run))
@@ -317,14 +317,14 @@ impl App {
             (Step::Show, Heard::View(view)) => answer.apply(view),
             (Step::Show, Heard::Session(session)) => {
                 // A failure is logged by the store.
-                self.store.record_session(
+                drop(self.store.record_session(
                     lane,
                     ticket.driver.as_str(),
                     &session,
                     &self.agents.workdir,
                     &ticket.item.prompt,
                     chrono::Utc::now(),
-                );
+                ));
             }
             (Step::Refused(error), Heard::View(_)) => debug!(%error, "run: late output refused"),
             (Step::Refused(error), Heard::Session(_)) => {
