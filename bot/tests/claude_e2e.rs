@@ -123,8 +123,9 @@ async fn claude_http_400_is_a_failure_with_the_api_message() {
 async fn claude_silent_model_is_killed_as_stalled() {
     let rig = agent_cli::claude(vec![Reply::hang("thinking about it")]).await;
     let mut config = agent_cli::claude_config(&rig.fake, &rig.sandbox);
-    // Long enough to cover the CLI's start on a loaded machine (seen above 8 s with the suite running on 2 cores), so the stall
-    // happens mid-answer, after the first delta.
+    // Long enough to cover the CLI's start on a loaded machine (seen above
+    // 8 s on 2 busy cores), so the stall happens mid-answer, after the first
+    // delta.
     config.stall_timeout = Duration::from_secs(15);
     let started = Instant::now();
     let (events, outcome) = turn(&ClaudeDriver::new(config), rig.sandbox.request("hi")).await;
