@@ -18,7 +18,7 @@ use super::effects::{Download, Effect, To};
 use super::replies::Reply;
 use super::router::Fetched;
 use super::{App, target};
-use crate::streaming::api::{ApiFailure, Body, Format, Target, TelegramApi};
+use crate::streaming::api::{ApiFailure, Body, Target, TelegramApi, send_request};
 use crate::streaming::coalescer::deliver;
 use crate::telegram::render::split_html;
 
@@ -144,19 +144,7 @@ impl TelegramApi for Answering {
         let Some(to) = self.to else {
             return self.bot.send_text(target, body).await;
         };
-        let mut request = self
-            .bot
-            .send_message(target.chat, body.text)
-            .reply_parameters(answering(to));
-        if let Some(thread) = target.thread {
-            request = request.message_thread_id(thread);
-        }
-        if body.format == Format::Html {
-            request = request.parse_mode(ParseMode::Html);
-        }
-        if let Some(markup) = body.markup {
-            request = request.reply_markup(markup);
-        }
+        let request = send_request(&self.bot, target, body).reply_parameters(answering(to));
         let sent: Result<_, RequestError> = request.await;
         Ok(sent?.id)
     }

@@ -16,14 +16,12 @@ use std::sync::Arc;
 use baton_core::RunId;
 use parking_lot::Mutex;
 use teloxide::Bot;
-use teloxide::payloads::{
-    EditMessageReplyMarkupSetters, EditMessageTextSetters, SendMessageSetters,
-};
+use teloxide::payloads::EditMessageReplyMarkupSetters;
 use teloxide::prelude::Requester;
-use teloxide::types::{ChatId, InlineKeyboardMarkup, MessageId, ParseMode};
+use teloxide::types::{ChatId, InlineKeyboardMarkup, MessageId};
 use tracing::debug;
 
-use crate::streaming::api::{ApiFailure, Body, Format, Target, TelegramApi};
+use crate::streaming::api::{ApiFailure, Body, Target, TelegramApi};
 use crate::telegram::keyboards::{retry_keyboard, stop_keyboard};
 
 #[derive(Clone)]
@@ -84,6 +82,14 @@ impl RunButtons {
         self.state.lock().keyboard.clone()
     }
 
+    /// The run's Stop button, unless the body brings its own keyboard.
+    fn with_keyboard(&self, body: Body) -> Body {
+        Body {
+            markup: body.markup.or_else(|| self.keyboard()),
+            ..body
+        }
+    }
+
     fn shown(&self, message: MessageId, with_keyboard: bool) {
         let mut state = self.state.lock();
         if with_keyboard {
@@ -96,19 +102,9 @@ impl RunButtons {
 
 impl TelegramApi for RunButtons {
     async fn send_text(&self, target: Target, body: Body) -> Result<MessageId, ApiFailure> {
-        let keyboard = body.markup.or_else(|| self.keyboard());
-        let mut request = self.bot.send_message(target.chat, body.text);
-        if let Some(thread) = target.thread {
-            request = request.message_thread_id(thread);
-        }
-        if body.format == Format::Html {
-            request = request.parse_mode(ParseMode::Html);
-        }
-        let with_keyboard = keyboard.is_some();
-        if let Some(keyboard) = keyboard {
-            request = request.reply_markup(keyboard);
-        }
-        let message = request.await?.id;
+        let body = self.with_keyboard(body);
+        let with_keyboard = body.markup.is_some();
+        let message = self.bot.send_text(target, body).await?;
         self.shown(message, with_keyboard);
         Ok(message)
     }
@@ -119,16 +115,9 @@ impl TelegramApi for RunButtons {
         message: MessageId,
         body: Body,
     ) -> Result<(), ApiFailure> {
-        let keyboard = body.markup.or_else(|| self.keyboard());
-        let mut request = self.bot.edit_message_text(chat, message, body.text);
-        if body.format == Format::Html {
-            request = request.parse_mode(ParseMode::Html);
-        }
-        let with_keyboard = keyboard.is_some();
-        if let Some(keyboard) = keyboard {
-            request = request.reply_markup(keyboard);
-        }
-        request.await?;
+        let body = self.with_keyboard(body);
+        let with_keyboard = body.markup.is_some();
+        self.bot.edit_text(chat, message, body).await?;
         self.shown(message, with_keyboard);
         Ok(())
     }

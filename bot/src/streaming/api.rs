@@ -103,19 +103,25 @@ pub trait TelegramApi: Clone + Send + Sync + 'static {
     fn typing(&self, target: Target) -> impl Future<Output = Result<(), ApiFailure>> + Send;
 }
 
+/// The sendMessage request that shows `body` in `target`: one builder for
+/// every sender, so a wrapper (answering a message, say) only adds to it.
+pub fn send_request(bot: &Bot, target: Target, body: Body) -> <Bot as Requester>::SendMessage {
+    let mut request = bot.send_message(target.chat, body.text);
+    if let Some(thread) = target.thread {
+        request = request.message_thread_id(thread);
+    }
+    if body.format == Format::Html {
+        request = request.parse_mode(ParseMode::Html);
+    }
+    if let Some(markup) = body.markup {
+        request = request.reply_markup(markup);
+    }
+    request
+}
+
 impl TelegramApi for Bot {
     async fn send_text(&self, target: Target, body: Body) -> Result<MessageId, ApiFailure> {
-        let mut request = self.send_message(target.chat, body.text);
-        if let Some(thread) = target.thread {
-            request = request.message_thread_id(thread);
-        }
-        if body.format == Format::Html {
-            request = request.parse_mode(ParseMode::Html);
-        }
-        if let Some(markup) = body.markup {
-            request = request.reply_markup(markup);
-        }
-        Ok(request.await?.id)
+        Ok(send_request(self, target, body).await?.id)
     }
 
     async fn edit_text(
