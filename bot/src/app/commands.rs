@@ -5,7 +5,7 @@ use baton_core::{Driver, ItemId, LaneSnapshot};
 use tracing::warn;
 
 use super::effects::{Effect, To};
-use super::replies::{Reply, describe};
+use super::replies::{Reply, describe, removed};
 use super::router::Router;
 use crate::telegram::callbacks::{DriverChoice, Token};
 use crate::telegram::commands::Command;
@@ -72,12 +72,7 @@ impl Router<'_> {
                 let downloads = self.downloads.cancel_lane(lane);
                 let report = self.door.new_session(lane);
                 let run = report.cancelled.as_ref().map(describe);
-                let removed = report
-                    .removed
-                    .iter()
-                    .map(|item| item.preview(60))
-                    .chain(downloads)
-                    .collect();
+                let removed = removed(&report.removed, downloads);
                 vec![Effect::reply(to, Reply::NewSession { run, removed })]
             }
             Command::Status => {

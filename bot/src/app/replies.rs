@@ -111,6 +111,16 @@ impl Reply {
     }
 }
 
+/// What a stop or `/new` took away, as the user sees it: the queued items,
+/// then the downloads still on their way.
+pub fn removed(items: &[baton_core::Item], downloads: Vec<String>) -> Vec<String> {
+    items
+        .iter()
+        .map(|item| item.preview(60))
+        .chain(downloads)
+        .collect()
+}
+
 /// How a run is named to the user.
 pub fn describe(run: &RunView) -> String {
     format!("{} ({}, {}s)", run.preview, run.driver, run.age_ms / 1000)

@@ -14,7 +14,7 @@ use super::downloads::Downloads;
 use super::effects::{Download, Effect, To};
 use super::incoming::{Content, FileRef, Incoming, Input};
 use super::rate_limit::RateLimit;
-use super::replies::{Reply, describe};
+use super::replies::{Reply, describe, removed};
 use super::usage::UsageBoard;
 use crate::config::Config;
 use crate::platform::RunCancel;
@@ -262,12 +262,7 @@ impl Router<'_> {
             return vec![Effect::reply(to, Reply::NothingToStop)];
         }
         let run = report.cancelled.as_ref().map(describe);
-        let removed = report
-            .removed
-            .iter()
-            .map(|item| item.preview(60))
-            .chain(downloads)
-            .collect();
+        let removed = removed(&report.removed, downloads);
         vec![Effect::reply(to, Reply::Stopped { run, removed })]
     }
 }
