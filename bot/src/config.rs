@@ -79,6 +79,10 @@ pub struct Config {
     pub codex_sandbox: CodexSandbox,
     pub codex_network: bool,
     pub default_driver: Driver,
+    /// The zone `/cron` reads and shows times in.
+    pub tz: chrono_tz::Tz,
+    /// A one-shot job overdue by more than this is reported, not run.
+    pub cron_grace: Duration,
     pub log_filter: String,
     codex_bin: String,
     search: Search,
@@ -127,6 +131,8 @@ impl fmt::Debug for Config {
             .field("codex_sandbox", &self.codex_sandbox)
             .field("codex_network", &self.codex_network)
             .field("default_driver", &self.default_driver)
+            .field("tz", &self.tz)
+            .field("cron_grace", &self.cron_grace)
             .field("log_filter", &self.log_filter)
             .finish()
     }
@@ -353,6 +359,15 @@ impl Config {
                     ));
                 }
             };
+        let tz =
+            crate::cron::schedule::parse_time_zone(get(&settings.tz, "BATON_TZ")?.unwrap_or("UTC"))
+                .map_err(|error| ConfigError::setting("BATON_TZ", error.to_string()))?;
+        let cron_grace_secs = parse_number(
+            get(&settings.cron_grace_secs, "BATON_CRON_GRACE_SECS")?,
+            86_400,
+            0,
+            "BATON_CRON_GRACE_SECS",
+        )?;
         let log_filter = get(&settings.log_filter, "BATON_LOG")?
             .unwrap_or("info")
             .to_string();
@@ -375,6 +390,8 @@ impl Config {
             codex_sandbox,
             codex_network,
             default_driver,
+            tz,
+            cron_grace: Duration::from_secs(cron_grace_secs as u64),
             log_filter,
             codex_bin,
             search,

@@ -12,3 +12,4 @@ pub mod serve;
 pub mod store;
 pub mod streaming;
 pub mod telegram;
+pub mod workspace_diff;

@@ -6,7 +6,10 @@ use std::process::ExitCode;
 
 use baton_bot::app;
 use baton_bot::config::{Action, Cli, Config, NotRun};
+use baton_bot::cron::import::import_file;
+use baton_bot::instance_lock::InstanceLock;
 use baton_bot::serve::{Extras, serve};
+use baton_bot::store::Store;
 
 fn main() -> ExitCode {
     let cli = match Cli::parse_from(std::env::args_os()) {
@@ -29,6 +32,32 @@ fn main() -> ExitCode {
     };
     match cli.action() {
         Action::Serve => run_serve(config),
+        Action::ImportCron { file } => run_import_cron(&config, &file),
+    }
+}
+
+/// Imports the original bot's cron-jobs.json while no instance serves this state
+/// directory (a running one would not see the new jobs until restarted).
+fn run_import_cron(config: &Config, file: &std::path::Path) -> ExitCode {
+    let imported = InstanceLock::acquire(&config.state_dir)
+        .map_err(anyhow::Error::from)
+        .and_then(|lock| {
+            let store = Store::open_in(&config.state_dir)?;
+            let default_chat = config.allowed_users.first().map_or(0, |user| *user as i64);
+            let summary = import_file(&store, file, default_chat)?;
+            store.flush()?;
+            drop(lock);
+            Ok(summary)
+        });
+    match imported {
+        Ok(summary) => {
+            println!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("baton: import-cron: {error:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 

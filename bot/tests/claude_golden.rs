@@ -22,10 +22,12 @@ fn delta(text: &str) -> AgentEvent {
     AgentEvent::TextDelta { text: text.into() }
 }
 
-fn usage(input_tokens: u64, output_tokens: u64) -> AgentEvent {
+/// Tokens, and the result's `total_cost_usd` in millionths of a dollar.
+fn usage(input_tokens: u64, output_tokens: u64, cost_micro_usd: u64) -> AgentEvent {
     AgentEvent::Usage {
         input_tokens,
         output_tokens,
+        cost_micro_usd: Some(cost_micro_usd),
     }
 }
 
@@ -45,14 +47,14 @@ fn expectations() -> Vec<Expectation> {
             vec![
                 session("a2816972-895a-4b88-8221-8923b7430bc1"),
                 segment("ok"),
-                usage(10, 5),
+                usage(10, 5, 105),
             ],
             exited(0),
             completed("ok"),
         ),
         (
             "claude-resume-wrong-cwd.jsonl",
-            vec![usage(0, 0)],
+            vec![usage(0, 0, 0)],
             exited(1),
             AgentOutcome::Failed {
                 message:
@@ -74,17 +76,20 @@ fn expectations() -> Vec<Expectation> {
             vec![
                 session("0b20f928-2bd3-46cb-b046-a7d381c44941"),
                 segment("ok"),
-                usage(10, 5),
-                usage(0, 0),
+                usage(10, 5, 105),
+                usage(0, 0, 105),
                 segment("ok"),
-                usage(10, 5),
+                usage(10, 5, 210),
             ],
             exited(0),
             completed("ok"),
         ),
         (
             "claude-stream-json-api-error.jsonl",
-            vec![session("5c3886db-bc32-4271-87cb-40e0d1739773"), usage(0, 0)],
+            vec![
+                session("5c3886db-bc32-4271-87cb-40e0d1739773"),
+                usage(0, 0, 0),
+            ],
             exited(1),
             AgentOutcome::Failed {
                 message: TOO_LONG.into(),
@@ -99,7 +104,7 @@ fn expectations() -> Vec<Expectation> {
                 delta("the fake "),
                 delta("model."),
                 segment(HELLO),
-                usage(12, 7),
+                usage(12, 7, 470),
             ],
             exited(0),
             completed(HELLO),
@@ -109,7 +114,7 @@ fn expectations() -> Vec<Expectation> {
             vec![
                 session("7386ddab-a095-4dd4-9d6a-e72054ec4f3d"),
                 segment(HELLO),
-                usage(12, 7),
+                usage(12, 7, 235),
             ],
             exited(0),
             completed(HELLO),
@@ -128,7 +133,7 @@ fn expectations() -> Vec<Expectation> {
                     detail: "hi-from-tool".into(),
                 },
                 segment(HELLO),
-                usage(24, 16),
+                usage(24, 16, 805),
             ],
             exited(0),
             completed(HELLO),

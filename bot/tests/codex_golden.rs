@@ -38,6 +38,7 @@ fn expectations() -> Vec<Expectation> {
                 AgentEvent::Usage {
                     input_tokens: 20,
                     output_tokens: 12,
+                    cost_micro_usd: None,
                 },
             ],
             exited(0),
@@ -55,6 +56,7 @@ fn expectations() -> Vec<Expectation> {
                 AgentEvent::Usage {
                     input_tokens: 10,
                     output_tokens: 6,
+                    cost_micro_usd: None,
                 },
             ],
             exited(0),
@@ -112,6 +114,7 @@ fn expectations() -> Vec<Expectation> {
                 AgentEvent::Usage {
                     input_tokens: 200,
                     output_tokens: 24,
+                    cost_micro_usd: None,
                 },
             ],
             exited(0),

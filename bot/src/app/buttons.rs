@@ -145,6 +145,20 @@ impl Router<'_> {
                 let admission = self.door.retry_last(lane, ItemId::update(update_id));
                 (String::new(), self.admitted(to, admission))
             }
+            CallbackAction::CronCancel { job } => {
+                let (reply, changed) = self.remove_cron(lane, job);
+                let text = if changed {
+                    "Cancelled"
+                } else {
+                    "Not cancelled"
+                };
+                let mut effects = vec![Effect::reply(to, reply)];
+                if changed {
+                    effects.push(Effect::CronChanged);
+                }
+                (text.into(), effects)
+            }
+            CallbackAction::Diff { run } => (String::new(), self.send_diff(to, run)),
             CallbackAction::Dismiss => (String::new(), Vec::new()),
         }
     }

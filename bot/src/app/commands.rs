@@ -60,7 +60,7 @@ Send a message and the agent works on it; its answer streams here. Messages sent
 <code>!text</code> stops the current run and runs <i>text</i> next. <code>stop</code>, <code>!</code> or /stop stop it and clear the queue.\n\n\
 /new start a fresh session\n/stop stop and clear the queue\n/status the run, the queue and the session\n\
 /debug the scheduler's state\n/retry run the last message again\n/resume continue an earlier session\n\
-/model choose model and effort\n/switch choose claude or codex\n/cron scheduled prompts";
+/model choose model and effort\n/switch choose claude or codex\n/cron scheduled prompts\n/usage tokens and cost";
 
 impl Router<'_> {
     pub(super) fn on_command(&self, update_id: i64, to: To, command: Command) -> Vec<Effect> {
@@ -93,6 +93,7 @@ impl Router<'_> {
                 self.admitted(to, admission)
             }
             Command::Cron(args) => self.on_cron(to, &args),
+            Command::Usage => self.on_usage(to),
             Command::Resume(_) => self.show_sessions(to, 0),
             Command::Model(name) if !name.trim().is_empty() => {
                 let name = name.trim().to_owned();
@@ -246,6 +247,9 @@ impl Router<'_> {
                 "\n<b>Tokens</b> last run: {} in, {} out",
                 usage.input_tokens, usage.output_tokens
             ));
+            if let Some(cost) = usage.cost_usd() {
+                out.push_str(&format!(" · ${cost:.4}"));
+            }
         }
         out.push_str(&format!(
             "\n<b>All chats</b> {} running of {}, {} queued",

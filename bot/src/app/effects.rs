@@ -58,6 +58,12 @@ pub enum Effect {
     Download(Download),
     /// Cron jobs changed: the ticker recomputes its next wake-up.
     CronChanged,
+    /// A file sent as a document (a run's patch).
+    Document {
+        to: To,
+        file_name: String,
+        bytes: Vec<u8>,
+    },
 }
 
 /// A file download tied to the item it becomes.

@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use teloxide::net::Download as _;
-use teloxide::payloads::{AnswerCallbackQuerySetters, SendMessageSetters};
+use teloxide::payloads::{AnswerCallbackQuerySetters, SendDocumentSetters, SendMessageSetters};
 use teloxide::prelude::Requester;
 use teloxide::types::{
-    CallbackQueryId, ChatId, FileId, InlineKeyboardMarkup, MessageId, ParseMode, ReplyParameters,
+    CallbackQueryId, ChatId, FileId, InlineKeyboardMarkup, InputFile, MessageId, ParseMode,
+    ReplyParameters,
 };
 use teloxide::{Bot, RequestError};
 use tracing::warn;
@@ -33,6 +34,11 @@ impl App {
                 Effect::Start(tickets) => self.start(tickets),
                 Effect::Download(download) => self.download(download),
                 Effect::CronChanged => self.tasks.cron_changed.notify_one(),
+                Effect::Document {
+                    to,
+                    file_name,
+                    bytes,
+                } => self.document(to, file_name, bytes),
             }
         }
     }
@@ -71,6 +77,24 @@ impl App {
             }
             if let Err(error) = request.await {
                 warn!(lane = %to.lane, %error, "reply: could not send a keyboard");
+            }
+        });
+    }
+
+    fn document(self: &Arc<Self>, to: To, file_name: String, bytes: Vec<u8>) {
+        let bot = self.outbox.bot.clone();
+        self.tasks.runners.spawn(async move {
+            let target = target(to.lane);
+            let file = InputFile::memory(bytes).file_name(file_name);
+            let mut request = bot.send_document(target.chat, file);
+            if let Some(thread) = target.thread {
+                request = request.message_thread_id(thread);
+            }
+            if let Some(message) = to.message {
+                request = request.reply_parameters(answering(MessageId(message)));
+            }
+            if let Err(error) = request.await {
+                warn!(lane = %to.lane, %error, "reply: could not send a document");
             }
         });
     }

@@ -14,6 +14,7 @@ use super::effects::{Effect, To};
 use super::incoming::{Content, FileRef, Incoming, Input, Press};
 use super::rate_limit::RateLimit;
 use super::router::{Fetched, Router, Scope};
+use super::run_diff::DiffBoard;
 use super::usage::{Usage, UsageBoard};
 use crate::config::Config;
 use crate::platform::{Core, Ticket};
@@ -32,6 +33,7 @@ struct Rig {
     scope: Scope,
     rate_limit: RateLimit,
     usage: UsageBoard,
+    diffs: DiffBoard,
     downloads: Downloads,
     next_update: std::cell::Cell<i64>,
     _state: tempfile::TempDir,
@@ -80,6 +82,7 @@ impl Rig {
                 codex_installed: false,
             },
             usage: UsageBoard::default(),
+            diffs: DiffBoard::default(),
             downloads: Downloads::default(),
             next_update: std::cell::Cell::new(100),
             _state: state,
@@ -93,6 +96,7 @@ impl Rig {
             scope: &self.scope,
             rate_limit: &self.rate_limit,
             usage: &self.usage,
+            diffs: &self.diffs,
             downloads: &self.downloads,
         }
     }
@@ -295,6 +299,7 @@ fn status_renders_driver_run_queue_session_and_usage() {
         Usage {
             input_tokens: 12,
             output_tokens: 34,
+            cost_micro_usd: Some(1_250),
         },
     );
     let busy = reply(&rig.text("/status"));
@@ -309,7 +314,7 @@ fn status_renders_driver_run_queue_session_and_usage() {
         rig.scope.config.workdir.display()
     );
     assert!(busy.contains(&handover), "{busy}");
-    assert!(busy.contains("12 in, 34 out"), "{busy}");
+    assert!(busy.contains("12 in, 34 out · $0.0013"), "{busy}");
     assert!(busy.contains("1 running of 1, 1 queued"), "{busy}");
 }
 
@@ -436,6 +441,99 @@ fn cron_lists_adds_and_removes_jobs() {
     assert!(reply(&removed).contains("Removed job 1."));
     assert!(removed.iter().any(|e| matches!(e, Effect::CronChanged)));
     assert!(reply(&rig.text("/cron frobnicate")).contains("usage"));
+}
+
+#[test]
+fn cron_list_shows_next_fires_in_the_users_zone_with_a_cancel_button_each() {
+    let rig = Rig::with(&[("BATON_TZ", "Asia/Tokyo")]);
+    let added = reply(&rig.text("/cron every 2h check the queue"));
+    assert!(added.contains("every 2h; next "), "{added}");
+    assert!(
+        added.contains(" JST."),
+        "next fire in the user's zone: {added}"
+    );
+    let silent = reply(&rig.text("/cron silent in 20m watch CI"));
+    assert!(silent.contains("Silent"), "{silent}");
+    let list = rig.text("/cron");
+    let html = reply(&list);
+    assert!(html.contains("<code>1</code> every 2h · next "), "{html}");
+    assert!(html.contains("<code>2</code> once at "), "{html}");
+    assert!(html.contains("JST · silent · watch CI"), "{html}");
+    assert_eq!(
+        menu_actions(&list),
+        [
+            CallbackAction::CronCancel { job: 1 },
+            CallbackAction::CronCancel { job: 2 }
+        ]
+    );
+    let pressed = rig.press("cc:2");
+    assert_eq!(button_answer(&pressed), "Cancelled");
+    assert!(reply(&pressed).contains("Removed job 2."), "{pressed:?}");
+    assert!(pressed.iter().any(|e| matches!(e, Effect::CronChanged)));
+    let again = rig.press("cc:2");
+    assert_eq!(button_answer(&again), "Not cancelled");
+    assert!(reply(&again).contains("No job 2"), "{again:?}");
+    assert_eq!(rig.store.cron_jobs().unwrap().len(), 1);
+    let job = &rig.store.cron_jobs().unwrap()[0];
+    assert!(!job.silent);
+}
+
+#[test]
+fn cron_refuses_a_malformed_request_with_the_usage_line_and_stores_nothing() {
+    let rig = Rig::new();
+    for bad in [
+        "/cron every",
+        "/cron every 2x check",
+        "/cron in soon x",
+        "/cron add 0 9 * *",
+    ] {
+        let html = reply(&rig.text(bad));
+        assert!(
+            html.contains("usage: /cron")
+                || html.contains("is not a delay")
+                || html.contains("interval"),
+            "{bad}: {html}"
+        );
+    }
+    assert!(rig.store.cron_jobs().unwrap().is_empty());
+}
+
+#[test]
+fn usage_sums_this_chat_and_all_chats_from_the_store() {
+    let rig = Rig::new();
+    let other = LaneKey {
+        chat: 8,
+        topic: None,
+    };
+    let run = |lane, driver: &str, outcome: &str, input, output, cost| crate::store::RunUsage {
+        lane,
+        driver: driver.into(),
+        outcome: outcome.into(),
+        input_tokens: input,
+        output_tokens: output,
+        cost_usd: cost,
+        ended_at: chrono::Utc::now(),
+    };
+    rig.store
+        .record_run_usage(&run(LANE, "claude", "completed", 1_200, 80, Some(0.0105)));
+    rig.store
+        .record_run_usage(&run(LANE, "codex", "failed", 30, 6, None));
+    rig.store
+        .record_run_usage(&run(other, "claude", "completed", 5, 5, Some(0.002)))
+        .wait()
+        .unwrap();
+    let html = reply(&rig.text("/usage"));
+    let chat =
+        "today: 2 runs (1 completed, 1 failed) · 1,230 in · 86 out · $0.0105 (1 without a cost)";
+    let all =
+        "today: 3 runs (2 completed, 1 failed) · 1,235 in · 91 out · $0.0125 (1 without a cost)";
+    assert!(
+        html.contains(&format!("<b>This chat</b>\n{chat}")),
+        "{html}"
+    );
+    assert!(html.contains(&format!("<b>All chats</b>\n{all}")), "{html}");
+    assert!(html.contains(&chat.replace("today", "this week")), "{html}");
+    assert!(html.contains(&all.replace("today", "total")), "{html}");
 }
 
 #[test]

@@ -19,6 +19,7 @@ mod rate_limit;
 mod replies;
 mod router;
 mod run_buttons;
+mod run_diff;
 mod runner;
 mod shutdown;
 mod usage;
@@ -47,9 +48,10 @@ use door::CoreDoor;
 use downloads::Downloads;
 use rate_limit::RateLimit;
 use router::{Router, Scope};
+use run_diff::DiffBoard;
 use usage::UsageBoard;
 
-pub use cron_tick::tick as cron_tick;
+pub use cron_tick::run as cron_tick;
 pub use journal::{load as load_journal, restore};
 pub use polling::poll_updates;
 pub use replies::Reply;
@@ -65,6 +67,7 @@ pub struct App {
     scope: Scope,
     rate_limit: RateLimit,
     usage: UsageBoard,
+    diffs: DiffBoard,
     downloads: Downloads,
     outbox: Outbox,
     agents: Agents,
@@ -121,6 +124,7 @@ impl App {
             store,
             rate_limit: RateLimit::new(config.rate_limit_per_minute),
             usage: UsageBoard::default(),
+            diffs: DiffBoard::default(),
             downloads: Downloads::default(),
             outbox: Outbox {
                 bot: parts.bot,
@@ -164,6 +168,7 @@ impl App {
             scope: &self.scope,
             rate_limit: &self.rate_limit,
             usage: &self.usage,
+            diffs: &self.diffs,
             downloads: &self.downloads,
         }
     }

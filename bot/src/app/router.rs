@@ -15,6 +15,7 @@ use super::effects::{Download, Effect, To};
 use super::incoming::{Content, FileRef, Incoming, Input};
 use super::rate_limit::RateLimit;
 use super::replies::{Reply, describe, removed};
+use super::run_diff::DiffBoard;
 use super::usage::UsageBoard;
 use crate::config::Config;
 use crate::platform::RunCancel;
@@ -59,6 +60,7 @@ pub struct Router<'a> {
     pub scope: &'a Scope,
     pub rate_limit: &'a RateLimit,
     pub usage: &'a UsageBoard,
+    pub diffs: &'a DiffBoard,
     pub downloads: &'a Downloads,
 }
 

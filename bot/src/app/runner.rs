@@ -11,26 +11,47 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use baton_core::lifecycle::{AgentEnd, Answer, Call, Ending, Input, Over, Step};
-use baton_core::{Driver, LaneKey, Lifecycle, Origin, Output};
+use baton_core::{Driver, LaneKey, Lifecycle, Origin, Outcome, Output};
 use teloxide::types::{ChatId, MessageId};
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use super::door::NotSpawned;
+use super::effects::To;
+use super::replies::Reply;
 use super::run_buttons::RunButtons;
+use super::usage::RunTally;
 use super::{App, Usage, target};
+use crate::cron::silent;
 use crate::drivers::{AgentCli, AgentEvent, AgentOutcome, AgentRequest};
 use crate::platform::{RunCancel, Ticket};
+use crate::store::RunUsage;
 use crate::streaming::answer::AnswerStream;
 use crate::streaming::api::TelegramApi;
 use crate::streaming::coalescer::deliver;
 use crate::streaming::typing::{TYPING_EVERY, Typing};
+use crate::workspace_diff;
 
 /// What an agent event becomes once the core has heard it.
 enum Heard {
     View(AgentEvent),
     /// A session id, stored for `/resume`.
     Session(String),
+}
+
+/// What a run shows in its chat, and what it used.
+struct Shown {
+    /// `None` for a silent cron job, which streams nothing.
+    answer: Option<AnswerStream>,
+    tally: RunTally,
+}
+
+impl Shown {
+    fn apply(&mut self, event: AgentEvent) {
+        if let Some(answer) = self.answer.as_mut() {
+            answer.apply(event);
+        }
+    }
 }
 
 type AgentRun<'a> = Pin<Box<dyn Future<Output = AgentOutcome> + Send + 'a>>;
@@ -51,28 +72,38 @@ impl App {
         let started = Instant::now();
         let lane = ticket.lane();
         info!(item = %ticket.item.id, "run: admitted");
+        let silent = matches!(ticket.item.origin, Origin::Cron { silent: true, .. });
+        // Before the agent spawns, so only this run's changes show.
+        let before = workspace_diff::snapshot(&self.agents.workdir).await;
         let buttons = RunButtons::new(self.outbox.bot.clone(), ticket.run);
-        let mut answer = AnswerStream::start(
-            buttons.clone(),
-            target(lane),
-            self.outbox.coalescer.clone(),
-            self.outbox.pauses.clone(),
-        );
-        if !matches!(ticket.item.origin, Origin::Cron { silent: true, .. }) {
-            answer.apply(AgentEvent::Notice {
-                message: format!("▶️ {}", ticket.item.preview(80)),
-            });
-        }
-        let typing = Typing::start(
-            self.outbox.bot.clone(),
-            target(lane),
-            TYPING_EVERY,
-            self.outbox.pauses.clone(),
-        );
-        let (over, agent_view) = self.execute(&ticket, &mut answer, typing).await;
+        let mut shown = Shown {
+            answer: (!silent).then(|| {
+                AnswerStream::start(
+                    buttons.clone(),
+                    target(lane),
+                    self.outbox.coalescer.clone(),
+                    self.outbox.pauses.clone(),
+                )
+            }),
+            tally: RunTally::default(),
+        };
+        shown.apply(AgentEvent::Notice {
+            message: format!("▶️ {}", ticket.item.preview(80)),
+        });
+        let typing = (!silent).then(|| {
+            Typing::start(
+                self.outbox.bot.clone(),
+                target(lane),
+                TYPING_EVERY,
+                self.outbox.pauses.clone(),
+            )
+        });
+        let (over, agent_view) = self.execute(&ticket, &mut shown, typing).await;
+        let mut preempted = false;
         match over.report {
             Ok(report) => {
                 info!(outcome = ?report.outcome, next = report.tickets.len(), "run: finished");
+                preempted = report.outcome == Outcome::Preempted;
                 if let Some(job) = report.cron_ended {
                     self.cron_job_ended(&job);
                 }
@@ -85,9 +116,26 @@ impl App {
             Ending::Stalled => AgentOutcome::Stalled,
             Ending::Cancelled | Ending::NotSpawned => AgentOutcome::Cancelled,
         };
+        self.record_usage(&ticket, &view, preempted, shown.tally.total());
         let completed = matches!(view, AgentOutcome::Completed { .. });
         let failed = matches!(view, AgentOutcome::Failed { .. } | AgentOutcome::Stalled);
         buttons.run_ended();
+        let Some(answer) = shown.answer else {
+            // A preempted fire runs again later; its line comes then.
+            if !preempted {
+                let job = ticket
+                    .item
+                    .origin
+                    .cron_job()
+                    .map_or("", |job| job.0.as_str());
+                let html = silent::result(job, &view, started.elapsed());
+                self.reply(To::lane(lane), Reply::Html(html));
+            }
+            if let Some(before) = before {
+                self.report_changes(lane, ticket.run, before).await;
+            }
+            return;
+        };
         let (delivery, texts) = answer.finish_with_texts(view).await;
         buttons
             .settle(ChatId(lane.chat), delivery.messages.last().copied(), failed)
@@ -101,6 +149,41 @@ impl App {
         if completed && started.elapsed() >= self.agents.notify_after {
             self.renotify(lane, delivery.messages, texts).await;
         }
+        if let Some(before) = before {
+            self.report_changes(lane, ticket.run, before).await;
+        }
+    }
+
+    /// Keeps what the run used, for `/usage`, and shows it in `/status`.
+    fn record_usage(
+        &self,
+        ticket: &Ticket,
+        view: &AgentOutcome,
+        preempted: bool,
+        usage: Option<Usage>,
+    ) {
+        let outcome = match view {
+            _ if preempted => "preempted",
+            AgentOutcome::Completed { .. } => "completed",
+            AgentOutcome::Failed { .. } => "failed",
+            AgentOutcome::Stalled => "stalled",
+            AgentOutcome::Cancelled => "cancelled",
+        };
+        let lane = ticket.lane();
+        if let Some(usage) = usage {
+            self.usage.set(lane, usage);
+        }
+        let usage = usage.unwrap_or_default();
+        // A failure is logged by the store.
+        drop(self.store.record_run_usage(&RunUsage {
+            lane,
+            driver: ticket.driver.as_str().to_owned(),
+            outcome: outcome.to_owned(),
+            input_tokens: usage.input_tokens,
+            output_tokens: usage.output_tokens,
+            cost_usd: usage.cost_usd(),
+            ended_at: chrono::Utc::now(),
+        }));
     }
 
     /// Edits never notify: a long run's last message (the end of its answer)
@@ -140,11 +223,10 @@ impl App {
     async fn execute(
         &self,
         ticket: &Ticket,
-        answer: &mut AnswerStream,
-        typing: Typing,
+        shown: &mut Shown,
+        mut typing: Option<Typing>,
     ) -> (Over<RunCancel>, Option<AgentOutcome>) {
         let mut life = Lifecycle::new(ticket);
-        let mut typing = Some(typing);
         let mut agent_view = None;
         let mut input = Input::Begin;
         loop {
@@ -158,7 +240,7 @@ impl App {
                         Answer::Spawned(Err(error)) => info!(%error, "run: not spawned"),
                         Answer::Retried(Ok(attempt)) => {
                             warn!(attempt, "run: agent stalled, retrying");
-                            answer.apply(AgentEvent::Notice {
+                            shown.apply(AgentEvent::Notice {
                                 message: format!("⚠️ The agent stalled; retry {attempt}…"),
                             });
                         }
@@ -170,7 +252,7 @@ impl App {
                     input = Input::Answer(reply);
                 }
                 Step::Spawn { resume, .. } => {
-                    let (end, view) = self.agent(ticket, &mut life, answer, resume).await;
+                    let (end, view) = self.agent(ticket, &mut life, shown, resume).await;
                     agent_view = view;
                     input = Input::Ended(end);
                 }
@@ -214,7 +296,7 @@ impl App {
         &self,
         ticket: &Ticket,
         life: &mut Lifecycle<RunCancel>,
-        answer: &mut AnswerStream,
+        shown: &mut Shown,
         resume: Option<String>,
     ) -> (AgentEnd, Option<AgentOutcome>) {
         let request = AgentRequest {
@@ -238,15 +320,16 @@ impl App {
         };
         let outcome = loop {
             tokio::select! {
-                Some(event) = received.recv() => self.on_event(ticket, life, answer, event).await,
+                Some(event) = received.recv() => self.on_event(ticket, life, shown, event).await,
                 outcome = &mut agent => {
                     while let Ok(event) = received.try_recv() {
-                        self.on_event(ticket, life, answer, event).await;
+                        self.on_event(ticket, life, shown, event).await;
                     }
                     break outcome;
                 }
             }
         };
+        shown.tally.attempt_ended();
         match outcome {
             AgentOutcome::Completed { final_text } => (
                 AgentEnd::Completed,
@@ -265,7 +348,7 @@ impl App {
         &self,
         ticket: &Ticket,
         life: &mut Lifecycle<RunCancel>,
-        answer: &mut AnswerStream,
+        shown: &mut Shown,
         event: AgentEvent,
     ) {
         let lane = ticket.lane();
@@ -274,14 +357,9 @@ impl App {
             AgentEvent::Usage {
                 input_tokens,
                 output_tokens,
+                cost_micro_usd,
             } => {
-                self.usage.set(
-                    lane,
-                    Usage {
-                        input_tokens,
-                        output_tokens,
-                    },
-                );
+                shown.tally.add(input_tokens, output_tokens, cost_micro_usd);
                 return;
             }
             AgentEvent::TextDelta { text } => (
@@ -314,7 +392,7 @@ impl App {
         };
         let reply = self.call(ticket, call).await;
         match (life.handle(Input::Answer(reply)), heard) {
-            (Step::Show, Heard::View(view)) => answer.apply(view),
+            (Step::Show, Heard::View(view)) => shown.apply(view),
             (Step::Show, Heard::Session(session)) => {
                 // A failure is logged by the store.
                 drop(self.store.record_session(

@@ -44,10 +44,15 @@ pub struct Cli {
 }
 
 /// What `baton` was asked to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Action {
     /// Serve Telegram until SIGINT or SIGTERM (the default)
     Serve,
+    /// Import the original bot's cron-jobs.json into this state directory's scheduled prompts (safe to run again)
+    ImportCron {
+        /// The cron-jobs.json file
+        file: PathBuf,
+    },
 }
 
 /// Every setting Baton reads. Validated by `Config`, which names the variable in its
@@ -183,6 +188,17 @@ pub struct Settings {
         hide_env_values = true
     )]
     pub codex_network: Option<OsString>,
+    /// IANA time zone /cron reads times in and shows them in, e.g. Europe/Berlin; default: UTC
+    #[arg(long, env = "BATON_TZ", value_name = "ZONE", hide_env_values = true)]
+    pub tz: Option<OsString>,
+    /// A one-shot /cron job found this many seconds overdue at start-up is reported instead of run; default: 86400
+    #[arg(
+        long,
+        env = "BATON_CRON_GRACE_SECS",
+        value_name = "SECS",
+        hide_env_values = true
+    )]
+    pub cron_grace_secs: Option<OsString>,
     /// Agent a new chat starts with: claude or codex; default: claude
     #[arg(
         long,
@@ -234,7 +250,7 @@ impl Cli {
 
     /// The subcommand; `serve` when none is named.
     pub fn action(&self) -> Action {
-        self.action.unwrap_or(Action::Serve)
+        self.action.clone().unwrap_or(Action::Serve)
     }
 
     /// The settings, with what `file_vars` (an env file's NAME=value pairs) holds for

@@ -103,8 +103,12 @@ fn every_setting_is_read_when_given() {
         .set("CODEX_SANDBOX", "read-only")
         .set("CODEX_NETWORK", "on")
         .set("BATON_DEFAULT_DRIVER", "codex")
+        .set("BATON_TZ", "Europe/Berlin")
+        .set("BATON_CRON_GRACE_SECS", "3600")
         .set("BATON_LOG", "baton_bot=debug,info");
     let config = fx.load().unwrap();
+    assert_eq!(config.tz, chrono_tz::Tz::Europe__Berlin);
+    assert_eq!(config.cron_grace, Duration::from_secs(3600));
     assert_eq!(
         config.workdir,
         std::fs::canonicalize(fx.path("work")).unwrap()
@@ -399,6 +403,14 @@ fn choices_are_checked() {
         Fixture::new().set("BATON_DEFAULT_DRIVER", "gpt").error(),
         r#"BATON_DEFAULT_DRIVER: "gpt" is not claude or codex"#
     );
+    assert_eq!(
+        Fixture::new().set("BATON_TZ", "Mars/Olympus").error(),
+        r#"BATON_TZ: time zone "Mars/Olympus": not a known IANA time zone name (e.g. Europe/Berlin, UTC)"#
+    );
+    assert_eq!(
+        Fixture::new().set("BATON_CRON_GRACE_SECS", "a day").error(),
+        r#"BATON_CRON_GRACE_SECS: "a day" is not a whole number"#
+    );
 }
 
 #[test]
@@ -505,7 +517,7 @@ fn help_lists_every_setting_with_its_default() {
     let help = help();
     let command = Cli::command();
     let settings = setting_args();
-    assert_eq!(settings.len(), 19, "{settings:?}");
+    assert_eq!(settings.len(), 21, "{settings:?}");
     for arg in command.get_arguments().filter(|a| a.get_env().is_some()) {
         let env = arg.get_env().unwrap().to_str().unwrap();
         let meaning = arg

@@ -1,3 +1,6 @@
-//! Scheduled prompts: when they fire, and the task that fires them.
+//! Scheduled prompts: when they fire, how a silent one reports, and importing the
+//! original bot's jobs.
 
+pub mod import;
 pub mod schedule;
+pub mod silent;

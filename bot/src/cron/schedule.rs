@@ -1,4 +1,5 @@
-//! When a scheduled prompt fires: a 5-field cron expression in a time zone, or one moment.
+//! When a scheduled prompt fires: a 5-field cron expression in a time zone, a fixed
+//! interval, or one moment.
 
 use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -12,6 +13,12 @@ use serde::{Deserialize, Serialize};
 pub enum ScheduleSpec {
     /// Recurring: a 5-field cron expression read in the IANA time zone `tz`.
     Cron { expr: String, tz: String },
+    /// Recurring: every `every_ms` milliseconds, at `anchor` plus a whole number of
+    /// intervals, so a late fire never shifts the ones after it.
+    Every {
+        every_ms: u64,
+        anchor: DateTime<Utc>,
+    },
     /// One-shot.
     Once { at: DateTime<Utc> },
 }
@@ -25,6 +32,8 @@ pub enum ScheduleError {
     TimeZone(String),
     #[error("time {text:?}: {problem}")]
     At { text: String, problem: String },
+    #[error("interval {text:?}: is not a delay such as 45m, 2h or 1h30m (units s, m, h, d)")]
+    Interval { text: String },
 }
 
 /// A parsed, ready to evaluate schedule.
@@ -36,7 +45,14 @@ pub struct Schedule {
 
 #[derive(Debug, Clone)]
 enum Rule {
-    Cron { cron: Box<Cron>, tz: Tz },
+    Cron {
+        cron: Box<Cron>,
+        tz: Tz,
+    },
+    Every {
+        every: Duration,
+        anchor: DateTime<Utc>,
+    },
     Once(DateTime<Utc>),
 }
 
@@ -78,6 +94,29 @@ impl Schedule {
             return Err(cron_error("never fires".to_string()));
         }
         Ok(schedule)
+    }
+
+    /// A recurring schedule every `text` (`2h`, `1h30m`, `45m`; units s, m, h, d), first
+    /// firing one interval after `now`.
+    pub fn every(text: &str, now: DateTime<Utc>) -> Result<Schedule, ScheduleError> {
+        let every = parse_delay(text.trim()).ok_or_else(|| ScheduleError::Interval {
+            text: text.trim().to_string(),
+        })?;
+        Ok(Schedule::interval(every, now + every))
+    }
+
+    /// A recurring schedule every `every`, firing at `anchor` and whole intervals from it.
+    /// `every` must be positive.
+    pub fn interval(every: Duration, anchor: DateTime<Utc>) -> Schedule {
+        let every_ms = every.num_milliseconds().max(1);
+        let every = Duration::milliseconds(every_ms);
+        Schedule {
+            spec: ScheduleSpec::Every {
+                every_ms: every_ms as u64,
+                anchor,
+            },
+            rule: Rule::Every { every, anchor },
+        }
     }
 
     /// A one-shot schedule at `at`.
@@ -137,6 +176,15 @@ impl Schedule {
     pub fn from_spec(spec: &ScheduleSpec) -> Result<Schedule, ScheduleError> {
         match spec {
             ScheduleSpec::Cron { expr, tz } => Schedule::cron(expr, tz),
+            ScheduleSpec::Every { every_ms, anchor } => {
+                let every = i64::try_from(*every_ms)
+                    .ok()
+                    .filter(|ms| *ms > 0)
+                    .ok_or_else(|| ScheduleError::Interval {
+                        text: format!("{every_ms}ms"),
+                    })?;
+                Ok(Schedule::interval(Duration::milliseconds(every), *anchor))
+            }
             ScheduleSpec::Once { at } => Ok(Schedule::once(*at)),
         }
     }
@@ -146,7 +194,7 @@ impl Schedule {
     }
 
     pub fn is_recurring(&self) -> bool {
-        matches!(self.rule, Rule::Cron { .. })
+        !matches!(self.rule, Rule::Once(_))
     }
 
     /// The first fire strictly after `after`, or `None` when there is none (a one-shot
@@ -157,17 +205,53 @@ impl Schedule {
                 .find_next_occurrence(&after.with_timezone(tz), false)
                 .ok()
                 .map(|next| next.with_timezone(&Utc)),
+            Rule::Every { every, anchor } => {
+                if *anchor > after {
+                    return Some(*anchor);
+                }
+                let every_ms = every.num_milliseconds();
+                let behind = (after - *anchor).num_milliseconds();
+                let intervals = behind.checked_div(every_ms)?.checked_add(1)?;
+                anchor.checked_add_signed(Duration::try_milliseconds(
+                    intervals.checked_mul(every_ms)?,
+                )?)
+            }
             Rule::Once(at) => (*at > after).then_some(*at),
         }
     }
 
-    /// A short description for listings, e.g. `0 9 * * 1-5 (Europe/Berlin)`.
-    pub fn describe(&self) -> String {
+    /// A short description for listings, times in `tz`: e.g. `0 9 * * 1-5 (Europe/Berlin)`,
+    /// `every 2h`, `once at 2026-11-27 15:00 CET`.
+    pub fn describe(&self, tz: Tz) -> String {
         match &self.spec {
             ScheduleSpec::Cron { expr, tz } => format!("{expr} ({tz})"),
-            ScheduleSpec::Once { at } => format!("once at {}", at.format("%Y-%m-%d %H:%M UTC")),
+            ScheduleSpec::Every { every_ms, .. } => format!("every {}", format_delay(*every_ms)),
+            ScheduleSpec::Once { at } => format!("once at {}", local_time(*at, tz)),
         }
     }
+}
+
+/// `at` as the user reads it: `2026-11-27 15:00 CET`.
+pub fn local_time(at: DateTime<Utc>, tz: Tz) -> String {
+    at.with_timezone(&tz)
+        .format("%Y-%m-%d %H:%M %Z")
+        .to_string()
+}
+
+/// A duration as `/cron every` takes it: `1d2h`, `45m`, `90s`.
+pub fn format_delay(ms: u64) -> String {
+    let mut secs = ms / 1000;
+    if secs == 0 {
+        return format!("{ms}ms");
+    }
+    let mut out = String::new();
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if secs >= size {
+            out.push_str(&format!("{}{unit}", secs / size));
+            secs %= size;
+        }
+    }
+    out
 }
 
 /// Reads an IANA time zone name such as `Europe/Berlin` or `UTC`.

@@ -180,6 +180,8 @@ mod wire {
             errors: Vec<Value>,
             #[serde(default)]
             usage: Option<Usage>,
+            #[serde(default)]
+            total_cost_usd: Option<f64>,
         },
         #[serde(other)]
         Other,
@@ -359,8 +361,9 @@ impl AgentStream for ClaudeParser {
                 session_id,
                 errors,
                 usage,
+                total_cost_usd,
             } => {
-                out.extend(usage.map(Usage::event));
+                out.extend(usage.map(|usage| usage.event(total_cost_usd)));
                 if !is_error && let Some(id) = session_id {
                     self.session.see(id, out);
                 }

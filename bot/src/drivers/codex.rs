@@ -412,7 +412,7 @@ impl AgentStream for CodexParser {
             Line::ItemStarted { item } | Line::ItemUpdated { item } => self.start_tool(&item, out),
             Line::ItemCompleted { item } => self.complete(item, out),
             Line::TurnCompleted { usage } => {
-                out.extend(usage.map(Usage::event));
+                out.extend(usage.map(|usage| usage.event(None)));
                 self.end = Some(TurnEnd::Completed);
             }
             Line::TurnFailed { error } => {

@@ -45,12 +45,16 @@ pub struct Usage {
 }
 
 impl Usage {
-    pub fn event(self) -> AgentEvent {
+    /// The event for these counts and, where the CLI reports it, the cost in US dollars.
+    pub fn event(self, cost_usd: Option<f64>) -> AgentEvent {
         AgentEvent::Usage {
             input_tokens: self.input_tokens
                 + self.cache_creation_input_tokens
                 + self.cache_read_input_tokens,
             output_tokens: self.output_tokens,
+            cost_micro_usd: cost_usd
+                .filter(|usd| usd.is_finite() && *usd >= 0.0)
+                .map(|usd| (usd * 1_000_000.0).round() as u64),
         }
     }
 }

@@ -68,9 +68,13 @@ pub enum AgentEvent {
         ok: bool,
         detail: String,
     },
+    /// What the turn used. Claude's cost (`total_cost_usd`) adds up every turn of
+    /// its process so far; codex reports none.
     Usage {
         input_tokens: u64,
         output_tokens: u64,
+        /// Millionths of a US dollar.
+        cost_micro_usd: Option<u64>,
     },
     /// Something worth showing that does not end the run (codex reconnecting, an unreadable line).
     Notice {

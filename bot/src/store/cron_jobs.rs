@@ -15,6 +15,8 @@ pub struct NewCronJob {
     /// Run without posting the answer unless it has something to report.
     pub silent: bool,
     pub next_fire: Option<DateTime<Utc>>,
+    /// Where an imported job came from (e.g. `cron-jobs.json:ID`); one job per key.
+    pub import_key: Option<String>,
 }
 
 /// A stored job. Ids are never reused, so a job id and a fire time name one fire forever.
@@ -37,12 +39,14 @@ type CronRow = (
     Option<String>,
     Option<String>,
     Option<i64>,
+    Option<i64>,
     String,
     bool,
     Option<i64>,
 );
 
-const CRON_COLUMNS: &str = "id, chat_id, topic_id, kind, expr, tz, at, prompt, silent, next_fire";
+const CRON_COLUMNS: &str =
+    "id, chat_id, topic_id, kind, expr, tz, at, every_ms, prompt, silent, next_fire";
 
 fn read_row(row: &Row<'_>) -> rusqlite::Result<CronRow> {
     Ok((
@@ -56,26 +60,42 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<CronRow> {
         row.get(7)?,
         row.get(8)?,
         row.get(9)?,
+        row.get(10)?,
     ))
 }
 
 impl Store {
-    /// Queues storing `job`; answers with its id.
-    pub fn add_cron_job(&self, job: &NewCronJob) -> Pending<i64> {
-        let (kind, expr, tz, at) = match &job.schedule {
-            ScheduleSpec::Cron { expr, tz } => ("cron", Some(expr.clone()), Some(tz.clone()), None),
-            ScheduleSpec::Once { at } => ("once", None, None, Some(millis(*at))),
+    /// Queues storing `job`; answers with its id, or `None` when a job with its
+    /// `import_key` is already stored (nothing is then written).
+    pub fn add_cron_job(&self, job: &NewCronJob) -> Pending<Option<i64>> {
+        let (kind, expr, tz, at, every_ms) = match &job.schedule {
+            ScheduleSpec::Cron { expr, tz } => {
+                ("cron", Some(expr.clone()), Some(tz.clone()), None, None)
+            }
+            ScheduleSpec::Every { every_ms, anchor } => (
+                "every",
+                None,
+                None,
+                Some(millis(*anchor)),
+                Some(i64::try_from(*every_ms).unwrap_or(i64::MAX)),
+            ),
+            ScheduleSpec::Once { at } => ("once", None, None, Some(millis(*at)), None),
         };
         let (chat, topic) = (job.lane.chat, super::topic_column(job.lane));
-        let (prompt, silent, next_fire) =
-            (job.prompt.clone(), job.silent, job.next_fire.map(millis));
+        let (prompt, silent, next_fire, import_key) = (
+            job.prompt.clone(),
+            job.silent,
+            job.next_fire.map(millis),
+            job.import_key.clone(),
+        );
         self.write(move |conn| {
-            conn.execute(
-                "INSERT INTO cron_jobs (chat_id, topic_id, kind, expr, tz, at, prompt, silent, next_fire)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![chat, topic, kind, expr, tz, at, prompt, silent, next_fire],
+            let added = conn.execute(
+                "INSERT INTO cron_jobs (chat_id, topic_id, kind, expr, tz, at, every_ms, prompt, silent, next_fire, import_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (import_key) DO NOTHING",
+                params![chat, topic, kind, expr, tz, at, every_ms, prompt, silent, next_fire, import_key],
             )?;
-            Ok(conn.last_insert_rowid())
+            Ok((added == 1).then(|| conn.last_insert_rowid()))
         })
     }
 
@@ -175,11 +195,17 @@ impl Store {
     }
 
     fn cron_job_from_row(&self, row: CronRow) -> Result<CronJob, StoreError> {
-        let (id, chat, topic, kind, expr, tz, at, prompt, silent, next_fire) = row;
+        let (id, chat, topic, kind, expr, tz, at, every_ms, prompt, silent, next_fire) = row;
         let what = format!("cron job {id}");
-        let schedule = match (kind.as_str(), expr, tz, at) {
-            ("cron", Some(expr), Some(tz), None) => ScheduleSpec::Cron { expr, tz },
-            ("once", None, None, Some(at)) => ScheduleSpec::Once {
+        let schedule = match (kind.as_str(), expr, tz, at, every_ms) {
+            ("cron", Some(expr), Some(tz), None, None) => ScheduleSpec::Cron { expr, tz },
+            ("every", None, None, Some(anchor), Some(every_ms)) if every_ms > 0 => {
+                ScheduleSpec::Every {
+                    every_ms: every_ms as u64,
+                    anchor: self.time_from_column(&what, anchor)?,
+                }
+            }
+            ("once", None, None, Some(at), None) => ScheduleSpec::Once {
                 at: self.time_from_column(&what, at)?,
             },
             _ => return Err(self.unusable(format!("{what}: malformed schedule of kind {kind:?}"))),

@@ -1,4 +1,5 @@
-//! The state that survives restarts, in one SQLite file: sessions, inbox, journal, cron jobs.
+//! The state that survives restarts, in one SQLite file: sessions, inbox, journal, cron
+//! jobs, and what each run used.
 //!
 //! Writes never wait for the disk: each is queued to the store's one writer thread
 //! (`writer`), which applies them in order and commits them in groups; its answer comes as
@@ -12,6 +13,7 @@ mod cron_jobs;
 mod inbox;
 mod journal;
 mod pending;
+mod run_usage;
 mod schema;
 mod sessions;
 mod writer;
@@ -27,6 +29,7 @@ pub use cron_jobs::{CronJob, NewCronJob};
 pub use inbox::{REDELIVERY_WINDOW, RecordOutcome};
 pub use journal::JournalRow;
 pub use pending::Pending;
+pub use run_usage::{RunUsage, UsageTotals};
 pub use sessions::{PREVIEW_CHARS, SessionRecord};
 pub use writer::COMMIT_DELAY;
 

@@ -8,7 +8,7 @@ use super::StoreError;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`. Append only: never edit one
 /// that has shipped.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // Lane columns: chat id, and topic id with 0 for "no topic".
     "
     CREATE TABLE agent_sessions (
@@ -63,6 +63,53 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX cron_jobs_lane ON cron_jobs (chat_id, topic_id);
     CREATE INDEX cron_jobs_due ON cron_jobs (next_fire) WHERE next_fire IS NOT NULL;
+    ",
+    // Interval jobs (`at` is their anchor), and where an imported job came from, so an
+    // import run twice adds nothing. SQLite cannot change a CHECK, so the table is rebuilt;
+    // its AUTOINCREMENT counter moves over so a deleted job's id is still never reused.
+    "
+    CREATE TABLE cron_jobs_v2 (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        chat_id    INTEGER NOT NULL,
+        topic_id   INTEGER NOT NULL,
+        kind       TEXT NOT NULL CHECK (kind IN ('cron', 'once', 'every')),
+        expr       TEXT,
+        tz         TEXT,
+        at         INTEGER,
+        every_ms   INTEGER,
+        prompt     TEXT NOT NULL,
+        silent     INTEGER NOT NULL,
+        next_fire  INTEGER,
+        import_key TEXT UNIQUE,
+        CHECK ((kind = 'cron' AND expr IS NOT NULL AND tz IS NOT NULL AND at IS NULL AND every_ms IS NULL)
+            OR (kind = 'once' AND at IS NOT NULL AND expr IS NULL AND tz IS NULL AND every_ms IS NULL)
+            OR (kind = 'every' AND at IS NOT NULL AND every_ms > 0 AND expr IS NULL AND tz IS NULL))
+    );
+    INSERT INTO cron_jobs_v2 (id, chat_id, topic_id, kind, expr, tz, at, prompt, silent, next_fire)
+        SELECT id, chat_id, topic_id, kind, expr, tz, at, prompt, silent, next_fire FROM cron_jobs;
+    DELETE FROM sqlite_sequence WHERE name = 'cron_jobs_v2';
+    INSERT INTO sqlite_sequence (name, seq)
+        SELECT 'cron_jobs_v2', seq FROM sqlite_sequence WHERE name = 'cron_jobs';
+    DROP TABLE cron_jobs;
+    ALTER TABLE cron_jobs_v2 RENAME TO cron_jobs;
+    CREATE INDEX cron_jobs_lane ON cron_jobs (chat_id, topic_id);
+    CREATE INDEX cron_jobs_due ON cron_jobs (next_fire) WHERE next_fire IS NOT NULL;
+    ",
+    // What each run used: tokens, and cost where the CLI reports it.
+    "
+    CREATE TABLE run_usage (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        chat_id       INTEGER NOT NULL,
+        topic_id      INTEGER NOT NULL,
+        driver        TEXT NOT NULL,
+        outcome       TEXT NOT NULL,
+        input_tokens  INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cost_usd      REAL,
+        ended_at      INTEGER NOT NULL
+    );
+    CREATE INDEX run_usage_lane ON run_usage (chat_id, topic_id, ended_at);
+    CREATE INDEX run_usage_ended ON run_usage (ended_at);
     ",
 ];
 

@@ -570,6 +570,7 @@ fn cron_jobs_round_trip_and_ids_are_never_reused() {
         prompt: "summarise the news".into(),
         silent: true,
         next_fire: Some(at(100)),
+        import_key: None,
     };
     let once = NewCronJob {
         lane: TOPIC,
@@ -577,9 +578,10 @@ fn cron_jobs_round_trip_and_ids_are_never_reused() {
         prompt: "remind me".into(),
         silent: false,
         next_fire: Some(at(200)),
+        import_key: None,
     };
-    let daily_id = store.add_cron_job(&daily).wait().unwrap();
-    let once_id = store.add_cron_job(&once).wait().unwrap();
+    let daily_id = store.add_cron_job(&daily).wait().unwrap().unwrap();
+    let once_id = store.add_cron_job(&once).wait().unwrap().unwrap();
     let store = reopen(&dir, store);
 
     let jobs = store.cron_jobs().unwrap();
@@ -612,8 +614,64 @@ fn cron_jobs_round_trip_and_ids_are_never_reused() {
     assert!(!store.remove_cron_job(once_id).wait().unwrap());
     assert!(!store.set_next_fire(once_id, Some(at(1))).wait().unwrap());
     assert_eq!(store.cron_job(once_id).unwrap(), None);
-    let again = store.add_cron_job(&once).wait().unwrap();
+    let again = store.add_cron_job(&once).wait().unwrap().unwrap();
     assert!(again > once_id, "id {again} reused");
+}
+
+#[test]
+fn interval_jobs_round_trip_and_an_import_key_is_stored_once() {
+    let (dir, store) = temp_store();
+    let every = NewCronJob {
+        lane: CHAT,
+        schedule: ScheduleSpec::Every {
+            every_ms: 7_200_000,
+            anchor: at(50),
+        },
+        prompt: "check the queue".into(),
+        silent: false,
+        next_fire: Some(at(50)),
+        import_key: Some("cron-jobs.json:abc".into()),
+    };
+    let id = store.add_cron_job(&every).wait().unwrap().unwrap();
+    assert_eq!(store.add_cron_job(&every).wait().unwrap(), None);
+    let store = reopen(&dir, store);
+    let jobs = store.cron_jobs().unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!((jobs[0].id, &jobs[0].schedule), (id, &every.schedule));
+}
+
+#[test]
+fn migrating_cron_jobs_keeps_them_and_never_reuses_a_deleted_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(DATABASE_FILE_NAME);
+    {
+        // A database as the first schema version left it.
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        let tx = conn.transaction().unwrap();
+        tx.execute_batch(schema::MIGRATIONS[0]).unwrap();
+        tx.execute_batch(
+            "PRAGMA user_version = 1;
+             INSERT INTO cron_jobs (chat_id, topic_id, kind, expr, tz, at, prompt, silent, next_fire)
+                 VALUES (1, 0, 'cron', '0 9 * * *', 'UTC', NULL, 'kept', 0, 5000),
+                        (1, 0, 'once', NULL, NULL, 9000, 'deleted', 1, 9000);
+             DELETE FROM cron_jobs WHERE prompt = 'deleted';",
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    let store = Store::open_in(dir.path()).unwrap();
+    let jobs = store.cron_jobs().unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!((jobs[0].id, jobs[0].prompt.as_str()), (1, "kept"));
+    let job = NewCronJob {
+        lane: CHAT,
+        schedule: ScheduleSpec::Once { at: at(1) },
+        prompt: "new".into(),
+        silent: false,
+        next_fire: None,
+        import_key: None,
+    };
+    assert_eq!(store.add_cron_job(&job).wait().unwrap(), Some(3));
 }
 
 #[test]
@@ -626,10 +684,19 @@ fn due_jobs_and_the_earliest_fire_follow_next_fire() {
         prompt: "p".into(),
         silent: false,
         next_fire,
+        import_key: None,
     };
-    let late = store.add_cron_job(&job(Some(at(300)))).wait().unwrap();
-    let early = store.add_cron_job(&job(Some(at(100)))).wait().unwrap();
-    let never = store.add_cron_job(&job(None)).wait().unwrap();
+    let late = store
+        .add_cron_job(&job(Some(at(300))))
+        .wait()
+        .unwrap()
+        .unwrap();
+    let early = store
+        .add_cron_job(&job(Some(at(100))))
+        .wait()
+        .unwrap()
+        .unwrap();
+    let never = store.add_cron_job(&job(None)).wait().unwrap().unwrap();
     assert_eq!(store.earliest_next_fire().unwrap(), Some(at(100)));
     let ids = |jobs: Vec<CronJob>| jobs.iter().map(|j| j.id).collect::<Vec<_>>();
     assert_eq!(ids(store.due_cron_jobs(at(99)).unwrap()), Vec::<i64>::new());
@@ -663,4 +730,46 @@ fn replace_journal_swaps_the_whole_journal_and_survives_reopening() {
         .map(|e| e.event)
         .collect();
     assert_eq!(events, [json!({"checkpoint": true}), json!({"n": 4})]);
+}
+
+// ---- run usage ----
+
+#[test]
+fn run_usage_sums_per_lane_and_since_a_time() {
+    let (dir, store) = temp_store();
+    let run = |lane, outcome: &str, input, output, cost, ended| RunUsage {
+        lane,
+        driver: "claude".into(),
+        outcome: outcome.into(),
+        input_tokens: input,
+        output_tokens: output,
+        cost_usd: cost,
+        ended_at: at(ended),
+    };
+    store.record_run_usage(&run(CHAT, "completed", 100, 10, Some(0.5), 0));
+    store.record_run_usage(&run(CHAT, "failed", 20, 2, None, 100));
+    store
+        .record_run_usage(&run(TOPIC, "completed", 7, 3, Some(0.25), 200))
+        .wait()
+        .unwrap();
+    let store = reopen(&dir, store);
+    let all = store.usage_since(None, at(0)).unwrap();
+    assert_eq!(
+        (
+            all.runs,
+            all.input_tokens,
+            all.output_tokens,
+            all.uncosted_runs
+        ),
+        (3, 127, 15, 1)
+    );
+    assert!((all.cost_usd - 0.75).abs() < 1e-9, "{}", all.cost_usd);
+    assert_eq!(all.outcomes.get("completed"), Some(&2));
+    let chat = store.usage_since(Some(CHAT), at(50)).unwrap();
+    assert_eq!((chat.runs, chat.input_tokens), (1, 20));
+    assert_eq!(chat.outcomes.get("failed"), Some(&1));
+    assert_eq!(
+        store.usage_since(Some(TOPIC), at(201)).unwrap(),
+        UsageTotals::default()
+    );
 }

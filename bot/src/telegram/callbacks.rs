@@ -86,6 +86,10 @@ pub enum CallbackAction {
     StopRun { run: u64 },
     /// Run the lane's last item again.
     Retry,
+    /// Cancel this scheduled job of the lane.
+    CronCancel { job: i64 },
+    /// Send what this run changed in the working directory, as a patch.
+    Diff { run: u64 },
     /// Close the menu without changing anything.
     Dismiss,
 }
@@ -115,6 +119,8 @@ impl CallbackAction {
             }
             CallbackAction::StopRun { run } => format!("s:{run}"),
             CallbackAction::Retry => "rt".to_owned(),
+            CallbackAction::CronCancel { job } => format!("cc:{job}"),
+            CallbackAction::Diff { run } => format!("df:{run}"),
             CallbackAction::Dismiss => "x".to_owned(),
         };
         debug_assert!(data.len() <= MAX_CALLBACK_BYTES, "{data}");
@@ -165,6 +171,12 @@ impl CallbackAction {
                 .map(|run| CallbackAction::StopRun { run })
                 .ok_or_else(bad),
             "rt" => no_value(CallbackAction::Retry),
+            "cc" => parse_number(value)
+                .map(|job| CallbackAction::CronCancel { job })
+                .ok_or_else(bad),
+            "df" => parse_number(value)
+                .map(|run| CallbackAction::Diff { run })
+                .ok_or_else(bad),
             "x" => no_value(CallbackAction::Dismiss),
             other => Err(CallbackError::UnknownKind(other.to_owned())),
         }
@@ -220,6 +232,8 @@ mod tests {
                 .prop_map(|(session, wanted)| CallbackAction::Recap { session, wanted }),
             any::<u64>().prop_map(|run| CallbackAction::StopRun { run }),
             Just(CallbackAction::Retry),
+            (0..i64::MAX).prop_map(|job| CallbackAction::CronCancel { job }),
+            any::<u64>().prop_map(|run| CallbackAction::Diff { run }),
             Just(CallbackAction::Dismiss),
         ]
     }

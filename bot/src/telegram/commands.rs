@@ -31,11 +31,14 @@ pub enum Command {
     /// The argument is optional: `claude` or `codex`; empty shows a menu.
     #[command(description = "switch between claude and codex")]
     Switch(String),
-    /// `add MIN HOUR DOM MON DOW prompt`, `at WHEN prompt`, `rm ID`, or empty to list.
+    /// `[silent] every|in|at WHEN prompt`, `[silent] add MIN HOUR DOM MON DOW prompt`,
+    /// `rm ID`, or empty to list.
     #[command(
-        description = "scheduled prompts: /cron add 0 9 * * 1-5 prompt, /cron at 15:00 prompt, /cron rm ID"
+        description = "scheduled prompts: /cron every 2h prompt, /cron in 20m prompt, /cron at 15:00 prompt, /cron add 0 9 * * 1-5 prompt"
     )]
     Cron(String),
+    #[command(description = "tokens and cost: this chat and all chats, today, this week, in total")]
+    Usage,
 }
 
 #[cfg(test)]
@@ -69,7 +72,7 @@ mod tests {
             names,
             [
                 "/start", "/help", "/new", "/stop", "/status", "/debug", "/retry", "/resume",
-                "/model", "/switch", "/cron"
+                "/model", "/switch", "/cron", "/usage"
             ]
         );
         assert!(commands.iter().all(|c| !c.description.is_empty()));

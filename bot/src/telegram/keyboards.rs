@@ -121,6 +121,25 @@ pub fn retry_keyboard() -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::new([[button("↻ Retry", &CallbackAction::Retry)]])
 }
 
+/// One Cancel button per listed job, labelled with its id.
+pub fn cron_keyboard(jobs: &[i64]) -> InlineKeyboardMarkup {
+    let buttons: Vec<InlineKeyboardButton> = jobs
+        .iter()
+        .map(|job| {
+            button(
+                format!("✖ Cancel {job}"),
+                &CallbackAction::CronCancel { job: *job },
+            )
+        })
+        .collect();
+    InlineKeyboardMarkup::new(buttons.chunks(2).map(<[_]>::to_vec).collect::<Vec<_>>())
+}
+
+/// The Diff button under a run's change summary.
+pub fn diff_keyboard(run: u64) -> InlineKeyboardMarkup {
+    InlineKeyboardMarkup::new([[button("Diff", &CallbackAction::Diff { run })]])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -194,11 +194,59 @@ fn describe_names_expression_and_zone() {
     assert_eq!(
         Schedule::cron("0 9 * * 1-5", "Europe/Berlin")
             .unwrap()
-            .describe(),
+            .describe(Tz::UTC),
         "0 9 * * 1-5 (Europe/Berlin)"
     );
     assert_eq!(
-        Schedule::once(utc("2026-12-01T08:05:00Z")).describe(),
+        Schedule::once(utc("2026-12-01T08:05:00Z")).describe(Tz::UTC),
         "once at 2026-12-01 08:05 UTC"
+    );
+    assert_eq!(
+        Schedule::once(utc("2026-12-01T08:05:00Z")).describe(Tz::Europe__Berlin),
+        "once at 2026-12-01 09:05 CET"
+    );
+    let now = utc("2026-12-01T08:00:00Z");
+    assert_eq!(
+        Schedule::every("1h30m", now).unwrap().describe(Tz::UTC),
+        "every 1h30m"
+    );
+}
+
+#[test]
+fn interval_fires_on_whole_intervals_from_its_anchor() {
+    let now = utc("2026-12-01T08:00:00Z");
+    let schedule = Schedule::every("2h", now).unwrap();
+    assert!(schedule.is_recurring());
+    assert_eq!(schedule.next_after(now), Some(utc("2026-12-01T10:00:00Z")));
+    // A fire taken late (the bot was down, or a run was long) keeps the grid: the next one
+    // is the first whole interval after, never "late + 2h", and missed ones are not owed.
+    assert_eq!(
+        schedule.next_after(utc("2026-12-01T10:00:00Z")),
+        Some(utc("2026-12-01T12:00:00Z"))
+    );
+    assert_eq!(
+        schedule.next_after(utc("2026-12-01T17:59:00Z")),
+        Some(utc("2026-12-01T18:00:00Z"))
+    );
+    let stored = Schedule::from_spec(schedule.spec()).unwrap();
+    assert_eq!(
+        stored.next_after(utc("2026-12-01T11:00:00Z")),
+        Some(utc("2026-12-01T12:00:00Z"))
+    );
+    for bad in ["", "2x", "0m", "h"] {
+        assert!(
+            matches!(
+                Schedule::every(bad, now),
+                Err(ScheduleError::Interval { .. })
+            ),
+            "{bad:?}"
+        );
+    }
+    assert!(
+        Schedule::from_spec(&ScheduleSpec::Every {
+            every_ms: 0,
+            anchor: now
+        })
+        .is_err()
     );
 }
