@@ -25,6 +25,8 @@ mod shutdown;
 mod usage;
 
 #[cfg(test)]
+mod cron_tests;
+#[cfg(test)]
 mod handler_tests;
 
 use std::path::PathBuf;
