@@ -71,6 +71,17 @@ pub enum Failure {
     BadRequest(String),
 }
 
+/// A document the bot sent (sendDocument).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentDocument {
+    pub id: i32,
+    pub chat: i64,
+    pub thread: Option<i32>,
+    pub file_name: String,
+    /// The file's bytes, as text (lossy).
+    pub text: String,
+}
+
 /// Everything the fake knows; tests read it through [`FakeTelegram::wait_for`] and friends.
 #[derive(Debug, Default)]
 pub struct Store {
@@ -81,6 +92,7 @@ pub struct Store {
     pub updates: VecDeque<Value>,
     pub commands: Option<Value>,
     pub answered_callbacks: Vec<String>,
+    pub documents: Vec<SentDocument>,
     /// getUpdates requests being held open right now.
     pub polls_waiting: usize,
     /// The message id of each user message, by its update id.
@@ -511,9 +523,14 @@ async fn read_params(request: Request) -> Result<Value, String> {
         while let Some(field) = multipart.next_field().await.map_err(|e| e.to_string())? {
             let name = field.name().unwrap_or("").to_owned();
             let is_file = field.file_name().is_some();
+            let file_name = field.file_name().map(str::to_owned);
             let bytes = field.bytes().await.map_err(|e| e.to_string())?;
             let value = if is_file {
-                json!({ "file_bytes": bytes.len() })
+                json!({
+                    "file_bytes": bytes.len(),
+                    "file_name": file_name,
+                    "file_text": String::from_utf8_lossy(&bytes),
+                })
             } else {
                 Value::String(String::from_utf8_lossy(&bytes).into_owned())
             };
@@ -642,6 +659,39 @@ fn perform(store: &mut Store, method: &str, params: &Value) -> Answer {
             };
             let json = stored_json(&message);
             store.chats.entry(chat).or_default().push(message);
+            Ok(json)
+        }
+        "senddocument" => {
+            let chat = required_int(params, "chat_id")?;
+            // A file comes as its own multipart field, named in `document` as attach://NAME.
+            let document = match params.get("document") {
+                Some(Value::String(name)) => name
+                    .strip_prefix("attach://")
+                    .and_then(|name| params.get(name)),
+                other => other,
+            };
+            let document = document
+                .filter(|d| d.get("file_bytes").is_some())
+                .ok_or_else(|| bad_request("Bad Request: there is no document in the request"))?;
+            let file_name = str_param(document, "file_name")
+                .unwrap_or("document")
+                .to_owned();
+            let text = str_param(document, "file_text").unwrap_or("").to_owned();
+            let size = document["file_bytes"].as_u64().unwrap_or(0);
+            let id = store.next_message_id(chat);
+            let thread = int_param(params, "message_thread_id").map(|t| t as i32);
+            let mut json = message_json(chat, id, bot_user(), thread);
+            json["document"] = json!({
+                "file_id": format!("doc{id}"), "file_unique_id": format!("udoc{id}"),
+                "file_name": file_name, "mime_type": "application/octet-stream", "file_size": size
+            });
+            store.documents.push(SentDocument {
+                id,
+                chat,
+                thread,
+                file_name,
+                text,
+            });
             Ok(json)
         }
         "editmessagetext" => {
