@@ -1,7 +1,8 @@
 //! What a run changed in its working directory, when that is a git repository.
 //!
-//! At the run's start the working tree (untracked files included, ignored ones
-//! not) is written as a tree object through a temporary index, so the user's
+//! At the run's start the working directory (untracked files included, ignored
+//! ones not; when it is a subdirectory of its repository, only that subtree is
+//! read) is written as a tree object through a temporary index, so the user's
 //! index and working tree are never touched; at its end the same is done again
 //! and the two trees are compared. Only that run's changes show, whatever was
 //! uncommitted before it. Uses the `git` CLI; without it, or outside a
@@ -16,7 +17,7 @@ use tracing::debug;
 /// The state of a working tree at one moment.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
-    root: PathBuf,
+    dir: PathBuf,
     tree: String,
 }
 
@@ -41,14 +42,11 @@ impl Changes {
     }
 }
 
-/// The working tree containing `dir` as it is now; `None` outside a git repository
-/// or when git is unavailable.
+/// `dir` as it is now; `None` outside a git repository or when git is unavailable.
 pub async fn snapshot(dir: &Path) -> Option<Snapshot> {
-    let root = git(dir, &["rev-parse", "--show-toplevel"], None)
-        .await
-        .map(|out| PathBuf::from(out.trim()))?;
-    let index = git(&root, &["rev-parse", "--git-path", "index"], None).await?;
-    let index = root.join(index.trim());
+    // Relative to `dir`, as git prints it.
+    let index = git(dir, &["rev-parse", "--git-path", "index"], None).await?;
+    let index = dir.join(index.trim());
     let scratch = ScratchIndex::new();
     let temp_index = scratch.0.clone();
     // Starting from a copy of the real index lets git skip every file whose
@@ -56,10 +54,11 @@ pub async fn snapshot(dir: &Path) -> Option<Snapshot> {
     if tokio::fs::copy(&index, &temp_index).await.is_err() {
         debug!(index = %index.display(), "diff: no index to start from");
     }
-    git(&root, &["add", "-A", "--", "."], Some(&temp_index)).await?;
-    let tree = git(&root, &["write-tree"], Some(&temp_index)).await?;
+    // Only `dir`'s subtree is read again; the rest of the tree is the index's.
+    git(dir, &["add", "-A", "--", "."], Some(&temp_index)).await?;
+    let tree = git(dir, &["write-tree"], Some(&temp_index)).await?;
     Some(Snapshot {
-        root,
+        dir: dir.to_path_buf(),
         tree: tree.trim().to_owned(),
     })
 }
@@ -84,19 +83,19 @@ impl Drop for ScratchIndex {
 
 /// What changed since `before`; `None` when nothing did (or git failed).
 pub async fn changes_since(before: &Snapshot) -> Option<Changes> {
-    let after = snapshot(&before.root).await?;
+    let after = snapshot(&before.dir).await?;
     if after.tree == before.tree {
         return None;
     }
     let range = [before.tree.as_str(), after.tree.as_str()];
     let numstat = git(
-        &before.root,
+        &before.dir,
         &["diff", "--no-ext-diff", "--numstat", range[0], range[1]],
         None,
     )
     .await?;
     let patch = git(
-        &before.root,
+        &before.dir,
         &["diff", "--no-ext-diff", "--no-color", range[0], range[1]],
         None,
     )
@@ -202,6 +201,24 @@ mod tests {
         let status = String::from_utf8(status.stdout).unwrap();
         assert!(status.contains("?? new.txt"), "{status}");
         assert!(status.contains(" M a.txt"), "{status}");
+    }
+
+    #[tokio::test]
+    async fn a_subdirectory_sees_only_its_own_subtree() {
+        let dir = repo();
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        let before = snapshot(&sub).await.unwrap();
+        std::fs::write(dir.path().join("a.txt"), "changed outside\n").unwrap();
+        assert_eq!(changes_since(&before).await, None);
+        std::fs::write(sub.join("b.txt"), "inside\n").unwrap();
+        let changes = changes_since(&before).await.unwrap();
+        assert_eq!(changes.summary(), "1 file changed, +1 −0");
+        assert!(
+            changes.patch.contains("+++ b/sub/b.txt"),
+            "{}",
+            changes.patch
+        );
     }
 
     #[tokio::test]

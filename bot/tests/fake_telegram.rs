@@ -298,7 +298,38 @@ async fn fake_callbacks_files_and_commands() {
     assert_eq!(store.answered_callbacks.len(), 1);
     assert_eq!(
         store.commands.as_ref().unwrap().as_array().unwrap().len(),
-        11
+        12
+    );
+}
+
+#[tokio::test]
+async fn fake_takes_documents_as_multipart_attachments() {
+    use teloxide::types::InputFile;
+    let fake = FakeTelegram::start().await;
+    let bot = fake.bot();
+    let sent = bot
+        .send_document(
+            ChatId(42),
+            InputFile::memory(b"+added line\n".to_vec()).file_name("run-3.patch"),
+        )
+        .await
+        .unwrap();
+    let document = sent.document().expect("the answer is a document message");
+    assert_eq!(document.file_name.as_deref(), Some("run-3.patch"));
+    let store = fake.store();
+    assert_eq!(store.documents.len(), 1);
+    assert_eq!(store.documents[0].text, "+added line\n");
+    assert_eq!(store.documents[0].chat, 42);
+    drop(store);
+    let refused = bot
+        .send_document(
+            ChatId(42),
+            InputFile::file_id(teloxide::types::FileId("not-a-file".into())),
+        )
+        .await;
+    assert!(
+        refused.is_err(),
+        "a document the fake cannot see is refused"
     );
 }
 
