@@ -316,11 +316,10 @@ async fn fake_takes_documents_as_multipart_attachments() {
         .unwrap();
     let document = sent.document().expect("the answer is a document message");
     assert_eq!(document.file_name.as_deref(), Some("run-3.patch"));
-    let store = fake.store();
-    assert_eq!(store.documents.len(), 1);
-    assert_eq!(store.documents[0].text, "+added line\n");
-    assert_eq!(store.documents[0].chat, 42);
-    drop(store);
+    let documents = fake.store().documents.clone();
+    assert_eq!(documents.len(), 1);
+    assert_eq!(documents[0].text, "+added line\n");
+    assert_eq!(documents[0].chat, 42);
     let refused = bot
         .send_document(
             ChatId(42),
