@@ -16,6 +16,8 @@ use crate::workspace_diff::{self, Changes, Snapshot};
 
 /// Patches kept for Diff buttons; an older button says its diff is gone.
 const KEPT: usize = 32;
+/// A longer patch is cut here (on a line boundary) before it is kept and sent.
+const MAX_PATCH_BYTES: usize = 4 * 1024 * 1024;
 /// A patch this short is shown inline too.
 const INLINE_LINES: usize = 12;
 const INLINE_CHARS: usize = 1_500;
@@ -56,6 +58,25 @@ pub fn summary_html(changes: &Changes) -> String {
     out
 }
 
+/// `patch`, cut to [`MAX_PATCH_BYTES`] with a last line saying so.
+fn capped(patch: &str) -> std::borrow::Cow<'_, str> {
+    if patch.len() <= MAX_PATCH_BYTES {
+        return patch.into();
+    }
+    let mut end = MAX_PATCH_BYTES;
+    while !patch.is_char_boundary(end) {
+        end -= 1;
+    }
+    let end = patch[..end].rfind('\n').map_or(end, |at| at + 1);
+    format!(
+        "{}… cut at {} of {} bytes; git diff on the machine shows all of it\n",
+        &patch[..end],
+        end,
+        patch.len()
+    )
+    .into()
+}
+
 impl App {
     /// After a run: if its working tree changed since `before`, the summary and
     /// a Diff button go to the lane.
@@ -68,7 +89,7 @@ impl App {
         let Some(changes) = workspace_diff::changes_since(&before).await else {
             return;
         };
-        self.diffs.keep(run, lane, &changes.patch);
+        self.diffs.keep(run, lane, &capped(&changes.patch));
         self.perform(vec![Effect::Menu {
             to: To::lane(lane),
             html: summary_html(&changes),
@@ -116,6 +137,21 @@ mod tests {
             topic: None,
         };
         assert_eq!(board.patch(RunId(5), other), None, "another chat's diff");
+    }
+
+    #[test]
+    fn a_huge_patch_is_cut_on_a_line_and_says_so() {
+        let line = "+0123456789\n";
+        let patch = line.repeat(MAX_PATCH_BYTES / line.len() + 10);
+        let cut = capped(&patch);
+        assert!(cut.len() < patch.len());
+        let (kept, note) = cut.rsplit_once("…").unwrap();
+        assert!(kept.ends_with('\n') && kept.len() <= MAX_PATCH_BYTES);
+        assert!(
+            note.contains(&format!("of {} bytes", patch.len())),
+            "{note}"
+        );
+        assert_eq!(capped("+short\n"), "+short\n");
     }
 
     #[test]

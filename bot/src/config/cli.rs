@@ -360,6 +360,12 @@ fn usage(error: clap::Error) -> ConfigError {
                 None => format!("{arg}: a value is required"),
             }
         }
+        (ErrorKind::MissingRequiredArgument, _) => match error.get(ContextKind::InvalidArg) {
+            Some(ContextValue::Strings(args)) if !args.is_empty() => {
+                format!("{} is required (try --help)", args.join(", "))
+            }
+            _ => first_line(&error),
+        },
         (ErrorKind::ArgumentConflict, Some(arg)) => match context(ContextKind::PriorArg) {
             Some(prior) => format!("{arg} cannot be used with {prior}"),
             None => first_line(&error),

@@ -606,6 +606,16 @@ fn command_line_is_parsed() {
         r#"unknown argument "--verbose" (try --help)"#
     );
     assert_eq!(usage(&["fly"]), r#"unknown command "fly" (try --help)"#);
+    assert_eq!(
+        env_file(&["--no-env-file", "import-cron", "cron-jobs.json"]),
+        Ok((
+            EnvFile::Disabled,
+            Action::ImportCron {
+                file: "cron-jobs.json".into()
+            }
+        ))
+    );
+    assert_eq!(usage(&["import-cron"]), "<FILE> is required (try --help)");
     assert!(
         usage(&["--env-file=x", "--no-env-file"]).contains("cannot be used with"),
         "conflict"
