@@ -84,6 +84,11 @@ impl Drop for ScratchIndex {
 /// What changed since `before`; `None` when nothing did (or git failed).
 pub async fn changes_since(before: &Snapshot) -> Option<Changes> {
     let after = snapshot(&before.dir).await?;
+    changes_between(before, &after).await
+}
+
+/// What changed from `before` to `after`; `None` when nothing did (or git failed).
+pub async fn changes_between(before: &Snapshot, after: &Snapshot) -> Option<Changes> {
     if after.tree == before.tree {
         return None;
     }

@@ -5,7 +5,6 @@ mod support;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use support::bot::{Bot, Start, USER, button_labels};
 use support::fake_anthropic::Reply;
@@ -92,6 +91,8 @@ async fn a_run_that_edits_a_file_ends_with_its_diff_and_one_that_changes_nothing
             Reply::bash("printf 'hello from the run\\n' > notes.txt"),
             Reply::text(&["Wrote notes.txt."]),
             Reply::text(&["Nothing to change."]),
+            Reply::bash("printf 'second\\n' > notes.txt"),
+            Reply::text(&["Wrote more."]),
         ],
         &[],
     )
@@ -128,19 +129,17 @@ async fn a_run_that_edits_a_file_ends_with_its_diff_and_one_that_changes_nothing
     assert!(!document.text.contains("README"), "{document:?}");
 
     bot.ask(CHAT, "look only", "Nothing to change.").await;
-    // The summary would come right after the answer; give it the time it takes.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let summaries = bot
-        .texts(CHAT)
-        .iter()
-        .filter(|t| t.contains("changed, +"))
-        .count();
-    assert_eq!(
-        summaries,
-        1,
-        "no summary without changes: {:#?}",
-        bot.texts(CHAT)
-    );
+    // A run that changes nothing gets no summary: the next run's summary is the
+    // next one shown (a summary follows its own answer, long before the next
+    // run's CLI has even started).
+    bot.ask(CHAT, "write more", "Wrote more.").await;
+    bot.wait_shown(CHAT, "the third run's summary", "1 file changed, +1 −1")
+        .await;
+    let texts = bot.texts(CHAT);
+    let summaries: Vec<&String> = texts.iter().filter(|t| t.contains("changed, +")).collect();
+    assert_eq!(summaries.len(), 2, "{texts:#?}");
+    bot.assert_shown_in_order(CHAT, "Nothing to change.", "Wrote more.");
+    bot.assert_shown_in_order(CHAT, "Wrote more.", "+1 −1");
     bot.shut_down().await;
 }
 

@@ -78,15 +78,15 @@ fn capped(patch: &str) -> std::borrow::Cow<'_, str> {
 }
 
 impl App {
-    /// After a run: if its working tree changed since `before`, the summary and
-    /// a Diff button go to the lane.
+    /// After a run: if its working tree changed from `before` to `after`, the
+    /// summary and a Diff button go to the lane.
     pub(super) async fn report_changes(
         self: &Arc<Self>,
         lane: LaneKey,
         run: RunId,
-        before: Snapshot,
+        (before, after): (Snapshot, Snapshot),
     ) {
-        let Some(changes) = workspace_diff::changes_since(&before).await else {
+        let Some(changes) = workspace_diff::changes_between(&before, &after).await else {
             return;
         };
         self.diffs.keep(run, lane, &capped(&changes.patch));

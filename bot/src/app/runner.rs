@@ -44,6 +44,10 @@ struct Shown {
     /// `None` for a silent cron job, which streams nothing.
     answer: Option<AnswerStream>,
     tally: RunTally,
+    /// The working tree at the run's start, when it is a git repository.
+    before: Option<workspace_diff::Snapshot>,
+    /// The working tree at the start and at the end, once the agent is done.
+    snapshots: Option<(workspace_diff::Snapshot, workspace_diff::Snapshot)>,
 }
 
 impl Shown {
@@ -73,8 +77,6 @@ impl App {
         let lane = ticket.lane();
         info!(item = %ticket.item.id, "run: admitted");
         let silent = matches!(ticket.item.origin, Origin::Cron { silent: true, .. });
-        // Before the agent spawns, so only this run's changes show.
-        let before = workspace_diff::snapshot(&self.agents.workdir).await;
         let buttons = RunButtons::new(self.outbox.bot.clone(), ticket.run);
         let mut shown = Shown {
             answer: (!silent).then(|| {
@@ -86,6 +88,9 @@ impl App {
                 )
             }),
             tally: RunTally::default(),
+            // Before the agent spawns, so only this run's changes show.
+            before: workspace_diff::snapshot(&self.agents.workdir).await,
+            snapshots: None,
         };
         shown.apply(AgentEvent::Notice {
             message: format!("▶️ {}", ticket.item.preview(80)),
@@ -99,6 +104,7 @@ impl App {
             )
         });
         let (over, agent_view) = self.execute(&ticket, &mut shown, typing).await;
+        let snapshots = shown.snapshots.take();
         let mut preempted = false;
         match over.report {
             Ok(report) => {
@@ -131,8 +137,8 @@ impl App {
                 let html = silent::result(job, &view, started.elapsed());
                 self.reply(To::lane(lane), Reply::Html(html));
             }
-            if let Some(before) = before {
-                self.report_changes(lane, ticket.run, before).await;
+            if let Some(snapshots) = snapshots {
+                self.report_changes(lane, ticket.run, snapshots).await;
             }
             return;
         };
@@ -149,8 +155,8 @@ impl App {
         if completed && started.elapsed() >= self.agents.notify_after {
             self.renotify(lane, delivery.messages, texts).await;
         }
-        if let Some(before) = before {
-            self.report_changes(lane, ticket.run, before).await;
+        if let Some(snapshots) = snapshots {
+            self.report_changes(lane, ticket.run, snapshots).await;
         }
     }
 
@@ -234,6 +240,13 @@ impl App {
                 Step::Call(call) => {
                     if matches!(call, Call::Finish(..)) {
                         drop(typing.take());
+                        // While the lane is still this run's, so the next run's
+                        // changes cannot count as this one's.
+                        if let Some(before) = shown.before.take() {
+                            shown.snapshots = workspace_diff::snapshot(&self.agents.workdir)
+                                .await
+                                .map(|after| (before, after));
+                        }
                     }
                     let reply = self.call(ticket, call).await;
                     match &reply {
