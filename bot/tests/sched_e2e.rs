@@ -180,8 +180,8 @@ async fn a_silent_job_shows_only_a_marked_answer_or_one_line() {
 fn import_cron_brings_in_the_original_jobs_once() {
     let state = tempfile::tempdir().unwrap();
     let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cron-jobs.json");
-    let import = || {
-        let output = Command::new(env!("CARGO_BIN_EXE_baton"))
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_baton"))
             .args(["--no-env-file", "import-cron", fixture])
             .env_clear()
             .env("TELEGRAM_BOT_TOKEN", "1:test")
@@ -190,12 +190,26 @@ fn import_cron_brings_in_the_original_jobs_once() {
             .env("BATON_WORKDIR", state.path())
             .env("CLAUDE_BIN", "/bin/sh")
             .output()
-            .expect("baton runs");
+            .expect("baton runs")
+    };
+    let import = || {
+        let output = run();
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         assert!(output.status.success(), "{stdout}{stderr}");
         stdout
     };
+    {
+        // A serving instance holds the state directory: the import waits for it to stop.
+        let _serving = baton_bot::instance_lock::InstanceLock::acquire(state.path()).unwrap();
+        let refused = run();
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.starts_with("baton: import-cron: another baton instance is already running"),
+            "{stderr}"
+        );
+    }
     let first = import();
     assert!(
         first.contains("entry 2: skipped: type \"weekly\" is not one-shot or recurring"),
