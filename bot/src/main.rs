@@ -20,6 +20,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    match cli.action() {
+        Action::Serve => {}
+        // Started by an agent CLI, in the agent's working directory: it needs no settings.
+        Action::Mcp => return run_mcp(),
+    }
     let config = match Config::from_cli(&cli) {
         Ok(config) => config,
         Err(error) => {
@@ -27,8 +32,33 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match cli.action() {
-        Action::Serve => run_serve(config),
+    run_serve(config)
+}
+
+fn run_mcp() -> ExitCode {
+    let link = match baton_bot::mcp::Link::from_env() {
+        Ok(link) => link,
+        Err(error) => {
+            eprintln!("baton mcp: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("baton mcp: tokio runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(baton_bot::mcp::serve_stdio(link)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("baton mcp: {error:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -21,6 +21,7 @@ fn request() -> AgentRequest {
         effort: Some("high".into()),
         resume: Some("sess-1".into()),
         images: vec![],
+        tool_server: None,
     }
 }
 

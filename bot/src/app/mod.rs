@@ -12,6 +12,7 @@ mod door;
 mod downloads;
 mod effects;
 mod executor;
+mod file_sends;
 mod incoming;
 mod journal;
 mod polling;
@@ -20,6 +21,7 @@ mod replies;
 mod router;
 mod run_buttons;
 mod runner;
+mod sendable;
 mod shutdown;
 mod usage;
 
@@ -45,6 +47,7 @@ use crate::streaming::api::Target;
 use crate::streaming::coalescer::{ChatPauses, CoalescerConfig};
 use door::CoreDoor;
 use downloads::Downloads;
+use file_sends::FileSends;
 use rate_limit::RateLimit;
 use router::{Router, Scope};
 use usage::UsageBoard;
@@ -66,6 +69,8 @@ pub struct App {
     rate_limit: RateLimit,
     usage: UsageBoard,
     downloads: Downloads,
+    /// The runs whose agents may send files to their chat now.
+    file_sends: FileSends,
     outbox: Outbox,
     agents: Agents,
     tasks: Tasks,
@@ -109,6 +114,9 @@ pub struct AppParts {
     pub codex: Option<CodexDriver>,
     /// The bot's own username, for commands addressed as `/stop@name`.
     pub username: String,
+    /// The `baton` executable the agents start as `baton mcp` for `send_file`; `None`
+    /// leaves the agents without it.
+    pub baton_bin: Option<PathBuf>,
 }
 
 impl App {
@@ -122,6 +130,7 @@ impl App {
             rate_limit: RateLimit::new(config.rate_limit_per_minute),
             usage: UsageBoard::default(),
             downloads: Downloads::default(),
+            file_sends: FileSends::new(&config.state_dir, parts.baton_bin),
             outbox: Outbox {
                 bot: parts.bot,
                 coalescer: CoalescerConfig {

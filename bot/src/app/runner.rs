@@ -18,8 +18,9 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use super::door::NotSpawned;
 use super::run_buttons::RunButtons;
+use super::sendable::Allowed;
 use super::{App, Usage, target};
-use crate::drivers::{AgentCli, AgentEvent, AgentOutcome, AgentRequest};
+use crate::drivers::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, ToolServer};
 use crate::platform::{RunCancel, Ticket};
 use crate::streaming::answer::AnswerStream;
 use crate::streaming::api::TelegramApi;
@@ -69,7 +70,21 @@ impl App {
             TYPING_EVERY,
             self.outbox.pauses.clone(),
         );
-        let (over, agent_view) = self.execute(&ticket, &mut answer, typing).await;
+        let allowed = Allowed::new(
+            &self.agents.workdir,
+            &self.agents.files_dir,
+            &ticket.item.attachments,
+        );
+        let cancel = ticket.cancel.token().clone();
+        let (registration, tool_server) = self
+            .file_sends
+            .register(ticket.run, lane, cancel, allowed)
+            .unzip();
+        let (over, agent_view) = self
+            .execute(&ticket, &mut answer, typing, tool_server.as_ref())
+            .await;
+        // The run is over: its agent's send_file calls are refused from here on.
+        drop(registration);
         match over.report {
             Ok(report) => {
                 info!(outcome = ?report.outcome, next = report.tickets.len(), "run: finished");
@@ -142,6 +157,7 @@ impl App {
         ticket: &Ticket,
         answer: &mut AnswerStream,
         typing: Typing,
+        tool_server: Option<&ToolServer>,
     ) -> (Over<RunCancel>, Option<AgentOutcome>) {
         let mut life = Lifecycle::new(ticket);
         let mut typing = Some(typing);
@@ -170,7 +186,9 @@ impl App {
                     input = Input::Answer(reply);
                 }
                 Step::Spawn { resume, .. } => {
-                    let (end, view) = self.agent(ticket, &mut life, answer, resume).await;
+                    let (end, view) = self
+                        .agent(ticket, &mut life, answer, resume, tool_server)
+                        .await;
                     agent_view = view;
                     input = Input::Ended(end);
                 }
@@ -216,6 +234,7 @@ impl App {
         life: &mut Lifecycle<RunCancel>,
         answer: &mut AnswerStream,
         resume: Option<String>,
+        tool_server: Option<&ToolServer>,
     ) -> (AgentEnd, Option<AgentOutcome>) {
         let request = AgentRequest {
             prompt: ticket.item.prompt.clone(),
@@ -224,6 +243,7 @@ impl App {
             effort: ticket.effort.clone(),
             resume,
             images: images(&ticket.item.attachments),
+            tool_server: tool_server.cloned(),
         };
         let (events, mut received) = mpsc::unbounded_channel();
         let cancel = ticket.cancel.token().clone();

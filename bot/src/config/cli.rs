@@ -48,6 +48,9 @@ pub struct Cli {
 pub enum Action {
     /// Serve Telegram until SIGINT or SIGTERM (the default)
     Serve,
+    /// Serve the send_file tool over MCP on stdio, for one agent run (Baton starts it; it
+    /// reads BATON_SEND_FILE_SOCKET and BATON_SEND_FILE_KEY, and no settings)
+    Mcp,
 }
 
 /// Every setting Baton reads. Validated by `Config`, which names the variable in its

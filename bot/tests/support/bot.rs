@@ -128,6 +128,7 @@ impl Bot {
             codex_env: codex.extra_env,
             codex_home: codex.codex_home,
             codex_overrides: codex.config_overrides,
+            baton_bin: Some(PathBuf::from(env!("CARGO_BIN_EXE_baton"))),
         };
         self.stop = CancellationToken::new();
         let stop = self.stop.clone();

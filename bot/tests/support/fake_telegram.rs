@@ -18,6 +18,9 @@ use axum::routing::{any, get};
 use serde_json::{Map, Value, json};
 use tokio::sync::{oneshot, watch};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
 pub const TOKEN: &str = "123456:FAKE-token_for-tests";
 pub const BOT_USER_ID: i64 = 1000;
 pub const BOT_USERNAME: &str = "baton_test_bot";
@@ -41,6 +44,19 @@ pub struct StoredMessage {
     pub deleted: bool,
     /// The message this one answers (`reply_parameters`), if any.
     pub reply_to: Option<i32>,
+}
+
+/// A file the bot sent with sendPhoto or sendDocument, as the chat got it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upload {
+    /// `photo` or `document`.
+    pub kind: &'static str,
+    pub chat: i64,
+    pub thread: Option<i32>,
+    pub message: i32,
+    pub file_name: String,
+    pub bytes: Vec<u8>,
+    pub caption: Option<String>,
 }
 
 /// A formatting span of a parsed text: tag name, attribute that matters, UTF-16 range.
@@ -88,6 +104,8 @@ pub struct Store {
     /// File downloads begun, and those whose whole body was sent.
     pub downloads_started: usize,
     pub downloads_finished: usize,
+    /// Files the bot uploaded (sendPhoto, sendDocument), in order.
+    pub uploads: Vec<Upload>,
     /// While set, downloads send half their body and wait for the rest.
     downloads_held: bool,
     next_update_id: i64,
@@ -510,10 +528,10 @@ async fn read_params(request: Request) -> Result<Value, String> {
             .map_err(|e| e.to_string())?;
         while let Some(field) = multipart.next_field().await.map_err(|e| e.to_string())? {
             let name = field.name().unwrap_or("").to_owned();
-            let is_file = field.file_name().is_some();
+            let file_name = field.file_name().map(str::to_owned);
             let bytes = field.bytes().await.map_err(|e| e.to_string())?;
-            let value = if is_file {
-                json!({ "file_bytes": bytes.len() })
+            let value = if let Some(file_name) = file_name {
+                json!({ "file_bytes": bytes.len(), "file_name": file_name, "data": BASE64.encode(&bytes) })
             } else {
                 Value::String(String::from_utf8_lossy(&bytes).into_owned())
             };
@@ -680,6 +698,8 @@ fn perform(store: &mut Store, method: &str, params: &Value) -> Answer {
             message.deleted = true;
             Ok(json!(true))
         }
+        "sendphoto" => upload(store, params, "photo"),
+        "senddocument" => upload(store, params, "document"),
         "getfile" => {
             let id = str_param(params, "file_id").unwrap_or("");
             let (path, bytes) = store
@@ -692,6 +712,70 @@ fn perform(store: &mut Store, method: &str, params: &Value) -> Answer {
         }
         _ => Err((404, "Not Found".to_owned(), None)),
     }
+}
+
+/// sendPhoto and sendDocument with a file uploaded in the multipart body, checked as Telegram
+/// checks them: a photo must be an image of at most 10 MB, any file at most 50 MB and not empty,
+/// a caption at most 1024 characters.
+fn upload(store: &mut Store, params: &Value, kind: &'static str) -> Answer {
+    let chat = required_int(params, "chat_id")?;
+    // The file is its own part, or (as teloxide sends it) a part the field names as
+    // `attach://<part>`.
+    let file = match params.get(kind) {
+        Some(Value::String(attach)) => attach
+            .strip_prefix("attach://")
+            .and_then(|part| params.get(part)),
+        other => other,
+    }
+    .filter(|f| f.is_object())
+    .ok_or_else(|| bad_request(format!("Bad Request: there is no {kind} in the request")))?;
+    let bytes = BASE64
+        .decode(file["data"].as_str().unwrap_or_default())
+        .map_err(|e| bad_request(format!("Bad Request: {e}")))?;
+    let limit = if kind == "photo" { 10 } else { 50 } << 20;
+    if bytes.is_empty() {
+        return Err(bad_request("Bad Request: file must be non-empty"));
+    }
+    if bytes.len() > limit {
+        return Err((413, "Request Entity Too Large".into(), None));
+    }
+    let image = bytes.starts_with(b"\x89PNG")
+        || bytes.starts_with(&[0xff, 0xd8, 0xff])
+        || bytes.starts_with(b"GIF8")
+        || (bytes.starts_with(b"RIFF") && bytes.get(8..12) == Some(b"WEBP"));
+    if kind == "photo" && !image {
+        return Err(bad_request("Bad Request: IMAGE_PROCESS_FAILED"));
+    }
+    let caption = str_param(params, "caption").map(str::to_owned);
+    if caption
+        .as_ref()
+        .is_some_and(|c| c.encode_utf16().count() > 1024)
+    {
+        return Err(bad_request("Bad Request: message caption is too long"));
+    }
+    let file_name = file["file_name"].as_str().unwrap_or_default().to_owned();
+    let thread = int_param(params, "message_thread_id").map(|t| t as i32);
+    let message = store.next_message_id(chat);
+    let mut json = message_json(chat, message, bot_user(), thread);
+    let unique = format!("up{}", store.uploads.len() + 1);
+    if kind == "photo" {
+        json["photo"] = json!([{ "file_id": unique, "file_unique_id": unique, "width": 1, "height": 1, "file_size": bytes.len() }]);
+    } else {
+        json["document"] = json!({ "file_id": unique, "file_unique_id": unique, "file_name": file_name, "file_size": bytes.len() });
+    }
+    if let Some(caption) = &caption {
+        json["caption"] = json!(caption);
+    }
+    store.uploads.push(Upload {
+        kind,
+        chat,
+        thread,
+        message,
+        file_name,
+        bytes,
+        caption,
+    });
+    Ok(json)
 }
 
 /// The text a send or edit would show, checked as Telegram checks it.
