@@ -15,6 +15,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use support::agent_cli::{TINY_PNG, processes_in};
 use support::bot::{Bot, shows};
 use support::fake_anthropic::Reply;
+use support::fake_openai;
 
 const CHAT: i64 = 101;
 
@@ -249,4 +250,36 @@ async fn call_send_file(workdir: &Path, env: &HashMap<String, String>, path: &st
     drop(stdin);
     let _ = child.wait().await;
     answer["result"].clone()
+}
+
+/// codex gets the same tool through its `mcp_servers` overrides, approved in advance (its
+/// `exec` mode refuses any call that would need an approval).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_sends_a_png_as_a_photo_too() {
+    let mut bot = Bot::start_codex(vec![
+        fake_openai::Reply::McpCall {
+            namespace: "mcp__baton".into(),
+            name: "send_file".into(),
+            arguments: json!({"path": "chart.png", "caption": "from codex"}),
+        },
+        fake_openai::Reply::text(&["The chart is in the chat."]),
+    ])
+    .await;
+    std::fs::write(bot.sandbox.workdir.join("chart.png"), TINY_PNG).unwrap();
+
+    bot.ask(CHAT, "send me the chart", "The chart is in the chat.")
+        .await;
+
+    let uploads = bot.telegram.store().uploads.clone();
+    assert_eq!(uploads.len(), 1, "{uploads:#?}");
+    assert_eq!((uploads[0].kind, uploads[0].chat), ("photo", CHAT));
+    assert_eq!(uploads[0].bytes, TINY_PNG);
+    assert_eq!(uploads[0].caption.as_deref(), Some("from codex"));
+    let output = bot.codex_turns()[1].last_input();
+    assert_eq!(output["type"], "function_call_output", "{output}");
+    assert!(
+        output["output"].to_string().contains("Sent chart.png"),
+        "codex saw the result: {output}"
+    );
+    bot.shut_down().await;
 }

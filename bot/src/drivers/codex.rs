@@ -91,6 +91,9 @@ fn mcp_overrides(server: &ToolServer) -> Vec<String> {
         ),
         format!("{key}.args=[{}]", args.join(",")),
         format!("{key}.env={{{}}}", env.join(",")),
+        // Under approval_policy=never an MCP call that needs approval is refused: Baton's
+        // own tool needs none, the bot checks every call.
+        format!("{key}.tools.{}.approval_mode=\"approve\"", crate::mcp::TOOL),
     ]
 }
 
