@@ -190,8 +190,10 @@ fn claude_gets_batons_mcp_server_inline_and_its_tool_allowed() {
 #[test]
 fn codex_gets_batons_mcp_server_as_overrides_with_its_tool_approved() {
     let driver = CodexDriver::new(CodexConfig::new(PathBuf::from("codex")));
-    let mut req = AgentRequest::default();
-    req.tool_server = Some(tool_server());
+    let req = AgentRequest {
+        tool_server: Some(tool_server()),
+        ..AgentRequest::default()
+    };
     let args = strings(driver.args(&req));
     let overrides: Vec<&str> = args
         .windows(2)
