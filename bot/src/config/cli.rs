@@ -84,7 +84,7 @@ pub struct Settings {
         hide_env_values = true
     )]
     pub workdir: Option<OsString>,
-    /// Where the database and the instance lock live; created if missing; default: $XDG_DATA_HOME/baton or ~/.local/share/baton
+    /// Where the database, the instance lock and the send_file socket live; created if missing; default: $XDG_DATA_HOME/baton or ~/.local/share/baton
     #[arg(
         long,
         env = "BATON_STATE_DIR",
