@@ -182,6 +182,64 @@ async fn a_late_send_file_after_stop_is_refused() {
     bot.shut_down().await;
 }
 
+/// The socket answers only a run's own key, and a request it cannot read gets a reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_keys_and_malformed_requests_are_refused() {
+    let mut bot = Bot::start(vec![Reply::text(&["Idle."])], &[]).await;
+    std::fs::write(bot.sandbox.workdir.join("a.txt"), "a").unwrap();
+    let socket = bot.state_dir().join("send_file.sock");
+    bot.wait("the bot to be up", |s| s.polls_waiting > 0).await;
+    let forged: HashMap<String, String> = [
+        (
+            "BATON_SEND_FILE_SOCKET".to_owned(),
+            socket.display().to_string(),
+        ),
+        ("BATON_SEND_FILE_KEY".to_owned(), "r1-0000".to_owned()),
+    ]
+    .into();
+    let answer = call_send_file(&bot.sandbox.workdir, &forged, "a.txt").await;
+    assert_eq!(answer["isError"], json!(true), "{answer}");
+    assert!(
+        answer["content"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("the run this call belongs to is over")),
+        "{answer}"
+    );
+
+    let mut stream = tokio::net::UnixStream::connect(&socket).await.unwrap();
+    stream.write_all(b"not json\n").await.unwrap();
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).await.unwrap();
+    let answer: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(answer["status"], "refused", "{answer}");
+    assert!(
+        answer["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("Baton could not read the request")),
+        "{answer}"
+    );
+    assert!(bot.telegram.store().uploads.is_empty());
+    bot.shut_down().await;
+    assert!(!socket.exists(), "the socket is removed at shutdown");
+}
+
+/// `baton mcp` reads no settings (no bot token): only the two variables Baton gives it.
+#[test]
+fn baton_mcp_without_its_environment_says_who_starts_it() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .arg("mcp")
+        .env_clear()
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("BATON_SEND_FILE_SOCKET is not set: baton mcp is started by Baton"),
+        "{stderr}"
+    );
+}
+
 /// The send-file variables of the `baton mcp` process claude started in `workdir`.
 async fn tool_server_env(workdir: &Path) -> HashMap<String, String> {
     for _ in 0..200 {
