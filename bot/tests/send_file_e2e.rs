@@ -59,6 +59,12 @@ async fn a_png_arrives_as_a_photo_and_a_text_file_as_a_document() {
     )
     .await;
 
+    assert!(
+        bot.everything_shown(CHAT)
+            .contains(&"🔧 mcp__baton__send_file: chart.png".to_owned()),
+        "the chat shows the call by its path: {:#?}",
+        bot.everything_shown(CHAT)
+    );
     let uploads = bot.telegram.store().uploads.clone();
     assert_eq!(uploads.len(), 2, "{uploads:#?}");
     let (photo, document) = (&uploads[0], &uploads[1]);

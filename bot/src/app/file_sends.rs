@@ -88,9 +88,6 @@ impl FileSends {
         allowed: Allowed,
     ) -> Option<(Registration<'_>, ToolServer)> {
         let command = self.command.clone()?;
-        if !self.state.lock().listening {
-            return None;
-        }
         let key = match random_hex() {
             Ok(secret) => format!("{run}-{secret}"),
             Err(error) => {
@@ -104,7 +101,13 @@ impl FileSends {
             cancel,
             allowed,
         };
-        self.state.lock().runs.insert(key.clone(), sender);
+        {
+            let mut state = self.state.lock();
+            if !state.listening {
+                return None;
+            }
+            state.runs.insert(key.clone(), sender);
+        }
         let server = ToolServer {
             command,
             env: vec![

@@ -432,6 +432,7 @@ fn tool_detail(name: &str, input: &Value) -> String {
         "Grep" | "Glob" => field("pattern"),
         "WebFetch" => field("url"),
         "WebSearch" => field("query"),
+        SEND_FILE_TOOL => field("path"),
         "Task" | "Agent" => field("description"),
         "TodoWrite" => input
             .get("todos")
