@@ -13,9 +13,10 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use support::agent_cli::{TINY_PNG, processes_in};
-use support::bot::{Bot, shows};
+use support::bot::{Bot, USER, shows};
 use support::fake_anthropic::Reply;
 use support::fake_openai;
+use support::fake_telegram::Failure;
 
 const CHAT: i64 = 101;
 
@@ -143,6 +144,52 @@ async fn a_path_outside_the_working_directory_is_refused_with_the_reason() {
             "the model is told why: {text}"
         );
     }
+    bot.shut_down().await;
+}
+
+/// In a forum topic the file goes to that topic; when Telegram refuses an upload, the agent
+/// is told Telegram's reason and the run goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_go_to_the_topic_and_telegrams_refusal_reaches_the_agent() {
+    const TOPIC: i32 = 7;
+    let mut bot = Bot::start(
+        vec![
+            Reply::send_file(json!({"path": "first.txt"})),
+            Reply::send_file(json!({"path": "second.txt"})),
+            Reply::text(&["One of two arrived."]),
+        ],
+        &[],
+    )
+    .await;
+    std::fs::write(bot.sandbox.workdir.join("first.txt"), "1").unwrap();
+    std::fs::write(bot.sandbox.workdir.join("second.txt"), "2").unwrap();
+    bot.telegram.fail_next(
+        "sendDocument",
+        Failure::BadRequest("Bad Request: not enough rights to send documents to the chat".into()),
+        1,
+    );
+
+    bot.telegram
+        .push_text_in_topic(CHAT, USER, TOPIC, "send both files");
+    bot.wait_shown(CHAT, "the answer", "One of two arrived.")
+        .await;
+
+    let uploads = bot.telegram.store().uploads.clone();
+    assert_eq!(uploads.len(), 1, "{uploads:#?}");
+    assert_eq!(
+        (uploads[0].file_name.as_str(), uploads[0].thread),
+        ("second.txt", Some(TOPIC))
+    );
+    let results = bot.anthropic.tool_results();
+    assert_eq!(results.len(), 2, "{results:#?}");
+    assert!(is_error(&results[0]), "{results:#?}");
+    let refusal = result_text(&results[0]);
+    assert!(
+        refusal.starts_with("Not sent: Telegram did not take first.txt")
+            && refusal.contains("not enough rights to send documents to the chat"),
+        "the agent is told Telegram's reason: {refusal}"
+    );
+    assert!(!is_error(&results[1]), "{results:#?}");
     bot.shut_down().await;
 }
 
