@@ -28,6 +28,7 @@ use crate::drivers::ToolServer;
 use crate::mcp::wire::{
     KEY_ENV, MAX_REQUEST_BYTES, SOCKET_ENV, SOCKET_NAME, SendAnswer, SendRequest,
 };
+use crate::platform::Ticket;
 
 /// A connection that sends no request in this long is closed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -124,6 +125,22 @@ impl FileSends {
 }
 
 impl App {
+    /// Registers `ticket`'s run for `send_file`: its files are those of the working directory
+    /// and of its item's own folder.
+    pub(super) fn register_file_sends(
+        &self,
+        ticket: &Ticket,
+    ) -> Option<(Registration<'_>, ToolServer)> {
+        let allowed = Allowed::new(
+            &self.agents.workdir,
+            &self.agents.files_dir,
+            &ticket.item.attachments,
+        );
+        let cancel = ticket.cancel.token().clone();
+        self.file_sends
+            .register(ticket.run, ticket.lane(), cancel, allowed)
+    }
+
     /// Binds the send-file socket and serves it until shutdown. Call before any run
     /// starts: runs started while it is not bound get no `send_file`.
     pub fn listen_for_file_sends(self: &Arc<Self>) -> Option<JoinHandle<()>> {

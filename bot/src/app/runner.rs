@@ -18,7 +18,6 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use super::door::NotSpawned;
 use super::run_buttons::RunButtons;
-use super::sendable::Allowed;
 use super::{App, Usage, target};
 use crate::drivers::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, ToolServer};
 use crate::platform::{RunCancel, Ticket};
@@ -70,16 +69,7 @@ impl App {
             TYPING_EVERY,
             self.outbox.pauses.clone(),
         );
-        let allowed = Allowed::new(
-            &self.agents.workdir,
-            &self.agents.files_dir,
-            &ticket.item.attachments,
-        );
-        let cancel = ticket.cancel.token().clone();
-        let (registration, tool_server) = self
-            .file_sends
-            .register(ticket.run, lane, cancel, allowed)
-            .unzip();
+        let (registration, tool_server) = self.register_file_sends(&ticket).unzip();
         let (over, agent_view) = self
             .execute(&ticket, &mut answer, typing, tool_server.as_ref())
             .await;
