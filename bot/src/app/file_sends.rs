@@ -242,15 +242,12 @@ impl App {
             Ok(caption) => caption,
             Err(reason) => return refused(format!("Not sent: {reason}.")),
         };
-        match upload(
-            &self.outbox.bot,
-            sender.lane,
-            &file,
-            caption,
-            &sender.cancel,
-        )
-        .await
-        {
+        // A stop abandons the upload (what Telegram already has whole it may still show).
+        let uploaded = tokio::select! {
+            _ = sender.cancel.cancelled() => return refused(over("was stopped")),
+            uploaded = upload(&self.outbox.bot, sender.lane, &file, caption) => uploaded,
+        };
+        match uploaded {
             Ok(()) => {
                 info!(run = %sender.run, file = %file.name, bytes = file.bytes, kind = file.kind.as_str(), "send_file: sent");
                 SendAnswer::Sent {
@@ -286,7 +283,6 @@ async fn upload(
     lane: LaneKey,
     file: &Sendable,
     caption: Option<String>,
-    cancel: &CancellationToken,
 ) -> Result<(), RequestError> {
     let mut waited = false;
     loop {
@@ -296,10 +292,7 @@ async fn upload(
                 if !waited && seconds.duration() <= MAX_RETRY_AFTER =>
             {
                 waited = true;
-                tokio::select! {
-                    _ = cancel.cancelled() => return result,
-                    _ = tokio::time::sleep(seconds.duration()) => {}
-                }
+                tokio::time::sleep(seconds.duration()).await;
             }
             other => return other,
         }
