@@ -193,6 +193,38 @@ async fn files_go_to_the_topic_and_telegrams_refusal_reaches_the_agent() {
     bot.shut_down().await;
 }
 
+/// A stop while a file is uploading abandons the upload, and the call is answered that the
+/// run was stopped. The call is made with the run's own key by a `baton mcp` the test starts,
+/// which (unlike the one claude started) outlives the stop and reads the answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_during_an_upload_abandons_it() {
+    let mut bot = Bot::start(vec![Reply::hang("Working on it")], &[]).await;
+    std::fs::write(bot.sandbox.workdir.join("big.txt"), "a big file").unwrap();
+    bot.ask(CHAT, "a long task", "Working on it").await;
+    let link = tool_server_env(&bot.sandbox.workdir).await;
+    bot.telegram.hold_uploads();
+    let workdir = bot.sandbox.workdir.clone();
+    let call = tokio::spawn(async move { call_send_file(&workdir, &link, "big.txt").await });
+    bot.wait("the upload to reach Telegram", |s| s.uploads_waiting == 1)
+        .await;
+
+    bot.send(CHAT, "/stop");
+    let answer = call.await.unwrap();
+    assert_eq!(answer["isError"], json!(true), "{answer}");
+    assert!(
+        answer["content"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("the run this call belongs to was stopped")),
+        "{answer}"
+    );
+    bot.wait("the upload to be abandoned", |s| s.uploads_abandoned == 1)
+        .await;
+    bot.telegram.release_uploads();
+    bot.wait_agents_gone().await;
+    assert!(bot.telegram.store().uploads.is_empty());
+    bot.shut_down().await;
+}
+
 /// A `send_file` call that arrives after its run was stopped is refused, even with the run's
 /// own key: the key is taken from the `baton mcp` process claude started, shown to work while
 /// the run goes, and used again by a fresh `baton mcp` once the run is stopped.

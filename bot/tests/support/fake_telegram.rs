@@ -106,6 +106,12 @@ pub struct Store {
     pub downloads_finished: usize,
     /// Files the bot uploaded (sendPhoto, sendDocument), in order.
     pub uploads: Vec<Upload>,
+    /// Uploads received whole and held unanswered now, and those whose sender gave up
+    /// (closed the connection) while held: they never reach the chat.
+    pub uploads_waiting: usize,
+    pub uploads_abandoned: usize,
+    /// While set, uploads are held unanswered (and unstored) until released.
+    uploads_held: bool,
     /// While set, downloads send half their body and wait for the rest.
     downloads_held: bool,
     next_update_id: i64,
@@ -325,6 +331,19 @@ impl FakeTelegram {
         self.shared.changed();
     }
 
+    /// Holds sendPhoto and sendDocument requests, received whole, unanswered until
+    /// [`release_uploads`](Self::release_uploads): an upload in progress for as long as a test
+    /// needs one.
+    pub fn hold_uploads(&self) {
+        self.shared.lock().uploads_held = true;
+        self.shared.changed();
+    }
+
+    pub fn release_uploads(&self) {
+        self.shared.lock().uploads_held = false;
+        self.shared.changed();
+    }
+
     pub fn release_downloads(&self) {
         self.shared.lock().downloads_held = false;
         self.shared.changed();
@@ -475,6 +494,9 @@ async fn api(
         Ok(params) => params,
         Err(error) => return respond(&Err(bad_request(format!("Bad Request: {error}")))),
     };
+    if matches!(method.as_str(), "sendphoto" | "senddocument") {
+        hold_upload(&shared).await;
+    }
     let answer = if bot != format!("bot{TOKEN}") {
         Err((401, "Unauthorized".to_owned(), None))
     } else if method == "getupdates" {
@@ -506,6 +528,36 @@ async fn api(
     });
     shared.changed();
     respond(&answer)
+}
+
+/// Waits while uploads are held; a sender that gives up meanwhile (its connection closed,
+/// so this future is dropped) is counted as abandoned.
+async fn hold_upload(shared: &Arc<Shared>) {
+    struct Waiting<'a>(&'a Arc<Shared>, bool);
+    impl Drop for Waiting<'_> {
+        fn drop(&mut self) {
+            let mut store = self.0.lock();
+            store.uploads_waiting -= 1;
+            if !self.1 {
+                store.uploads_abandoned += 1;
+            }
+            drop(store);
+            self.0.changed();
+        }
+    }
+    let mut version = shared.version.subscribe();
+    if !shared.lock().uploads_held {
+        return;
+    }
+    shared.lock().uploads_waiting += 1;
+    shared.changed();
+    let mut waiting = Waiting(shared, false);
+    while shared.lock().uploads_held {
+        if version.changed().await.is_err() {
+            break;
+        }
+    }
+    waiting.1 = true;
 }
 
 /// JSON, url-encoded form or multipart bodies (and query strings) all become one JSON object.
