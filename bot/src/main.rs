@@ -23,6 +23,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let action = cli.action();
+    // Started by an agent CLI, in the agent's working directory: it needs no settings.
+    if matches!(action, Action::Mcp) {
+        return run_mcp();
+    }
     let config = match Config::from_cli(&cli) {
         Ok(config) => config,
         Err(error) => {
@@ -30,9 +35,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match cli.action() {
+    match action {
         Action::Serve => run_serve(config),
         Action::ImportCron { file } => run_import_cron(&config, &file),
+        Action::Mcp => run_mcp(),
     }
 }
 
@@ -56,6 +62,33 @@ fn run_import_cron(config: &Config, file: &std::path::Path) -> ExitCode {
         }
         Err(error) => {
             eprintln!("baton: import-cron: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_mcp() -> ExitCode {
+    let link = match baton_bot::mcp::Link::from_env() {
+        Ok(link) => link,
+        Err(error) => {
+            eprintln!("baton mcp: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("baton mcp: tokio runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(baton_bot::mcp::serve_stdio(link)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("baton mcp: {error:#}");
             ExitCode::FAILURE
         }
     }

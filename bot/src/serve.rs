@@ -25,6 +25,8 @@ pub struct Extras {
     pub codex_env: Vec<(String, String)>,
     pub codex_home: Option<std::path::PathBuf>,
     pub codex_overrides: Vec<String>,
+    /// The `baton` executable the agents start as `baton mcp`; default: this process's own.
+    pub baton_bin: Option<std::path::PathBuf>,
 }
 
 /// Runs the bot until `stop` resolves, then shuts down cleanly.
@@ -95,8 +97,14 @@ pub async fn serve(
         claude,
         codex,
         username: me.username().to_owned(),
+        baton_bin: extras
+            .baton_bin
+            .clone()
+            .or_else(|| std::env::current_exe().ok()),
     });
     info!(bot = %me.username(), workdir = %config.workdir.display(), capacity = config.max_concurrent_runs, "startup: ready");
+    // Before the first run starts, so every run's agent gets send_file.
+    let file_sends = app.listen_for_file_sends();
     app::restore(&app, recovered);
     app.register_cron_jobs();
     let cron = tokio::spawn(app::cron_tick(Arc::clone(&app)));
@@ -105,6 +113,9 @@ pub async fn serve(
     app::shutdown(&app).await;
     polling.await.context("polling task")?;
     cron.await.context("cron task")?;
+    if let Some(file_sends) = file_sends {
+        file_sends.await.context("send_file task")?;
+    }
     app.durable().await.context("final commit")?;
     Ok(())
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use baton_bot::drivers::{
     AgentCli, AgentRequest, ClaudeConfig, ClaudeDriver, CodexConfig, CodexDriver, CodexSandbox,
+    ToolServer,
 };
 
 fn strings(args: Vec<std::ffi::OsString>) -> Vec<String> {
@@ -21,6 +22,7 @@ fn request() -> AgentRequest {
         effort: Some("high".into()),
         resume: Some("sess-1".into()),
         images: vec![],
+        tool_server: None,
     }
 }
 
@@ -130,4 +132,81 @@ fn codex_defaults_are_least_privilege_and_can_be_widened() {
         "{args:?}"
     );
     assert!(!args.contains(&"resume".to_string()));
+}
+
+fn tool_server() -> ToolServer {
+    ToolServer {
+        command: PathBuf::from("/opt/baton/bin/baton"),
+        env: vec![
+            (
+                "BATON_SEND_FILE_SOCKET".into(),
+                "/state/send_file.sock".into(),
+            ),
+            ("BATON_SEND_FILE_KEY".into(), "r1-key".into()),
+        ],
+    }
+}
+
+#[test]
+fn claude_gets_batons_mcp_server_inline_and_its_tool_allowed() {
+    let driver = ClaudeDriver::new(ClaudeConfig {
+        bin: PathBuf::from("claude"),
+        permission_mode: None,
+        allowed_tools: vec!["Read".into()],
+        extra_env: vec![],
+        stall_timeout: Duration::from_secs(1),
+    });
+    let mut req = request();
+    req.tool_server = Some(tool_server());
+    let args = strings(driver.args(&req));
+    let at = args
+        .iter()
+        .position(|a| a == "--mcp-config")
+        .expect("an MCP config");
+    let config: serde_json::Value = serde_json::from_str(&args[at + 1]).unwrap();
+    assert_eq!(
+        config,
+        serde_json::json!({"mcpServers": {"baton": {
+            "type": "stdio",
+            "command": "/opt/baton/bin/baton",
+            "args": ["mcp"],
+            "env": {"BATON_SEND_FILE_SOCKET": "/state/send_file.sock", "BATON_SEND_FILE_KEY": "r1-key"},
+        }}})
+    );
+    assert!(
+        !args.contains(&"--strict-mcp-config".to_owned()),
+        "the user's own MCP servers stay"
+    );
+    assert_eq!(
+        args[args.len() - 3..],
+        ["--allowedTools", "Read", "mcp__baton__send_file"]
+    );
+
+    let without = strings(driver.args(&request()));
+    assert!(!without.contains(&"--mcp-config".to_owned()));
+    assert!(!without.iter().any(|a| a.contains("mcp__baton")));
+}
+
+#[test]
+fn codex_gets_batons_mcp_server_as_overrides_with_its_tool_approved() {
+    let driver = CodexDriver::new(CodexConfig::new(PathBuf::from("codex")));
+    let req = AgentRequest {
+        tool_server: Some(tool_server()),
+        ..AgentRequest::default()
+    };
+    let args = strings(driver.args(&req));
+    let overrides: Vec<&str> = args
+        .windows(2)
+        .filter(|w| w[0] == "-c" && w[1].starts_with("mcp_servers."))
+        .map(|w| w[1].as_str())
+        .collect();
+    assert_eq!(
+        overrides,
+        [
+            "mcp_servers.baton.command=\"/opt/baton/bin/baton\"",
+            "mcp_servers.baton.args=[\"mcp\"]",
+            "mcp_servers.baton.env={BATON_SEND_FILE_SOCKET=\"/state/send_file.sock\",BATON_SEND_FILE_KEY=\"r1-key\"}",
+            "mcp_servers.baton.tools.send_file.approval_mode=\"approve\"",
+        ]
+    );
 }

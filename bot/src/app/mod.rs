@@ -12,6 +12,7 @@ mod door;
 mod downloads;
 mod effects;
 mod executor;
+mod file_sends;
 mod incoming;
 mod journal;
 mod polling;
@@ -21,6 +22,7 @@ mod router;
 mod run_buttons;
 mod run_diff;
 mod runner;
+mod sendable;
 mod shutdown;
 mod usage;
 
@@ -48,6 +50,7 @@ use crate::streaming::api::Target;
 use crate::streaming::coalescer::{ChatPauses, CoalescerConfig};
 use door::CoreDoor;
 use downloads::Downloads;
+use file_sends::FileSends;
 use rate_limit::RateLimit;
 use router::{Router, Scope};
 use run_diff::DiffBoard;
@@ -71,6 +74,8 @@ pub struct App {
     usage: UsageBoard,
     diffs: DiffBoard,
     downloads: Downloads,
+    /// The runs whose agents may send files to their chat now.
+    file_sends: FileSends,
     outbox: Outbox,
     agents: Agents,
     tasks: Tasks,
@@ -114,6 +119,9 @@ pub struct AppParts {
     pub codex: Option<CodexDriver>,
     /// The bot's own username, for commands addressed as `/stop@name`.
     pub username: String,
+    /// The `baton` executable the agents start as `baton mcp` for `send_file`; `None`
+    /// leaves the agents without it.
+    pub baton_bin: Option<PathBuf>,
 }
 
 impl App {
@@ -128,6 +136,7 @@ impl App {
             usage: UsageBoard::default(),
             diffs: DiffBoard::default(),
             downloads: Downloads::default(),
+            file_sends: FileSends::new(&config.state_dir, parts.baton_bin),
             outbox: Outbox {
                 bot: parts.bot,
                 coalescer: CoalescerConfig {

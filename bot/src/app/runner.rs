@@ -23,7 +23,7 @@ use super::run_buttons::RunButtons;
 use super::usage::RunTally;
 use super::{App, Usage, target};
 use crate::cron::silent;
-use crate::drivers::{AgentCli, AgentEvent, AgentOutcome, AgentRequest};
+use crate::drivers::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, ToolServer};
 use crate::platform::{RunCancel, Ticket};
 use crate::store::RunUsage;
 use crate::streaming::answer::AnswerStream;
@@ -103,7 +103,12 @@ impl App {
                 self.outbox.pauses.clone(),
             )
         });
-        let (over, agent_view) = self.execute(&ticket, &mut shown, typing).await;
+        let (registration, tool_server) = self.register_file_sends(&ticket).unzip();
+        let (over, agent_view) = self
+            .execute(&ticket, &mut shown, typing, tool_server.as_ref())
+            .await;
+        // The run is over: its agent's send_file calls are refused from here on.
+        drop(registration);
         let snapshots = shown.snapshots.take();
         let mut preempted = false;
         match over.report {
@@ -231,6 +236,7 @@ impl App {
         ticket: &Ticket,
         shown: &mut Shown,
         mut typing: Option<Typing>,
+        tool_server: Option<&ToolServer>,
     ) -> (Over<RunCancel>, Option<AgentOutcome>) {
         let mut life = Lifecycle::new(ticket);
         let mut agent_view = None;
@@ -265,7 +271,9 @@ impl App {
                     input = Input::Answer(reply);
                 }
                 Step::Spawn { resume, .. } => {
-                    let (end, view) = self.agent(ticket, &mut life, shown, resume).await;
+                    let (end, view) = self
+                        .agent(ticket, &mut life, shown, resume, tool_server)
+                        .await;
                     agent_view = view;
                     input = Input::Ended(end);
                 }
@@ -311,6 +319,7 @@ impl App {
         life: &mut Lifecycle<RunCancel>,
         shown: &mut Shown,
         resume: Option<String>,
+        tool_server: Option<&ToolServer>,
     ) -> (AgentEnd, Option<AgentOutcome>) {
         let request = AgentRequest {
             prompt: ticket.item.prompt.clone(),
@@ -319,6 +328,7 @@ impl App {
             effort: ticket.effort.clone(),
             resume,
             images: images(&ticket.item.attachments),
+            tool_server: tool_server.cloned(),
         };
         let (events, mut received) = mpsc::unbounded_channel();
         let cancel = ticket.cancel.token().clone();

@@ -53,6 +53,9 @@ pub enum Action {
         /// The cron-jobs.json file
         file: PathBuf,
     },
+    /// Serve the send_file tool over MCP on stdio, for one agent run (Baton starts it; it
+    /// reads BATON_SEND_FILE_SOCKET and BATON_SEND_FILE_KEY, and no settings)
+    Mcp,
 }
 
 /// Every setting Baton reads. Validated by `Config`, which names the variable in its
@@ -86,7 +89,7 @@ pub struct Settings {
         hide_env_values = true
     )]
     pub workdir: Option<OsString>,
-    /// Where the database and the instance lock live; created if missing; default: $XDG_DATA_HOME/baton or ~/.local/share/baton
+    /// Where the database, the instance lock and the send_file socket live; created if missing; default: $XDG_DATA_HOME/baton or ~/.local/share/baton
     #[arg(
         long,
         env = "BATON_STATE_DIR",

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::detail::{DETAIL_CHARS, clip};
 use super::process::{ExitReport, Launch};
 use super::stream::{self, AgentCli, AgentStream, SessionId, Verdict};
-use super::{AgentEvent, AgentRequest, Driver};
+use super::{AgentEvent, AgentRequest, Driver, ToolServer};
 
 /// How to run the claude CLI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,10 +66,21 @@ impl AgentCli for ClaudeDriver {
         if let Some(mode) = &self.config.permission_mode {
             pair("--permission-mode", mode);
         }
+        let mut allowed: Vec<&str> = self
+            .config
+            .allowed_tools
+            .iter()
+            .map(String::as_str)
+            .collect();
+        if let Some(server) = &req.tool_server {
+            pair("--mcp-config", &mcp_config(server));
+            // Baton's own tool needs no permission prompt: the bot checks every call.
+            allowed.push(SEND_FILE_TOOL);
+        }
         // Takes several values, so it goes last (the prompt is on stdin, never positional).
-        if !self.config.allowed_tools.is_empty() {
+        if !allowed.is_empty() {
             args.push("--allowedTools".into());
-            args.extend(self.config.allowed_tools.iter().map(OsString::from));
+            args.extend(allowed.into_iter().map(OsString::from));
         }
         args
     }
@@ -85,6 +96,29 @@ impl AgentCli for ClaudeDriver {
         }
         Ok(launch)
     }
+}
+
+/// `send_file` as claude names Baton's MCP tool.
+pub const SEND_FILE_TOOL: &str = "mcp__baton__send_file";
+
+/// The `--mcp-config` JSON that starts Baton's MCP server for the run.
+fn mcp_config(server: &ToolServer) -> String {
+    let env: serde_json::Map<String, Value> = server
+        .env
+        .iter()
+        .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+        .collect();
+    serde_json::json!({
+        "mcpServers": {
+            crate::mcp::SERVER: {
+                "type": "stdio",
+                "command": server.command,
+                "args": ToolServer::ARGS,
+                "env": env,
+            }
+        }
+    })
+    .to_string()
 }
 
 /// One stream-json user message holding the prompt and the images as base64 blocks.
@@ -401,6 +435,7 @@ fn tool_detail(name: &str, input: &Value) -> String {
         "Grep" | "Glob" => field("pattern"),
         "WebFetch" => field("url"),
         "WebSearch" => field("query"),
+        SEND_FILE_TOOL => field("path"),
         "Task" | "Agent" => field("description"),
         "TodoWrite" => input
             .get("todos")

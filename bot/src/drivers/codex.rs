@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::detail::{DETAIL_CHARS, clip};
 use super::process::{ExitReport, Launch};
 use super::stream::{self, AgentCli, AgentStream, SessionId, Verdict};
-use super::{AgentEvent, AgentRequest, Driver};
+use super::{AgentEvent, AgentRequest, Driver, ToolServer};
 
 /// Where codex lets model-generated commands write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -75,6 +75,28 @@ fn toml_string(value: &str) -> String {
     serde_json::Value::String(value.to_owned()).to_string()
 }
 
+/// The `-c` overrides that start Baton's MCP server for the run (`mcp_servers.baton`).
+fn mcp_overrides(server: &ToolServer) -> Vec<String> {
+    let key = format!("mcp_servers.{}", crate::mcp::SERVER);
+    let args: Vec<String> = ToolServer::ARGS.iter().map(|a| toml_string(a)).collect();
+    let env: Vec<String> = server
+        .env
+        .iter()
+        .map(|(name, value)| format!("{name}={}", toml_string(value)))
+        .collect();
+    vec![
+        format!(
+            "{key}.command={}",
+            toml_string(&server.command.to_string_lossy())
+        ),
+        format!("{key}.args=[{}]", args.join(",")),
+        format!("{key}.env={{{}}}", env.join(",")),
+        // Under approval_policy=never an MCP call that needs approval is refused: Baton's
+        // own tool needs none, the bot checks every call.
+        format!("{key}.tools.{}.approval_mode=\"approve\"", crate::mcp::TOOL),
+    ]
+}
+
 /// Runs codex turns.
 pub type CodexDriver = Driver<CodexConfig>;
 
@@ -106,6 +128,13 @@ impl AgentCli for CodexDriver {
                 "-c".into(),
                 format!("model_reasoning_effort={}", toml_string(effort)),
             ]);
+        }
+        if let Some(server) = &req.tool_server {
+            args.extend(
+                mcp_overrides(server)
+                    .into_iter()
+                    .flat_map(|o| ["-c".into(), o]),
+            );
         }
         for over in &config.config_overrides {
             args.extend(["-c".into(), over.clone()]);

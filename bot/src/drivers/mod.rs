@@ -38,6 +38,21 @@ pub struct AgentRequest {
     /// Session id (claude) or thread id (codex) to continue.
     pub resume: Option<String>,
     pub images: Vec<PathBuf>,
+    /// Baton's own MCP server for this run (the `send_file` tool), if it has one.
+    pub tool_server: Option<ToolServer>,
+}
+
+/// How an agent CLI starts Baton's MCP server for one run: `command mcp` with `env` added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolServer {
+    /// The `baton` executable.
+    pub command: PathBuf,
+    pub env: Vec<(String, String)>,
+}
+
+impl ToolServer {
+    /// The server's arguments.
+    pub const ARGS: &[&str] = &["mcp"];
 }
 
 /// What the agent shows while it works, in the order it happens.

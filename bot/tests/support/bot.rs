@@ -128,12 +128,18 @@ impl Bot {
             codex_env: codex.extra_env,
             codex_home: codex.codex_home,
             codex_overrides: codex.config_overrides,
+            baton_bin: Some(PathBuf::from(env!("CARGO_BIN_EXE_baton"))),
         };
         self.stop = CancellationToken::new();
         let stop = self.stop.clone();
         self.task = Some(tokio::spawn(async move {
             serve(config, extras, stop.cancelled_owned()).await
         }));
+    }
+
+    /// The bot's state directory.
+    pub fn state_dir(&self) -> &std::path::Path {
+        self.state.path()
     }
 
     /// Stops the bot as SIGTERM would and waits until it has shut down.

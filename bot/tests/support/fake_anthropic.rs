@@ -51,6 +51,14 @@ impl Reply {
         }
     }
 
+    /// A call of Baton's own `send_file` tool, as claude names it.
+    pub fn send_file(input: Value) -> Self {
+        Reply::ToolUse {
+            name: "mcp__baton__send_file".into(),
+            input,
+        }
+    }
+
     pub fn bash(command: &str) -> Self {
         Reply::ToolUse {
             name: "Bash".into(),
@@ -107,6 +115,30 @@ impl FakeAnthropic {
         self.shared.recorded()
     }
 
+    /// Every `tool_result` block the agent sent back, oldest first: what each tool call
+    /// answered, as the model saw it.
+    pub fn tool_results(&self) -> Vec<Value> {
+        let mut results: Vec<Value> = Vec::new();
+        for request in self.agent_requests() {
+            let messages = request.body["messages"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            for message in messages.iter().filter(|m| m["role"] == "user") {
+                for block in message["content"].as_array().into_iter().flatten() {
+                    // Later requests repeat the history (with cache markers moved): one per call.
+                    let seen = results
+                        .iter()
+                        .any(|r| r["tool_use_id"] == block["tool_use_id"]);
+                    if block["type"] == "tool_result" && !seen {
+                        results.push(block.clone());
+                    }
+                }
+            }
+        }
+        results
+    }
+
     /// Only the agent's own turns (requests with tools).
     pub fn agent_requests(&self) -> Vec<Recorded> {
         self.requests()
@@ -134,7 +166,11 @@ async fn messages(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> R
     match shared.next_reply().unwrap_or_else(|| Reply::text(&["ok"])) {
         Reply::Text(chunks) => sse_response(text_events(&model, &chunks)),
         Reply::Slow { chunks, every } => event_stream(text_events(&model, &chunks), every, None),
-        Reply::ToolUse { name, input } => sse_response(tool_events(&model, &name, &input)),
+        Reply::ToolUse { name, input } => {
+            // Each call its own id, as the real API gives them: claude keeps one result per id.
+            let id = format!("toolu_fake{}", shared.recorded().len());
+            sse_response(tool_events(&model, &id, &name, &input))
+        }
         Reply::Thinking { thinking, text } => {
             sse_response(thinking_events(&model, &thinking, &text))
         }
@@ -206,10 +242,10 @@ fn thinking_events(model: &str, thinking: &str, text: &str) -> Vec<Value> {
     ]
 }
 
-fn tool_events(model: &str, name: &str, input: &Value) -> Vec<Value> {
+fn tool_events(model: &str, id: &str, name: &str, input: &Value) -> Vec<Value> {
     let mut events = vec![
         message_start(model),
-        block_start(json!({"type": "tool_use", "id": "toolu_fake1", "name": name, "input": {}})),
+        block_start(json!({"type": "tool_use", "id": id, "name": name, "input": {}})),
         json!({"type": "content_block_delta", "index": 0,
             "delta": {"type": "input_json_delta", "partial_json": input.to_string()}}),
     ];

@@ -20,6 +20,13 @@ pub enum Reply {
     /// A reasoning summary, then an `exec_command` function call: codex runs `cmd` and asks again
     /// with a `function_call_output`.
     Exec { reasoning: String, cmd: String },
+    /// A call of tool `name` of an MCP server's namespace (`mcp__<server>`), as the Responses
+    /// API names tools in a namespace: codex calls the server and asks again with the output.
+    McpCall {
+        namespace: String,
+        name: String,
+        arguments: Value,
+    },
     /// Starts a message with `first` and then never finishes (for stop and stall tests).
     Hang { first: String },
     /// An HTTP error status with an OpenAI error body.
@@ -119,6 +126,21 @@ async fn responses(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> 
         Reply::Text(chunks) => event_stream(message_events(&chunks), EVENT_PACE, None),
         Reply::Exec { reasoning, cmd } => {
             event_stream(exec_events(&reasoning, &cmd), EVENT_PACE, None)
+        }
+        Reply::McpCall {
+            namespace,
+            name,
+            arguments,
+        } => {
+            let call = json!({"type": "function_call", "id": "fc_mcp", "call_id": format!("call_mcp{}", shared.recorded().len()),
+                "namespace": namespace, "name": name, "arguments": arguments.to_string()});
+            let events = vec![
+                created(),
+                json!({"type": "response.output_item.added", "output_index": 0, "item": call}),
+                json!({"type": "response.output_item.done", "output_index": 0, "item": call}),
+                completed(9),
+            ];
+            event_stream(events, EVENT_PACE, None)
         }
         Reply::Hang { first } => {
             let events = vec![created(), message_added(), text_delta(&first)];

@@ -18,6 +18,9 @@ use axum::routing::{any, get};
 use serde_json::{Map, Value, json};
 use tokio::sync::{oneshot, watch};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
 pub const TOKEN: &str = "123456:FAKE-token_for-tests";
 pub const BOT_USER_ID: i64 = 1000;
 pub const BOT_USERNAME: &str = "baton_test_bot";
@@ -41,6 +44,19 @@ pub struct StoredMessage {
     pub deleted: bool,
     /// The message this one answers (`reply_parameters`), if any.
     pub reply_to: Option<i32>,
+}
+
+/// A file the bot sent with sendPhoto or sendDocument, as the chat got it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upload {
+    /// `photo` or `document`.
+    pub kind: &'static str,
+    pub chat: i64,
+    pub thread: Option<i32>,
+    pub message: i32,
+    pub file_name: String,
+    pub bytes: Vec<u8>,
+    pub caption: Option<String>,
 }
 
 /// A formatting span of a parsed text: tag name, attribute that matters, UTF-16 range.
@@ -100,6 +116,14 @@ pub struct Store {
     /// File downloads begun, and those whose whole body was sent.
     pub downloads_started: usize,
     pub downloads_finished: usize,
+    /// Files the bot uploaded (sendPhoto, sendDocument), in order.
+    pub uploads: Vec<Upload>,
+    /// Uploads received whole and held unanswered now, and those whose sender gave up
+    /// (closed the connection) while held: they never reach the chat.
+    pub uploads_waiting: usize,
+    pub uploads_abandoned: usize,
+    /// While set, uploads are held unanswered (and unstored) until released.
+    uploads_held: bool,
     /// While set, downloads send half their body and wait for the rest.
     downloads_held: bool,
     next_update_id: i64,
@@ -319,6 +343,19 @@ impl FakeTelegram {
         self.shared.changed();
     }
 
+    /// Holds sendPhoto and sendDocument requests, received whole, unanswered until
+    /// [`release_uploads`](Self::release_uploads): an upload in progress for as long as a test
+    /// needs one.
+    pub fn hold_uploads(&self) {
+        self.shared.lock().uploads_held = true;
+        self.shared.changed();
+    }
+
+    pub fn release_uploads(&self) {
+        self.shared.lock().uploads_held = false;
+        self.shared.changed();
+    }
+
     pub fn release_downloads(&self) {
         self.shared.lock().downloads_held = false;
         self.shared.changed();
@@ -469,6 +506,9 @@ async fn api(
         Ok(params) => params,
         Err(error) => return respond(&Err(bad_request(format!("Bad Request: {error}")))),
     };
+    if matches!(method.as_str(), "sendphoto" | "senddocument") {
+        hold_upload(&shared).await;
+    }
     let answer = if bot != format!("bot{TOKEN}") {
         Err((401, "Unauthorized".to_owned(), None))
     } else if method == "getupdates" {
@@ -502,6 +542,36 @@ async fn api(
     respond(&answer)
 }
 
+/// Waits while uploads are held; a sender that gives up meanwhile (its connection closed,
+/// so this future is dropped) is counted as abandoned.
+async fn hold_upload(shared: &Arc<Shared>) {
+    struct Waiting<'a>(&'a Arc<Shared>, bool);
+    impl Drop for Waiting<'_> {
+        fn drop(&mut self) {
+            let mut store = self.0.lock();
+            store.uploads_waiting -= 1;
+            if !self.1 {
+                store.uploads_abandoned += 1;
+            }
+            drop(store);
+            self.0.changed();
+        }
+    }
+    let mut version = shared.version.subscribe();
+    if !shared.lock().uploads_held {
+        return;
+    }
+    shared.lock().uploads_waiting += 1;
+    shared.changed();
+    let mut waiting = Waiting(shared, false);
+    while shared.lock().uploads_held {
+        if version.changed().await.is_err() {
+            break;
+        }
+    }
+    waiting.1 = true;
+}
+
 /// JSON, url-encoded form or multipart bodies (and query strings) all become one JSON object.
 async fn read_params(request: Request) -> Result<Value, String> {
     let content_type = request
@@ -522,14 +592,14 @@ async fn read_params(request: Request) -> Result<Value, String> {
             .map_err(|e| e.to_string())?;
         while let Some(field) = multipart.next_field().await.map_err(|e| e.to_string())? {
             let name = field.name().unwrap_or("").to_owned();
-            let is_file = field.file_name().is_some();
             let file_name = field.file_name().map(str::to_owned);
             let bytes = field.bytes().await.map_err(|e| e.to_string())?;
-            let value = if is_file {
+            let value = if let Some(file_name) = file_name {
                 json!({
                     "file_bytes": bytes.len(),
                     "file_name": file_name,
                     "file_text": String::from_utf8_lossy(&bytes),
+                    "data": BASE64.encode(&bytes),
                 })
             } else {
                 Value::String(String::from_utf8_lossy(&bytes).into_owned())
@@ -662,36 +732,17 @@ fn perform(store: &mut Store, method: &str, params: &Value) -> Answer {
             Ok(json)
         }
         "senddocument" => {
-            let chat = required_int(params, "chat_id")?;
-            // A file comes as its own multipart field, named in `document` as attach://NAME.
-            let document = match params.get("document") {
-                Some(Value::String(name)) => name
-                    .strip_prefix("attach://")
-                    .and_then(|name| params.get(name)),
-                other => other,
+            // Checked and recorded as every upload is; kept also as a document, read as text.
+            let json = upload(store, params, "document")?;
+            let sent = store.uploads.last().expect("just recorded");
+            let document = SentDocument {
+                id: sent.message,
+                chat: sent.chat,
+                thread: sent.thread,
+                file_name: sent.file_name.clone(),
+                text: String::from_utf8_lossy(&sent.bytes).into_owned(),
             };
-            let document = document
-                .filter(|d| d.get("file_bytes").is_some())
-                .ok_or_else(|| bad_request("Bad Request: there is no document in the request"))?;
-            let file_name = str_param(document, "file_name")
-                .unwrap_or("document")
-                .to_owned();
-            let text = str_param(document, "file_text").unwrap_or("").to_owned();
-            let size = document["file_bytes"].as_u64().unwrap_or(0);
-            let id = store.next_message_id(chat);
-            let thread = int_param(params, "message_thread_id").map(|t| t as i32);
-            let mut json = message_json(chat, id, bot_user(), thread);
-            json["document"] = json!({
-                "file_id": format!("doc{id}"), "file_unique_id": format!("udoc{id}"),
-                "file_name": file_name, "mime_type": "application/octet-stream", "file_size": size
-            });
-            store.documents.push(SentDocument {
-                id,
-                chat,
-                thread,
-                file_name,
-                text,
-            });
+            store.documents.push(document);
             Ok(json)
         }
         "editmessagetext" => {
@@ -730,6 +781,7 @@ fn perform(store: &mut Store, method: &str, params: &Value) -> Answer {
             message.deleted = true;
             Ok(json!(true))
         }
+        "sendphoto" => upload(store, params, "photo"),
         "getfile" => {
             let id = str_param(params, "file_id").unwrap_or("");
             let (path, bytes) = store
@@ -742,6 +794,70 @@ fn perform(store: &mut Store, method: &str, params: &Value) -> Answer {
         }
         _ => Err((404, "Not Found".to_owned(), None)),
     }
+}
+
+/// sendPhoto and sendDocument with a file uploaded in the multipart body, checked as Telegram
+/// checks them: a photo must be an image of at most 10 MB, any file at most 50 MB and not empty,
+/// a caption at most 1024 characters.
+fn upload(store: &mut Store, params: &Value, kind: &'static str) -> Answer {
+    let chat = required_int(params, "chat_id")?;
+    // The file is its own part, or (as teloxide sends it) a part the field names as
+    // `attach://<part>`.
+    let file = match params.get(kind) {
+        Some(Value::String(attach)) => attach
+            .strip_prefix("attach://")
+            .and_then(|part| params.get(part)),
+        other => other,
+    }
+    .filter(|f| f.is_object())
+    .ok_or_else(|| bad_request(format!("Bad Request: there is no {kind} in the request")))?;
+    let bytes = BASE64
+        .decode(file["data"].as_str().unwrap_or_default())
+        .map_err(|e| bad_request(format!("Bad Request: {e}")))?;
+    let limit = if kind == "photo" { 10 } else { 50 } << 20;
+    if bytes.is_empty() {
+        return Err(bad_request("Bad Request: file must be non-empty"));
+    }
+    if bytes.len() > limit {
+        return Err((413, "Request Entity Too Large".into(), None));
+    }
+    let image = bytes.starts_with(b"\x89PNG")
+        || bytes.starts_with(&[0xff, 0xd8, 0xff])
+        || bytes.starts_with(b"GIF8")
+        || (bytes.starts_with(b"RIFF") && bytes.get(8..12) == Some(b"WEBP"));
+    if kind == "photo" && !image {
+        return Err(bad_request("Bad Request: IMAGE_PROCESS_FAILED"));
+    }
+    let caption = str_param(params, "caption").map(str::to_owned);
+    if caption
+        .as_ref()
+        .is_some_and(|c| c.encode_utf16().count() > 1024)
+    {
+        return Err(bad_request("Bad Request: message caption is too long"));
+    }
+    let file_name = file["file_name"].as_str().unwrap_or_default().to_owned();
+    let thread = int_param(params, "message_thread_id").map(|t| t as i32);
+    let message = store.next_message_id(chat);
+    let mut json = message_json(chat, message, bot_user(), thread);
+    let unique = format!("up{}", store.uploads.len() + 1);
+    if kind == "photo" {
+        json["photo"] = json!([{ "file_id": unique, "file_unique_id": unique, "width": 1, "height": 1, "file_size": bytes.len() }]);
+    } else {
+        json["document"] = json!({ "file_id": unique, "file_unique_id": unique, "file_name": file_name, "file_size": bytes.len() });
+    }
+    if let Some(caption) = &caption {
+        json["caption"] = json!(caption);
+    }
+    store.uploads.push(Upload {
+        kind,
+        chat,
+        thread,
+        message,
+        file_name,
+        bytes,
+        caption,
+    });
+    Ok(json)
 }
 
 /// The text a send or edit would show, checked as Telegram checks it.
