@@ -29,6 +29,26 @@ fn main() -> ExitCode {
     };
     match cli.action() {
         Action::Serve => run_serve(config),
+        Action::ExportJournal { out } => run_export_journal(&config, out.as_deref()),
+    }
+}
+
+fn run_export_journal(config: &Config, out: Option<&std::path::Path>) -> ExitCode {
+    let result = match out {
+        Some(path) => std::fs::File::create(path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+            .and_then(|mut file| baton_bot::export_journal::export(&config.state_dir, &mut file)),
+        None => baton_bot::export_journal::export(&config.state_dir, &mut std::io::stdout().lock()),
+    };
+    match result {
+        Ok(count) => {
+            eprintln!("baton: exported {count} journal entries");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("baton: {error:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 

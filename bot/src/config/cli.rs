@@ -44,10 +44,17 @@ pub struct Cli {
 }
 
 /// What `baton` was asked to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Action {
     /// Serve Telegram until SIGINT or SIGTERM (the default)
     Serve,
+    /// Write the core's journal (from the state dir's database) as JSONL, one entry a
+    /// line, for `baton-repro --from-journal`
+    ExportJournal {
+        /// Write to PATH instead of stdout
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+    },
 }
 
 /// Every setting Baton reads. Validated by `Config`, which names the variable in its
@@ -234,7 +241,7 @@ impl Cli {
 
     /// The subcommand; `serve` when none is named.
     pub fn action(&self) -> Action {
-        self.action.unwrap_or(Action::Serve)
+        self.action.clone().unwrap_or(Action::Serve)
     }
 
     /// The settings, with what `file_vars` (an env file's NAME=value pairs) holds for
