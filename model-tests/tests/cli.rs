@@ -97,7 +97,9 @@ fn repro_from_journal_writes_a_report_that_runs_clean() {
     let child = common::repro(&["--from-journal", journal.to_str().unwrap()]);
     assert_eq!(child.code, 0, "{}", child.stderr);
     assert!(
-        child.stdout.contains("\"submit A a1 text\",\n  \"submit A a2 text\""),
+        child
+            .stdout
+            .contains("\"submit A a1 text\",\n  \"submit A a2 text\""),
         "{}",
         child.stdout
     );
@@ -116,7 +118,13 @@ fn repro_from_journal_writes_a_report_that_runs_clean() {
     let written = std::fs::read_to_string(&out).unwrap();
     assert!(written.starts_with("id = \"INC-7\""), "{written}");
     assert!(written.contains("invariant = \"order\""), "{written}");
-    let run = common::repro(&[out.to_str().unwrap(), "--checker", "pct", "--iterations", "100"]);
+    let run = common::repro(&[
+        out.to_str().unwrap(),
+        "--checker",
+        "pct",
+        "--iterations",
+        "100",
+    ]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
 }
 

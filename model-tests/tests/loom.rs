@@ -18,15 +18,19 @@ fn core_keeps_every_invariant(path: &Path) -> Result<(), String> {
         "--checker",
         "loom",
     ]);
-    ensure(child.code == 0, || {
-        format!(
-            "{}: loom found a violation in the core (exit {}):\n{}{}",
-            path.display(),
-            child.code,
-            child.stdout,
-            child.stderr
-        )
-    })
+    let what = match child.code {
+        0 => return Ok(()),
+        1 => "loom found a violation in the core",
+        2 => "baton-repro refused the file",
+        _ => "baton-repro crashed",
+    };
+    Err(format!(
+        "{}: {what} (exit {}):\n{}{}",
+        path.display(),
+        child.code,
+        child.stdout,
+        child.stderr
+    ))
 }
 
 fn legacy_violates_the_reports_reason(path: &Path) -> Result<(), String> {
