@@ -20,25 +20,38 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let config = match Config::from_cli(&cli) {
-        Ok(config) => config,
-        Err(error) => {
-            eprintln!("baton: {error}");
-            return ExitCode::from(2);
-        }
-    };
     match cli.action() {
-        Action::Serve => run_serve(config),
-        Action::ExportJournal { out } => run_export_journal(&config, out.as_deref()),
+        Action::Serve => match Config::from_cli(&cli) {
+            Ok(config) => run_serve(config),
+            Err(error) => {
+                eprintln!("baton: {error}");
+                ExitCode::from(2)
+            }
+        },
+        // Reading the state needs no token or agent CLI: only the state dir.
+        Action::ExportJournal { out } => match Config::state_dir_from_cli(&cli) {
+            Ok(state_dir) => run_export_journal(&state_dir, out.as_deref()),
+            Err(error) => {
+                eprintln!("baton: {error}");
+                ExitCode::from(2)
+            }
+        },
     }
 }
 
-fn run_export_journal(config: &Config, out: Option<&std::path::Path>) -> ExitCode {
+/// Exit codes as `serve`'s: 1 when the journal cannot be read or written.
+fn run_export_journal(state_dir: &std::path::Path, out: Option<&std::path::Path>) -> ExitCode {
     let result = match out {
-        Some(path) => std::fs::File::create(path)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
-            .and_then(|mut file| baton_bot::export_journal::export(&config.state_dir, &mut file)),
-        None => baton_bot::export_journal::export(&config.state_dir, &mut std::io::stdout().lock()),
+        // Read whole first: a journal that cannot be read leaves no file behind.
+        Some(path) => {
+            let mut jsonl = Vec::new();
+            baton_bot::export_journal::export(state_dir, &mut jsonl).and_then(|count| {
+                std::fs::write(path, &jsonl)
+                    .map(|()| count)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+            })
+        }
+        None => baton_bot::export_journal::export(state_dir, &mut std::io::stdout().lock()),
     };
     match result {
         Ok(count) => {

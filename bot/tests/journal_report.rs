@@ -7,6 +7,8 @@
 
 mod support;
 
+use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 
 use baton_model_tests::explore::{self, Budget, Checker, Impl};
@@ -16,6 +18,35 @@ use support::bot::{Bot, USER, shows};
 use support::fake_anthropic::Reply;
 
 const CHAT: i64 = 101;
+
+/// `baton export-journal --out OUT` with only the state dir set: no token,
+/// no agent CLI, no env file.
+fn export_journal(state_dir: &Path, out: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_baton"))
+        .env_clear()
+        .env("BATON_STATE_DIR", state_dir)
+        .args(["--no-env-file", "export-journal", "--out"])
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn export_journal_without_a_database_fails_and_writes_nothing() {
+    let state = tempfile::tempdir().unwrap();
+    let out = state.path().join("journal.jsonl");
+    let failed = export_journal(state.path(), &out);
+    assert_eq!(failed.status.code(), Some(1), "{failed:?}");
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(stderr.contains("no Baton database"), "{stderr}");
+    assert!(!out.exists(), "no output file is left behind");
+    assert!(
+        !state
+            .path()
+            .join(baton_bot::store::DATABASE_FILE_NAME)
+            .exists()
+    );
+}
 
 fn ops(report: &report::Report, actor: &str) -> Vec<String> {
     report
@@ -49,7 +80,10 @@ async fn journal_of_a_stopped_run_and_a_queued_message_becomes_a_clean_report() 
     assert!(count > 0, "the journal has entries");
     assert_eq!(String::from_utf8_lossy(&jsonl).lines().count(), count);
     let exported = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(exported.path(), &jsonl).unwrap();
+    // The command itself writes the same, from the state dir alone.
+    let written = export_journal(bot.state_dir(), exported.path());
+    assert_eq!(written.status.code(), Some(0), "{written:?}");
+    assert_eq!(std::fs::read(exported.path()).unwrap(), jsonl);
     let from_jsonl = incident::read(exported.path()).unwrap();
     let database = bot.state_dir().join(baton_bot::store::DATABASE_FILE_NAME);
     let from_sqlite = incident::read(&database).unwrap();
@@ -61,7 +95,7 @@ async fn journal_of_a_stopped_run_and_a_queued_message_becomes_a_clean_report() 
         invariant: "no_loss".to_owned(),
     };
     let converted = incident::convert(&from_jsonl, &header).unwrap();
-    let report = report::parse(std::path::Path::new("e2e.toml"), &converted.toml)
+    let report = report::parse(Path::new("e2e.toml"), &converted.toml)
         .unwrap_or_else(|e| panic!("{e}\n{}", converted.toml));
     let text = &converted.toml;
     assert!(
