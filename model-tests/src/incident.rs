@@ -270,14 +270,13 @@ impl Builder {
             reason: CancelReason::Interrupt,
             run,
         } = &entry.event
+            && let Some((lane, ..)) = self.admitted
+            && self.runs.get(run).is_some_and(|h| h.lane == lane)
             && let Some((lane, item, _)) = self.admitted.take()
         {
-            let lane_name = self.lane(lane);
-            if self.runs.get(run).is_some_and(|h| h.lane == lane) {
-                self.user(format!("interrupt {lane_name} {item}"));
-                return Ok(());
-            }
-            self.admitted = Some((lane, item, Origin::Text));
+            let lane = self.lane(lane);
+            self.user(format!("interrupt {lane} {item}"));
+            return Ok(());
         }
         if !matches!(entry.event, Event::Queued { .. }) {
             self.flush_admitted();
