@@ -352,3 +352,40 @@ fn incident_sqlite_without_a_journal_is_refused() {
     assert!(error.0.contains("other.sqlite3"), "{error}");
     assert!(error.0.contains("journal"), "{error}");
 }
+
+#[test]
+fn incident_new_during_a_run_is_one_operation_and_a_stop_of_a_waiting_lane_clears_it() {
+    let mut d = Deployment::start(1);
+    let running = d.submit("a1", 1, Origin::Text).unwrap();
+    d.core
+        .record_agent_session(running.run, "old".to_owned())
+        .unwrap();
+    d.submit("a2", 1, Origin::Text);
+    // Lane 2 waits for capacity, not for a run of its own.
+    d.submit("b1", 2, Origin::Document);
+    d.core.stop(LaneKey::chat(2), true);
+    d.sync();
+    // `/new` cancels the run, removes the queue and forgets the sessions
+    // now and again when the run ends: one operation.
+    d.core.new_session(LaneKey::chat(1));
+    d.sync();
+    d.finish(&running, Outcome::Cancelled);
+
+    let (report, text) = converted(&d.journal);
+    assert_eq!(
+        ops(&report, "user"),
+        [
+            "submit A a1 text",
+            "submit A a2 text",
+            "submit B b1 document",
+            "stop B clear",
+            "new A",
+        ],
+        "{text}"
+    );
+    assert_eq!(
+        ops(&report, "runner1"),
+        ["take A", "session s1", "finish completed"],
+        "{text}"
+    );
+}
