@@ -143,6 +143,19 @@ impl Config {
     /// the command line names, validated. Relative paths resolve against the current
     /// directory.
     pub fn from_cli(cli: &Cli) -> Result<Config, ConfigError> {
+        let (settings, ambient, base_dir) = Config::inputs(cli)?;
+        Config::from_settings(&settings, &ambient, &base_dir)
+    }
+
+    /// The state dir alone, found as [`Config::from_cli`] finds it, for commands that
+    /// only read the state (`export-journal`): no token or agent CLI needed.
+    pub fn state_dir_from_cli(cli: &Cli) -> Result<PathBuf, ConfigError> {
+        let (settings, ambient, base_dir) = Config::inputs(cli)?;
+        state_dir(&settings, &ambient, &base_dir)
+    }
+
+    /// The settings (command line, environment, env file) and what the process runs in.
+    fn inputs(cli: &Cli) -> Result<(Settings, Ambient, PathBuf), ConfigError> {
         let file_vars = match cli.env_file() {
             EnvFile::Path(path) => read_env_file(&path)?,
             EnvFile::CurrentDir if Path::new(".env").exists() => read_env_file(Path::new(".env"))?,
@@ -163,7 +176,7 @@ impl Config {
                 .ok()
                 .and_then(|exe| exe.parent().map(Path::to_path_buf)),
         };
-        Config::from_settings(&settings, &ambient, &base_dir)
+        Ok((settings, ambient, base_dir))
     }
 
     /// Validates settings from `vars` alone. Relative paths resolve against `base_dir`;
@@ -211,16 +224,7 @@ impl Config {
         };
         let workdir = existing_dir("BATON_WORKDIR", &workdir)?;
 
-        let state_dir = match get(&settings.state_dir, "BATON_STATE_DIR")? {
-            Some(dir) => base_dir.join(dir),
-            None => default_state_dir(ambient)?,
-        };
-        if state_dir.exists() && !state_dir.is_dir() {
-            return Err(ConfigError::setting(
-                "BATON_STATE_DIR",
-                format!("{} is not a directory", state_dir.display()),
-            ));
-        }
+        let state_dir = state_dir(settings, ambient, base_dir)?;
 
         let telegram_api_url = get(&settings.telegram_api_url, "TELEGRAM_API_URL")?
             .map(|raw| {
@@ -514,6 +518,26 @@ fn existing_dir(name: &'static str, dir: &Path) -> Result<PathBuf, ConfigError> 
             format!("{}: {e}", dir.display()),
         )),
     }
+}
+
+/// `BATON_STATE_DIR` resolved against `base_dir`, or the XDG default; refused when it
+/// names something that is not a directory.
+fn state_dir(
+    settings: &Settings,
+    ambient: &Ambient,
+    base_dir: &Path,
+) -> Result<PathBuf, ConfigError> {
+    let state_dir = match get(&settings.state_dir, "BATON_STATE_DIR")? {
+        Some(dir) => base_dir.join(dir),
+        None => default_state_dir(ambient)?,
+    };
+    if state_dir.exists() && !state_dir.is_dir() {
+        return Err(ConfigError::setting(
+            "BATON_STATE_DIR",
+            format!("{} is not a directory", state_dir.display()),
+        ));
+    }
+    Ok(state_dir)
 }
 
 fn default_state_dir(ambient: &Ambient) -> Result<PathBuf, ConfigError> {

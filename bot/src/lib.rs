@@ -5,6 +5,7 @@ pub mod app;
 pub mod config;
 pub mod cron;
 pub mod drivers;
+pub mod export_journal;
 pub mod instance_lock;
 pub mod logging;
 pub mod mcp;

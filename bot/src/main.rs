@@ -28,6 +28,16 @@ fn main() -> ExitCode {
     if matches!(action, Action::Mcp) {
         return run_mcp();
     }
+    // Reading the state needs no token or agent CLI: only the state dir.
+    if let Action::ExportJournal { out } = &action {
+        return match Config::state_dir_from_cli(&cli) {
+            Ok(state_dir) => run_export_journal(&state_dir, out.as_deref()),
+            Err(error) => {
+                eprintln!("baton: {error}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let config = match Config::from_cli(&cli) {
         Ok(config) => config,
         Err(error) => {
@@ -39,6 +49,7 @@ fn main() -> ExitCode {
         Action::Serve => run_serve(config),
         Action::ImportCron { file } => run_import_cron(&config, &file),
         Action::Mcp => run_mcp(),
+        Action::ExportJournal { out } => run_export_journal(&config.state_dir, out.as_deref()),
     }
 }
 
@@ -89,6 +100,32 @@ fn run_mcp() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("baton mcp: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Exit codes as `serve`'s: 1 when the journal cannot be read or written.
+fn run_export_journal(state_dir: &std::path::Path, out: Option<&std::path::Path>) -> ExitCode {
+    let result = match out {
+        // Read whole first: a journal that cannot be read leaves no file behind.
+        Some(path) => {
+            let mut jsonl = Vec::new();
+            baton_bot::export_journal::export(state_dir, &mut jsonl).and_then(|count| {
+                std::fs::write(path, &jsonl)
+                    .map(|()| count)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+            })
+        }
+        None => baton_bot::export_journal::export(state_dir, &mut std::io::stdout().lock()),
+    };
+    match result {
+        Ok(count) => {
+            eprintln!("baton: exported {count} journal entries");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("baton: {error:#}");
             ExitCode::FAILURE
         }
     }

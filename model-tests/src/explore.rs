@@ -163,6 +163,10 @@ pub fn relevant(violations: &[Violation], target: Option<Invariant>) -> bool {
 
 type Slot = Arc<Mutex<Option<Failure>>>;
 
+/// What an execution panics with to stop its checker at a relevant
+/// violation; the explorer catches it.
+pub const VIOLATION_PANIC: &str = "baton-model: invariant violated";
+
 /// The body every checker runs: one execution, and on a relevant violation
 /// its witness saved and a panic to stop the checker.
 fn body<F: Model>(
@@ -183,7 +187,7 @@ fn body<F: Model>(
                 schedule: None,
                 facts: execution.facts,
             });
-            panic!("baton-model: invariant violated");
+            std::panic::panic_any(VIOLATION_PANIC);
         }
     }
 }
@@ -422,4 +426,30 @@ pub fn replay_witness(report: &Report, imp: Impl, steps: Vec<usize>) -> Replayed
         divergence: replay.divergence(),
         unused_steps: replay.unused_steps(),
     }
+}
+
+/// The order in which an execution performed the report's operations: the
+/// actor of each, in the order they returned. Lines that are not the
+/// actor's next operation (a runner settling its run) are skipped.
+pub fn operation_order(report: &Report, execution: &Execution) -> Vec<usize> {
+    let mut next = vec![0; report.actors.len()];
+    let mut order = Vec::new();
+    for line in &execution.lines {
+        let Some(actor) = line.actor else { continue };
+        let expected = report
+            .actors
+            .get(actor)
+            .and_then(|a| a.ops.get(next[actor]));
+        if expected.is_some_and(|(_, text)| *text == line.op) {
+            next[actor] += 1;
+            order.push(actor);
+        }
+    }
+    order
+}
+
+/// Runs the report one whole operation at a time on this thread, in
+/// `order` (see [`world::execute_in_order`]), with the readable trace.
+pub fn run_in_order(report: &Report, imp: Impl, order: &[usize]) -> Execution {
+    world::execute_in_order::<ScriptSync>(report, imp.system::<ScriptSync>(report), order)
 }

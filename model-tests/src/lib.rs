@@ -12,11 +12,13 @@
 //!   teeth;
 //! - [`world`]: one execution of a scenario (actors, runners, settling);
 //! - [`invariants`]: SPEC's invariants over what an execution observed;
-//! - [`explore`]: the checkers (loom, shuttle PCT, random, DFS, replay).
+//! - [`explore`]: the checkers (loom, shuttle PCT, random, DFS, replay);
+//! - [`incident`]: a deployment's journal turned into a report.
 
 pub mod core_system;
 pub mod explore;
 pub mod family;
+pub mod incident;
 pub mod invariants;
 pub mod legacy;
 pub mod observe;

@@ -8,6 +8,8 @@
 //! capacity = 1                   # optional, default 1
 //! setup = ["submit A a1"]        # run in order before the actors start
 //! witness = "runner*3 user ..."  # optional: a failing interleaving (legacy)
+//! reason = "item b1 was ..."     # reports: a piece of the violation that
+//!                                # says the audit's reason
 //! [[cron]]                       # optional: registered jobs
 //! job = "j1"
 //! lane = "A"
@@ -147,6 +149,9 @@ pub struct Report {
     pub actors: Vec<Actor>,
     /// A failing interleaving against the original design, if recorded.
     pub witness: Option<String>,
+    /// For a race report: a piece of the violation message that says the
+    /// audit's reason (not some other bug the same scenario happens to hit).
+    pub reason: Option<String>,
 }
 
 impl Report {
@@ -200,6 +205,8 @@ struct RawReport {
     actor: Vec<RawActor>,
     #[serde(default)]
     witness: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -536,6 +543,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Report, ReportError> {
         setup,
         actors,
         witness: raw.witness,
+        reason: raw.reason,
     })
 }
 

@@ -277,9 +277,8 @@ fn perform_now(world: &World, actor: Option<usize>, runner: &mut Runner, op: &Op
     text
 }
 
-/// Runs one execution of `report` on `sys`; with `describe`, also writes
-/// the readable trace (for replays only: describing reads state).
-pub fn execute<F: Model>(report: &Report, sys: Box<dyn System>, describe: bool) -> Execution {
+/// Builds the world of one execution and runs the report's setup.
+fn begin<F: Model>(report: &Report, sys: Box<dyn System>, describe: bool) -> Arc<World> {
     let world = Arc::new(World {
         sys,
         rec: Recorder::default(),
@@ -298,6 +297,13 @@ pub fn execute<F: Model>(report: &Report, sys: Box<dyn System>, describe: bool) 
         world.line(None, text, result);
     }
     setup_runner.settle(&world, None);
+    world
+}
+
+/// Runs one execution of `report` on `sys`; with `describe`, also writes
+/// the readable trace (for replays only: describing reads state).
+pub fn execute<F: Model>(report: &Report, sys: Box<dyn System>, describe: bool) -> Execution {
+    let world = begin::<F>(report, sys, describe);
     let joins: Vec<_> = report
         .actors
         .iter()
@@ -321,7 +327,44 @@ pub fn execute<F: Model>(report: &Report, sys: Box<dyn System>, describe: bool) 
     for join in joins {
         join();
     }
-    // Everything is joined: the bot's runners execute what is left.
+    conclude(report, &world)
+}
+
+/// Runs `report` sequentially on the calling thread: one whole operation
+/// at a time, the next one taken from the actor `order` names (an actor
+/// per operation), then what is left of each actor in actor order. No
+/// checker and no threads: the operations of a race, linearised.
+pub fn execute_in_order<F: Model>(
+    report: &Report,
+    sys: Box<dyn System>,
+    order: &[usize],
+) -> Execution {
+    let world = begin::<F>(report, sys, true);
+    let mut runners: Vec<Runner> = report.actors.iter().map(|_| Runner::default()).collect();
+    let mut next = vec![0; report.actors.len()];
+    let rest =
+        (0..report.actors.len()).flat_map(|a| std::iter::repeat_n(a, report.actors[a].ops.len()));
+    for actor in order.iter().copied().chain(rest) {
+        let Some((op, text)) = report
+            .actors
+            .get(actor)
+            .and_then(|a| a.ops.get(next[actor]))
+        else {
+            continue;
+        };
+        next[actor] += 1;
+        let result = perform(&world, Some(actor), &mut runners[actor], op);
+        world.line(Some(actor), text, result);
+    }
+    for (actor, runner) in runners.iter_mut().enumerate() {
+        runner.settle(&world, Some(actor));
+    }
+    conclude(report, &world)
+}
+
+/// Once every actor is done: the bot's runners execute what is left, and
+/// the invariants judge what was observed.
+fn conclude(report: &Report, world: &World) -> Execution {
     let mut executed = 0;
     loop {
         let next = world.board().pending.pop_front();
@@ -338,7 +381,7 @@ pub fn execute<F: Model>(report: &Report, sys: Box<dyn System>, describe: bool) 
             run: Some(started.run),
             spawned: false,
         };
-        runner.settle(&world, None);
+        runner.settle(world, None);
     }
     let quiescence = world.sys.quiescence();
     let sessions = world.sys.sessions();

@@ -68,3 +68,82 @@ fn repro_exits_1_on_legacy_and_0_on_core() {
     assert_eq!(core.code, 0, "{}{}", core.stdout, core.stderr);
     assert_eq!(core.stdout.matches(": ok, ").count(), 12, "{}", core.stdout);
 }
+
+/// A journal the real core wrote: one message, queued behind another.
+fn journal_file(name: &str) -> PathBuf {
+    use baton_core::sync::StdSync;
+    use baton_core::{Config, Core, Item, LaneKey, Millis, Outcome};
+    let core: Core<StdSync> = Core::new(Config::default(), || Millis(5));
+    let first = core
+        .submit(Item::text("m1", LaneKey::chat(9), "p", Millis(0)))
+        .unwrap()
+        .ticket()
+        .unwrap();
+    core.submit(Item::text("m2", LaneKey::chat(9), "p", Millis(0)))
+        .unwrap();
+    core.spawned(first.run).unwrap();
+    core.finish(first.run, Outcome::Completed).unwrap();
+    let text: String = core
+        .drain_journal()
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap() + "\n")
+        .collect();
+    scratch(name, &text)
+}
+
+#[test]
+fn repro_from_journal_writes_a_report_that_runs_clean() {
+    let journal = journal_file("clean.jsonl");
+    let child = common::repro(&["--from-journal", journal.to_str().unwrap()]);
+    assert_eq!(child.code, 0, "{}", child.stderr);
+    assert!(
+        child
+            .stdout
+            .contains("\"submit A a1 text\",\n  \"submit A a2 text\""),
+        "{}",
+        child.stdout
+    );
+    let out = journal.with_file_name("from-journal.toml");
+    let child = common::repro(&[
+        "--from-journal",
+        journal.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--id",
+        "INC-7",
+        "--invariant",
+        "order",
+    ]);
+    assert_eq!(child.code, 0, "{}", child.stderr);
+    let written = std::fs::read_to_string(&out).unwrap();
+    assert!(written.starts_with("id = \"INC-7\""), "{written}");
+    assert!(written.contains("invariant = \"order\""), "{written}");
+    let run = common::repro(&[
+        out.to_str().unwrap(),
+        "--checker",
+        "pct",
+        "--iterations",
+        "100",
+    ]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+}
+
+#[test]
+fn repro_from_journal_rejects_bad_input_with_exit_2() {
+    let journal = journal_file("bad-invariant.jsonl");
+    let bad = common::repro(&[
+        "--from-journal",
+        journal.to_str().unwrap(),
+        "--invariant",
+        "speed",
+    ]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("speed"), "{}", bad.stderr);
+    let missing = common::repro(&["--from-journal", "/nonexistent/journal.jsonl"]);
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing.stderr.contains("/nonexistent/journal.jsonl"),
+        "{}",
+        missing.stderr
+    );
+}

@@ -4,50 +4,40 @@
 
 mod common;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use baton_model_tests::explore::{self, Budget, Checker, Impl};
 use baton_model_tests::invariants::Invariant;
 use baton_model_tests::{report, trace};
+use common::ensure;
 
-#[test]
-fn every_report_states_its_reason() {
-    let ids: Vec<String> = common::files("reports")
+/// The report's witness, replayed on the model of the original, shows the
+/// violation of the report's invariant for the reason the report states.
+fn witness_shows_the_audits_reason(path: &Path) -> Result<(), String> {
+    let (report, reason) = common::load_report(path)?;
+    let witness = report
+        .witness
+        .as_deref()
+        .ok_or_else(|| format!("{}: every report has a witness", report.id))?;
+    let steps = trace::parse(witness, &report.actor_names())?;
+    let replayed = explore::replay_witness(&report, Impl::Legacy, steps);
+    let found = replayed
+        .execution
+        .violations
         .iter()
-        .map(|p| common::name(p))
-        .collect();
-    let stated: Vec<&str> = common::REASONS.iter().map(|(id, ..)| *id).collect();
-    assert_eq!(ids, stated);
+        .any(|v| v.invariant == report.invariant && v.message.contains(&reason));
+    ensure(found, || {
+        format!(
+            "{}: expected {}: {reason}, saw {:?}",
+            report.id, report.invariant, replayed.execution.violations
+        )
+    })
 }
 
-#[test]
-fn report_witness_shows_the_audits_reason() {
-    for path in common::files("reports") {
-        let report = report::load(&path).unwrap();
-        let (invariant, reason) = common::reason(&report.id);
-        assert_eq!(report.invariant.name(), invariant, "{}", report.id);
-        let witness = report
-            .witness
-            .as_deref()
-            .expect("every report has a witness");
-        let steps = trace::parse(witness, &report.actor_names()).unwrap();
-        let replayed = explore::replay_witness(&report, Impl::Legacy, steps);
-        let found = replayed
-            .execution
-            .violations
-            .iter()
-            .any(|v| v.invariant == report.invariant && v.message.contains(reason));
-        assert!(
-            found,
-            "{}: expected {invariant}: {reason}, saw {:?}",
-            report.id, replayed.execution.violations
-        );
-    }
-}
-
-fn violated_by_legacy(file: &str, invariant: Invariant) {
+fn violated_by_legacy(file: &str, invariant: Invariant) -> Result<(), String> {
     let path = common::dir("scenarios").join(file);
-    let report = Arc::new(report::load(&path).unwrap());
+    let report = Arc::new(report::load(&path).map_err(|e| e.to_string())?);
     let found = explore::explore(
         &report,
         Impl::Legacy,
@@ -57,25 +47,46 @@ fn violated_by_legacy(file: &str, invariant: Invariant) {
     );
     let failure = found
         .failure
-        .unwrap_or_else(|| panic!("{file}: the original keeps {invariant}"));
-    assert!(explore::relevant(&failure.violations, Some(invariant)));
+        .ok_or_else(|| format!("{file}: the original keeps {invariant}"))?;
+    ensure(
+        explore::relevant(&failure.violations, Some(invariant)),
+        || format!("{file}: {:?}", failure.violations),
+    )
 }
 
-#[test]
-fn legacy_restart_reruns_a_redelivered_update_and_loses_the_queue() {
+fn legacy_restart_reruns_a_redelivered_update_and_loses_the_queue() -> Result<(), String> {
     // index.ts:68 keeps the dedupe cache in memory; deferred-queue.ts:19
     // and the chat's chained updates too.
-    violated_by_legacy("restart_restores_queue.toml", Invariant::NoDuplication);
-    violated_by_legacy("restart_restores_queue.toml", Invariant::NoLoss);
+    violated_by_legacy("restart_restores_queue.toml", Invariant::NoDuplication)?;
+    violated_by_legacy("restart_restores_queue.toml", Invariant::NoLoss)
 }
 
-#[test]
-fn legacy_shutdown_reports_nothing_it_drops() {
+fn legacy_shutdown_reports_nothing_it_drops() -> Result<(), String> {
     // index.ts:949-953: SIGTERM exits at once.
-    violated_by_legacy("shutdown_hands_back_queue.toml", Invariant::NoLoss);
+    violated_by_legacy("shutdown_hands_back_queue.toml", Invariant::NoLoss)
 }
 
-#[test]
-fn legacy_album_runs_beside_the_chats_message() {
-    violated_by_legacy("album_outside_the_chat_sequence.toml", Invariant::Exclusion);
+fn legacy_album_runs_beside_the_chats_message() -> Result<(), String> {
+    violated_by_legacy("album_outside_the_chat_sequence.toml", Invariant::Exclusion)
+}
+
+fn main() {
+    let mut trials = common::per_file(
+        "witness_reason",
+        common::files("reports"),
+        witness_shows_the_audits_reason,
+    );
+    trials.push(common::single(
+        "legacy_restart_reruns_a_redelivered_update_and_loses_the_queue",
+        legacy_restart_reruns_a_redelivered_update_and_loses_the_queue,
+    ));
+    trials.push(common::single(
+        "legacy_shutdown_reports_nothing_it_drops",
+        legacy_shutdown_reports_nothing_it_drops,
+    ));
+    trials.push(common::single(
+        "legacy_album_runs_beside_the_chats_message",
+        legacy_album_runs_beside_the_chats_message,
+    ));
+    common::run(trials)
 }

@@ -1,63 +1,99 @@
 //! Witnesses: failing interleavings as explicit steps, replayed on plain
-//! threads without any checker.
+//! threads without any checker; one test per report (`replay::reports/TX-1`).
 
 mod common;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use baton_model_tests::explore::{self, Budget, Checker, Impl};
 use baton_model_tests::{report, trace};
+use common::ensure;
 
-#[test]
-fn report_witness_reproduces_its_legacy_violation() {
-    for path in common::files("reports") {
-        let report = report::load(&path).unwrap();
-        let witness = report
-            .witness
-            .as_deref()
-            .expect("every report carries a witness");
-        let steps = trace::parse(witness, &report.actor_names()).unwrap();
-        let replayed = explore::replay_witness(&report, Impl::Legacy, steps);
-        assert_eq!(replayed.divergence, None, "{}", report.id);
-        assert_eq!(replayed.unused_steps, 0, "{}", report.id);
-        assert!(
-            explore::relevant(&replayed.execution.violations, Some(report.invariant)),
-            "{}: {:?}",
-            report.id,
-            replayed.execution.violations
-        );
-    }
+fn witness_reproduces_its_legacy_violation(path: &Path) -> Result<(), String> {
+    let report = report::load(path).map_err(|e| e.to_string())?;
+    let id = &report.id;
+    let witness = report
+        .witness
+        .as_deref()
+        .ok_or_else(|| format!("{id}: every report carries a witness"))?;
+    let steps = trace::parse(witness, &report.actor_names())?;
+    let replayed = explore::replay_witness(&report, Impl::Legacy, steps);
+    ensure(replayed.divergence.is_none(), || {
+        format!(
+            "{id}: the replay left the witness: {:?}",
+            replayed.divergence
+        )
+    })?;
+    ensure(replayed.unused_steps == 0, || {
+        format!("{id}: {} witness steps unused", replayed.unused_steps)
+    })?;
+    ensure(
+        explore::relevant(&replayed.execution.violations, Some(report.invariant)),
+        || format!("{id}: {:?}", replayed.execution.violations),
+    )
 }
 
-#[test]
-fn found_witness_replays_to_the_same_violations() {
-    for id in ["TX-1", "SP-2", "CR-2"] {
-        let path = common::dir("reports").join(format!("{id}.toml"));
-        let report = Arc::new(report::load(&path).unwrap());
-        let target = Some(report.invariant);
-        let found = explore::explore(
-            &report,
-            Impl::Legacy,
-            Checker::Loom,
-            &Budget::quick(),
-            target,
-        );
-        let failure = found.failure.expect("loom finds the violation");
-        let rendered = trace::render(&failure.steps, &report.actor_names());
-        let steps = trace::parse(&rendered, &report.actor_names()).unwrap();
-        assert_eq!(steps, failure.steps, "{id}: render and parse round-trip");
-        let replayed = explore::replay_witness(&report, Impl::Legacy, steps);
-        assert_eq!(replayed.divergence, None, "{id}");
-        assert_eq!(replayed.execution.violations, failure.violations, "{id}");
-        assert!(
-            !replayed.execution.lines.is_empty(),
-            "{id}: the replay writes a trace"
-        );
-    }
+/// A witness loom finds renders, parses back and replays to the same
+/// violations.
+fn found_witness_replays(path: &Path) -> Result<(), String> {
+    let report = Arc::new(report::load(path).map_err(|e| e.to_string())?);
+    let id = &report.id;
+    let target = Some(report.invariant);
+    let found = explore::explore(
+        &report,
+        Impl::Legacy,
+        Checker::Loom,
+        &Budget::quick(),
+        target,
+    );
+    let failure = found
+        .failure
+        .ok_or_else(|| format!("{id}: loom finds no violation"))?;
+    let rendered = trace::render(&failure.steps, &report.actor_names());
+    let steps = trace::parse(&rendered, &report.actor_names())?;
+    ensure(steps == failure.steps, || {
+        format!("{id}: render and parse do not round-trip")
+    })?;
+    let replayed = explore::replay_witness(&report, Impl::Legacy, steps);
+    ensure(replayed.divergence.is_none(), || {
+        format!("{id}: {:?}", replayed.divergence)
+    })?;
+    ensure(replayed.execution.violations == failure.violations, || {
+        format!(
+            "{id}: replayed {:?}, found {:?}",
+            replayed.execution.violations, failure.violations
+        )
+    })?;
+    ensure(!replayed.execution.lines.is_empty(), || {
+        format!("{id}: the replay writes no trace")
+    })
 }
 
-#[test]
-fn witness_naming_an_unknown_actor_is_refused() {
-    let error = trace::parse("runner*2 ghost", &["runner".to_owned()]).unwrap_err();
-    assert!(error.contains("ghost"), "{error}");
+fn witness_naming_an_unknown_actor_is_refused() -> Result<(), String> {
+    let error = trace::parse("runner*2 ghost", &["runner".to_owned()])
+        .err()
+        .ok_or("the witness was accepted")?;
+    ensure(error.contains("ghost"), || error.clone())
+}
+
+fn main() {
+    let mut trials = common::per_file(
+        "replay",
+        common::files("reports"),
+        witness_reproduces_its_legacy_violation,
+    );
+    trials.extend(common::per_file(
+        "found",
+        ["TX-1", "SP-2", "CR-2"]
+            .iter()
+            .map(|id| common::dir("reports").join(format!("{id}.toml")))
+            .collect(),
+        found_witness_replays,
+    ));
+    trials.push(common::single(
+        "witness_naming_an_unknown_actor_is_refused",
+        witness_naming_an_unknown_actor_is_refused,
+    ));
+    common::run(trials)
 }

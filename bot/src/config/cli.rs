@@ -56,6 +56,13 @@ pub enum Action {
     /// Serve the send_file tool over MCP on stdio, for one agent run (Baton starts it; it
     /// reads BATON_SEND_FILE_SOCKET and BATON_SEND_FILE_KEY, and no settings)
     Mcp,
+    /// Write the core's journal (from the state dir's database) as JSONL, one entry a
+    /// line, for `baton-repro --from-journal`
+    ExportJournal {
+        /// Write to PATH instead of stdout
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+    },
 }
 
 /// Every setting Baton reads. Validated by `Config`, which names the variable in its

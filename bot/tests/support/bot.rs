@@ -119,6 +119,11 @@ impl Bot {
         Config::from_map(&vars, &PathBuf::from("/")).expect("test settings are valid")
     }
 
+    /// The bot's state dir (its SQLite database).
+    pub fn state_dir(&self) -> &std::path::Path {
+        self.state.path()
+    }
+
     /// Starts serving (again, after `shut_down`), with the same state, workdir and fakes.
     pub fn serve(&mut self, settings: &[(&str, &str)]) {
         let config = self.config(settings);
@@ -135,11 +140,6 @@ impl Bot {
         self.task = Some(tokio::spawn(async move {
             serve(config, extras, stop.cancelled_owned()).await
         }));
-    }
-
-    /// The bot's state directory.
-    pub fn state_dir(&self) -> &std::path::Path {
-        self.state.path()
     }
 
     /// Stops the bot as SIGTERM would and waits until it has shut down.

@@ -9,13 +9,18 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use baton_model_tests::explore::{self, Budget, Checker, Exploration, Impl};
+use baton_model_tests::incident;
 use baton_model_tests::observe::Line;
 use baton_model_tests::report::{self, Report};
 use baton_model_tests::trace;
 
-const USAGE: &str = "usage: baton-repro REPORT... | --all | --scenarios  [--impl core|legacy|VARIANT] \
+const USAGE: &str =
+    "usage: baton-repro REPORT... | --all | --scenarios  [--impl core|legacy|VARIANT] \
 [--checker loom|pct|random|dfs|witness] [--iterations N] [--preemptions K] [--depth D] \
-[--seed S] [--replay SCHEDULE]";
+[--seed S] [--replay SCHEDULE]
+       baton-repro --from-journal PATH [--out REPORT] [--id ID] [--invariant NAME]
+         PATH: the bot's SQLite database (state dir, baton.sqlite3) or the journal as JSONL
+         (baton export-journal); writes a report that replays the journal's operations";
 
 struct Options {
     reports: Vec<PathBuf>,
@@ -218,6 +223,15 @@ fn run(options: &Options) -> Result<bool, String> {
 fn main() -> ExitCode {
     // Checkers stop by panicking; the report below says what happened.
     std::panic::set_hook(Box::new(|_| {}));
+    if std::env::args().any(|a| a == "--from-journal") {
+        return match from_journal() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("baton-repro: {message}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let options = match parse_args() {
         Ok(options) => options,
         Err(message) => {
@@ -231,6 +245,48 @@ fn main() -> ExitCode {
         Err(message) => {
             eprintln!("baton-repro: {message}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// `--from-journal PATH`: a journal to a report, on stdout or `--out`.
+fn from_journal() -> Result<(), String> {
+    let mut journal = None;
+    let mut out = None;
+    let mut header = incident::Header {
+        id: "INCIDENT".to_owned(),
+        title: "operations replayed from a deployment's journal".to_owned(),
+        invariant: "no_loss".to_owned(),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--from-journal" => journal = Some(PathBuf::from(value("--from-journal")?)),
+            "--out" => out = Some(PathBuf::from(value("--out")?)),
+            "--id" => header.id = value("--id")?,
+            "--title" => header.title = value("--title")?,
+            "--invariant" => {
+                let name = value("--invariant")?;
+                name.parse::<baton_model_tests::invariants::Invariant>()?;
+                header.invariant = name;
+            }
+            other => return Err(format!("--from-journal does not take {other}\n{USAGE}")),
+        }
+    }
+    let journal = journal.ok_or("--from-journal needs a value")?;
+    let entries = incident::read(&journal).map_err(|e| e.to_string())?;
+    let converted =
+        incident::convert(&entries, &header).map_err(|e| format!("{}: {e}", journal.display()))?;
+    // What is written must load as a report: checked before it is written.
+    report::parse(Path::new("<from journal>"), &converted.toml)
+        .map_err(|e| format!("{}: the report made does not parse: {e}", journal.display()))?;
+    match out {
+        Some(path) => std::fs::write(&path, &converted.toml)
+            .map_err(|e| format!("{}: cannot write: {e}", path.display())),
+        None => {
+            print!("{}", converted.toml);
+            Ok(())
         }
     }
 }

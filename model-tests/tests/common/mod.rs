@@ -6,6 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use baton_model_tests::{explore, report};
+use libtest_mimic::{Arguments, Failed, Trial};
+
 pub fn dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
 }
@@ -54,77 +57,78 @@ pub fn name(path: &Path) -> String {
         .into_owned()
 }
 
-/// Each race report, the invariant it is about, and a piece of the
-/// violation that says the audit's reason (not some other bug of the
-/// original that the same scenario happens to hit).
-pub const REASONS: [(&str, &str, &str); 12] = [
-    (
-        "CR-1",
-        "cron",
-        "job j1 fired (cj1@1) after its cancel returned",
-    ),
-    (
-        "CR-2",
-        "cron",
-        "preempted fire cj1@1 (r1) was not requeued: lost",
-    ),
-    (
-        "DQ-1",
-        "no_loss",
-        "item b1 was admitted but neither finished nor reported removed",
-    ),
-    (
-        "DR-1",
-        "stop_binding",
-        "cancelled nothing while r1 was in flight",
-    ),
-    (
-        "DR-2",
-        "exclusion",
-        "lane A: r2 spawned while r1 is still alive",
-    ),
-    (
-        "DR-3",
-        "stop_binding",
-        "Stop in lane A cancelled nothing while r1 was in flight",
-    ),
-    (
-        "SP-1",
-        "exclusion",
-        "lane A: r2 spawned while r1 is still alive",
-    ),
-    (
-        "SP-2",
-        "stop_binding",
-        "r1 was stopped before it spawned, and spawned anyway",
-    ),
-    (
-        "ST-1",
-        "ownership",
-        "output of r1 was accepted after r1 finished",
-    ),
-    (
-        "TX-1",
-        "ownership",
-        "a retry of r1 was accepted after it was cancelled",
-    ),
-    (
-        "TX-2",
-        "ownership",
-        "/retry in lane A re-sent an item of lane B",
-    ),
-    (
-        "VC-1",
-        "exclusion",
-        "lane A: r2 spawned while r1 is still alive",
-    ),
-];
+/// A data file's test name: its folder and stem, `reports/TX-1`.
+pub fn label(path: &Path) -> String {
+    let folder = path
+        .parent()
+        .and_then(Path::file_name)
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("{folder}/{}", name(path))
+}
 
-/// The reason a report is about, by its id.
-pub fn reason(id: &str) -> (&'static str, &'static str) {
-    let (_, invariant, reason) = REASONS
-        .iter()
-        .find(|(i, ..)| *i == id)
-        .unwrap_or_else(|| panic!("{id} has no stated reason"));
-    (invariant, reason)
+/// One test per data file: `{prefix}::{label}`, running `check` on it.
+pub fn per_file(
+    prefix: &str,
+    paths: Vec<PathBuf>,
+    check: impl Fn(&Path) -> Result<(), String> + Send + Sync + Clone + 'static,
+) -> Vec<Trial> {
+    paths
+        .into_iter()
+        .map(|path| {
+            let check = check.clone();
+            Trial::test(format!("{prefix}::{}", label(&path)), move || {
+                check(&path).map_err(Failed::from)
+            })
+        })
+        .collect()
+}
+
+/// A test that is not about one file.
+pub fn single(name: &str, check: fn() -> Result<(), String>) -> Trial {
+    Trial::test(name, move || check().map_err(Failed::from))
+}
+
+/// Runs the trials with libtest's command line: a filter names one file
+/// (`-- TX-1`), `--exact`, `--list`, `--test-threads` as usual.
+pub fn run(trials: Vec<Trial>) -> ! {
+    silence_expected_panics();
+    libtest_mimic::run(&Arguments::from_args(), trials).exit()
+}
+
+/// The checkers stop at a violation by panicking with this message; the
+/// explorer catches it. libtest-mimic does not capture output the way
+/// libtest did, so those expected panics (and the notice shuttle's own
+/// hook prints first) would fill the log: they are kept quiet, every
+/// other panic is reported as before.
+fn silence_expected_panics() {
+    // shuttle installs its hook once, on its first execution: install it
+    // now so that the hook set below wraps it rather than the reverse.
+    shuttle::check_random(|| {}, 1);
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str));
+        if message != Some(explore::VIOLATION_PANIC) {
+            report(info);
+        }
+    }));
+}
+
+/// Fails with `message` unless `ok`.
+pub fn ensure(ok: bool, message: impl FnOnce() -> String) -> Result<(), String> {
+    if ok { Ok(()) } else { Err(message()) }
+}
+
+/// A race report, with the audit's reason it must carry.
+pub fn load_report(path: &Path) -> Result<(report::Report, String), String> {
+    let report = report::load(path).map_err(|e| e.to_string())?;
+    let reason = report
+        .reason
+        .clone()
+        .ok_or_else(|| format!("{}: a race report states its `reason`", path.display()))?;
+    Ok((report, reason))
 }
