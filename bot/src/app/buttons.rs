@@ -21,6 +21,26 @@ fn choice(value: Choice) -> Option<String> {
     }
 }
 
+/// The pressed message, rewritten to say what the press did.
+fn edit(to: To, reply: &Reply) -> Effect {
+    Effect::Edit {
+        to,
+        html: Some(reply.html()),
+    }
+}
+
+/// A Run now or Cancel on a message that no longer waits: it started, or a
+/// stop or another press took it out; nothing changes but the buttons.
+fn gone(to: To, error: baton_core::Error) -> (String, Vec<Effect>) {
+    let text = match error {
+        baton_core::Error::NotQueued(_) => {
+            "That message is no longer queued: it has started or was removed."
+        }
+        _ => "That did not work; use the command again.",
+    };
+    (text.into(), vec![Effect::Edit { to, html: None }])
+}
+
 impl Router<'_> {
     /// A button press: its effects, always ending with the press's answer.
     pub(super) fn on_press(&self, press: Press) -> Vec<Effect> {
@@ -129,7 +149,7 @@ impl Router<'_> {
                 );
                 item.id = ItemId(format!("b{update_id}"));
                 let admission = self.door.submit(item);
-                ("Recap requested".into(), self.admitted(to, admission))
+                ("Recap requested".into(), self.admitted(to, None, admission))
             }
             CallbackAction::StopRun { run } => match self.door.stop_run(RunId(run)) {
                 Ok(view) => {
@@ -143,7 +163,30 @@ impl Router<'_> {
             },
             CallbackAction::Retry => {
                 let admission = self.door.retry_last(lane, ItemId::update(update_id));
-                (String::new(), self.admitted(to, admission))
+                (String::new(), self.admitted(to, None, admission))
+            }
+            CallbackAction::RunNow { item } => {
+                let item = ItemId(item.as_str().to_owned());
+                match self.door.run_now(lane, &item) {
+                    Ok(report) => {
+                        info!(%lane, %item, cancelled = ?report.cancelled, "buttons: run now");
+                        let reply = Reply::Interrupting {
+                            position: report.position,
+                        };
+                        ("Runs next".into(), vec![edit(to, &reply)])
+                    }
+                    Err(error) => gone(to, error),
+                }
+            }
+            CallbackAction::Unqueue { item } => {
+                let item = ItemId(item.as_str().to_owned());
+                match self.door.cancel_queued(lane, &item) {
+                    Ok(_) => {
+                        info!(%lane, %item, "buttons: removed from the queue");
+                        ("Cancelled".into(), vec![edit(to, &Reply::Unqueued)])
+                    }
+                    Err(error) => gone(to, error),
+                }
             }
             CallbackAction::Dismiss => (String::new(), Vec::new()),
         }

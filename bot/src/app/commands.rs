@@ -72,8 +72,12 @@ impl Router<'_> {
                 let downloads = self.downloads.cancel_lane(lane);
                 let report = self.door.new_session(lane);
                 let run = report.cancelled.as_ref().map(describe);
+                let unqueued = report.removed.iter().map(|item| item.id.clone()).collect();
                 let removed = removed(&report.removed, downloads);
-                vec![Effect::reply(to, Reply::NewSession { run, removed })]
+                vec![
+                    Effect::reply(to, Reply::NewSession { run, removed }),
+                    Effect::Unqueued(unqueued),
+                ]
             }
             Command::Status => {
                 let status = self.door.lane_status(lane);
@@ -90,7 +94,7 @@ impl Router<'_> {
             }
             Command::Retry => {
                 let admission = self.door.retry_last(lane, ItemId::update(update_id));
-                self.admitted(to, admission)
+                self.admitted(to, None, admission)
             }
             Command::Cron(args) => self.on_cron(to, &args),
             Command::Resume(_) => self.show_sessions(to, 0),

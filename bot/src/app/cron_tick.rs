@@ -79,7 +79,9 @@ impl App {
             match claim {
                 Ok(CronClaim::Admitted(admission)) => {
                     info!(job = job.id, %fire_at, "cron: fired");
-                    let effects = self.router().admitted(To::lane(job.lane), Ok(admission));
+                    let effects = self
+                        .router()
+                        .admitted(To::lane(job.lane), None, Ok(admission));
                     self.perform(effects);
                 }
                 Ok(CronClaim::AlreadyPending) => {

@@ -1,7 +1,7 @@
 //! What handlers decide, as values: the executor performs them, tests read
 //! them.
 
-use baton_core::LaneKey;
+use baton_core::{ItemId, LaneKey};
 use teloxide::types::InlineKeyboardMarkup;
 use tokio_util::sync::CancellationToken;
 
@@ -47,6 +47,15 @@ pub enum Effect {
         html: String,
         keyboard: InlineKeyboardMarkup,
     },
+    /// Drops the buttons of a message the bot sent (a queued reply after
+    /// its button was pressed), rewriting its text when `html` is set.
+    Edit {
+        to: To,
+        html: Option<String>,
+    },
+    /// These items no longer wait in a queue: their queued replies lose the
+    /// Run now and Cancel buttons.
+    Unqueued(Vec<ItemId>),
     /// The short answer to a button press; empty just stops its spinner.
     AnswerButton {
         query: String,

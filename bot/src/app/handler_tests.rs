@@ -649,6 +649,104 @@ fn stop_button_stops_its_run_and_is_stale_after_it() {
     );
 }
 
+/// The item a queued reply's buttons act on, checked to be its own.
+fn queued_item(effects: &[Effect]) -> Token {
+    let items: Vec<_> = effects
+        .iter()
+        .filter_map(|effect| match effect {
+            Effect::Reply {
+                reply: super::Reply::Queued { item, .. },
+                ..
+            } => item.clone(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        items.len(),
+        1,
+        "one queued reply with buttons: {effects:#?}"
+    );
+    Token::new(&items[0].0).unwrap()
+}
+
+fn edits(effects: &[Effect]) -> Vec<Option<String>> {
+    effects
+        .iter()
+        .filter_map(|effect| match effect {
+            Effect::Edit { html, .. } => Some(html.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn run_now_on_a_queued_message_stops_the_run_and_runs_it_next() {
+    let rig = Rig::new();
+    let first = rig.running("first");
+    rig.text("second");
+    let third = queued_item(&rig.text("third"));
+    let pressed = rig.press(
+        &CallbackAction::RunNow {
+            item: third.clone(),
+        }
+        .encode(),
+    );
+    assert_eq!(button_answer(&pressed), "Runs next");
+    let edited = edits(&pressed);
+    assert!(
+        matches!(edited.as_slice(), [Some(html)] if html.contains("runs next (position 1)")),
+        "{edited:?}"
+    );
+    assert!(first.cancel.token().is_cancelled());
+    let report = rig.door.finish(first.run, Outcome::Cancelled).unwrap();
+    assert_eq!(report.tickets.len(), 1);
+    assert_eq!(report.tickets[0].item.prompt, "third");
+    // The message has started: a second tap changes nothing.
+    let again = rig.press(&CallbackAction::RunNow { item: third }.encode());
+    assert_eq!(
+        button_answer(&again),
+        "That message is no longer queued: it has started or was removed."
+    );
+    assert_eq!(edits(&again), [None], "its buttons come off");
+    assert!(!report.tickets[0].cancel.token().is_cancelled());
+}
+
+#[test]
+fn cancel_on_a_queued_message_removes_only_it_and_answers_once() {
+    let rig = Rig::new();
+    let first = rig.running("first");
+    let second = queued_item(&rig.text("second"));
+    rig.text("third");
+    let data = CallbackAction::Unqueue { item: second }.encode();
+    let pressed = rig.press(&data);
+    assert_eq!(button_answer(&pressed), "Cancelled");
+    assert!(matches!(edits(&pressed).as_slice(), [Some(html)] if html.contains("will not run")));
+    assert!(!first.cancel.token().is_cancelled(), "the run goes on");
+    assert_eq!(rig.door.lane_status(LANE).queued.len(), 1);
+    assert_eq!(
+        button_answer(&rig.press(&data)),
+        "That message is no longer queued: it has started or was removed."
+    );
+    let report = rig.door.finish(first.run, Outcome::Completed).unwrap();
+    assert_eq!(report.tickets[0].item.prompt, "third");
+}
+
+#[test]
+fn a_stop_takes_the_buttons_off_what_it_removed() {
+    let rig = Rig::new();
+    rig.running("first");
+    let second = queued_item(&rig.text("second"));
+    let effects = rig.text("/stop");
+    let unqueued: Vec<_> = effects
+        .iter()
+        .filter_map(|effect| match effect {
+            Effect::Unqueued(items) => Some(items.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(unqueued, [vec![baton_core::ItemId(second.to_string())]]);
+}
+
 #[test]
 fn retry_button_resubmits_the_failed_item() {
     let rig = Rig::new();

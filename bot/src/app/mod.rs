@@ -15,6 +15,7 @@ mod executor;
 mod incoming;
 mod journal;
 mod polling;
+mod queued_replies;
 mod rate_limit;
 mod replies;
 mod router;
@@ -45,6 +46,7 @@ use crate::streaming::api::Target;
 use crate::streaming::coalescer::{ChatPauses, CoalescerConfig};
 use door::CoreDoor;
 use downloads::Downloads;
+use queued_replies::QueuedReplies;
 use rate_limit::RateLimit;
 use router::{Router, Scope};
 use usage::UsageBoard;
@@ -66,6 +68,7 @@ pub struct App {
     rate_limit: RateLimit,
     usage: UsageBoard,
     downloads: Downloads,
+    queued_replies: QueuedReplies,
     outbox: Outbox,
     agents: Agents,
     tasks: Tasks,
@@ -122,6 +125,7 @@ impl App {
             rate_limit: RateLimit::new(config.rate_limit_per_minute),
             usage: UsageBoard::default(),
             downloads: Downloads::default(),
+            queued_replies: QueuedReplies::default(),
             outbox: Outbox {
                 bot: parts.bot,
                 coalescer: CoalescerConfig {

@@ -120,11 +120,13 @@ impl Router<'_> {
             Intent::Stop => self.stop_lane(to),
             Intent::Interrupt(prompt) => {
                 let item = item(update_id, lane, Origin::Text, prompt, Vec::new());
-                self.admitted(to, self.door.interrupt(item))
+                let id = item.id.clone();
+                self.admitted(to, Some(&id), self.door.interrupt(item))
             }
             Intent::Message(prompt) => {
                 let item = item(update_id, lane, Origin::Text, prompt, Vec::new());
-                self.admitted(to, self.door.submit(item))
+                let id = item.id.clone();
+                self.admitted(to, Some(&id), self.door.submit(item))
             }
         }
     }
@@ -187,7 +189,8 @@ impl Router<'_> {
                     prompt,
                     vec![path],
                 );
-                self.admitted(download.to, self.door.submit(item))
+                let id = item.id.clone();
+                self.admitted(download.to, Some(&id), self.door.submit(item))
             }
             Fetched::Failed(error) => {
                 warn!(%lane, %error, "router: could not download a file");
@@ -223,7 +226,14 @@ impl Router<'_> {
     }
 
     /// What the core's answer to a submission means for the chat.
-    pub fn admitted(&self, to: To, admission: Result<Admission<RunCancel>, Error>) -> Vec<Effect> {
+    /// `item` names a user item, whose queued reply gets the Run now and
+    /// Cancel buttons.
+    pub fn admitted(
+        &self,
+        to: To,
+        item: Option<&ItemId>,
+        admission: Result<Admission<RunCancel>, Error>,
+    ) -> Vec<Effect> {
         let reply = match admission {
             Ok(Admission::Started(ticket)) => return vec![Effect::Start(vec![ticket])],
             Ok(Admission::Queued {
@@ -233,7 +243,10 @@ impl Router<'_> {
             Ok(Admission::Queued {
                 position,
                 cancelled: None,
-            }) => Reply::Queued { position },
+            }) => Reply::Queued {
+                position,
+                item: item.cloned(),
+            },
             Err(Error::Duplicate(id)) => {
                 debug!(lane = %to.lane, %id, "router: duplicate item ignored");
                 return Vec::new();
@@ -262,8 +275,12 @@ impl Router<'_> {
             return vec![Effect::reply(to, Reply::NothingToStop)];
         }
         let run = report.cancelled.as_ref().map(describe);
+        let unqueued = report.removed.iter().map(|item| item.id.clone()).collect();
         let removed = removed(&report.removed, downloads);
-        vec![Effect::reply(to, Reply::Stopped { run, removed })]
+        vec![
+            Effect::reply(to, Reply::Stopped { run, removed }),
+            Effect::Unqueued(unqueued),
+        ]
     }
 }
 

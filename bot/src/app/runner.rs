@@ -40,6 +40,8 @@ const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "gif", "webp"];
 impl App {
     /// Starts a runner task for each ticket the core handed out.
     pub fn start(self: &Arc<Self>, tickets: Vec<Ticket>) {
+        let started: Vec<_> = tickets.iter().map(|t| t.item.id.clone()).collect();
+        self.unqueued(&started);
         for ticket in tickets {
             let span = info_span!("run", run = %ticket.run, lane = %ticket.lane(), driver = %ticket.driver);
             let app = Arc::clone(self);

@@ -86,6 +86,10 @@ pub enum CallbackAction {
     StopRun { run: u64 },
     /// Run the lane's last item again.
     Retry,
+    /// A queued message becomes an interrupt: the current run stops for it.
+    RunNow { item: Token },
+    /// A queued message leaves the queue without running.
+    Unqueue { item: Token },
     /// Close the menu without changing anything.
     Dismiss,
 }
@@ -115,6 +119,8 @@ impl CallbackAction {
             }
             CallbackAction::StopRun { run } => format!("s:{run}"),
             CallbackAction::Retry => "rt".to_owned(),
+            CallbackAction::RunNow { item } => format!("rn:{item}"),
+            CallbackAction::Unqueue { item } => format!("uq:{item}"),
             CallbackAction::Dismiss => "x".to_owned(),
         };
         debug_assert!(data.len() <= MAX_CALLBACK_BYTES, "{data}");
@@ -165,6 +171,12 @@ impl CallbackAction {
                 .map(|run| CallbackAction::StopRun { run })
                 .ok_or_else(bad),
             "rt" => no_value(CallbackAction::Retry),
+            "rn" => Token::new(value)
+                .map(|item| CallbackAction::RunNow { item })
+                .map_err(|_| bad()),
+            "uq" => Token::new(value)
+                .map(|item| CallbackAction::Unqueue { item })
+                .map_err(|_| bad()),
             "x" => no_value(CallbackAction::Dismiss),
             other => Err(CallbackError::UnknownKind(other.to_owned())),
         }
@@ -220,6 +232,8 @@ mod tests {
                 .prop_map(|(session, wanted)| CallbackAction::Recap { session, wanted }),
             any::<u64>().prop_map(|run| CallbackAction::StopRun { run }),
             Just(CallbackAction::Retry),
+            token().prop_map(|item| CallbackAction::RunNow { item }),
+            token().prop_map(|item| CallbackAction::Unqueue { item }),
             Just(CallbackAction::Dismiss),
         ]
     }

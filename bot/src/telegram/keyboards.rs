@@ -116,6 +116,14 @@ pub fn stop_keyboard(run: u64) -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::new([[button("⏹ Stop", &CallbackAction::StopRun { run })]])
 }
 
+/// Shown under the reply that says a message was queued.
+pub fn queued_keyboard(item: &Token) -> InlineKeyboardMarkup {
+    InlineKeyboardMarkup::new([[
+        button("⏭ Run now", &CallbackAction::RunNow { item: item.clone() }),
+        button("✖ Cancel", &CallbackAction::Unqueue { item: item.clone() }),
+    ]])
+}
+
 /// Shown under a failed answer.
 pub fn retry_keyboard() -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::new([[button("↻ Retry", &CallbackAction::Retry)]])
