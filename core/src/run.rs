@@ -73,6 +73,8 @@ pub struct Ticket<C> {
     pub driver: Driver,
     pub model: Option<String>,
     pub effort: Option<String>,
+    /// The permission mode the run starts its agent in.
+    pub mode: Option<String>,
     /// The agent session to resume, for the captured driver.
     pub resume: Option<String>,
     pub cancel: C,

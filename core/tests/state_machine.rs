@@ -186,6 +186,7 @@ fn as_model(t: &Ticket<StdCancel>) -> MTicket {
         driver: t.driver,
         model: t.model.clone(),
         effort: t.effort.clone(),
+        mode: t.mode.clone(),
         resume: t.resume.clone(),
     }
 }
@@ -553,6 +554,7 @@ impl Harness {
                     driver: if codex { Driver::Codex } else { Driver::Claude },
                     model: model.map(|m| format!("model{m}")),
                     effort: model.map(|m| format!("effort{m}")),
+                    mode: model.map(|m| format!("mode{m}")),
                 };
                 self.sut.set_preferences(key, prefs.clone(), now);
                 self.model.set_preferences(key, prefs);

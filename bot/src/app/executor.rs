@@ -19,6 +19,7 @@ use super::effects::{Download, Effect, To};
 use super::replies::Reply;
 use super::router::Fetched;
 use super::{App, target};
+use crate::drivers::claude_control;
 use crate::streaming::api::{ApiFailure, Body, Target, TelegramApi, send_request};
 use crate::streaming::coalescer::deliver;
 use crate::telegram::callbacks::Token;
@@ -34,6 +35,17 @@ impl App {
                 Effect::Menu { to, html, keyboard } => self.menu(to, html, keyboard),
                 Effect::Edit { to, html } => self.edit(to, html),
                 Effect::Unqueued(items) => self.unqueued(&items),
+                Effect::SetMode { lane, mode } => {
+                    self.run_inputs.send(lane, claude_control::set_mode(&mode));
+                }
+                Effect::Decide {
+                    open,
+                    decision,
+                    html,
+                } => {
+                    open.decide(&decision);
+                    self.edit(To::message_opt(open.lane, open.message), Some(html));
+                }
                 Effect::AnswerButton { query, text } => self.answer_button(query, text),
                 Effect::Start(tickets) => self.start(tickets),
                 Effect::Download(download) => self.download(download),
@@ -75,7 +87,7 @@ impl App {
     }
 
     /// One message with an inline keyboard; its id once sent.
-    async fn send_keyboard(
+    pub(super) async fn send_keyboard(
         &self,
         to: To,
         html: String,
@@ -132,7 +144,7 @@ impl App {
     }
 
     /// Drops a message's buttons, and rewrites its text when `html` is set.
-    fn edit(self: &Arc<Self>, to: To, html: Option<String>) {
+    pub(super) fn edit(self: &Arc<Self>, to: To, html: Option<String>) {
         let Some(message) = to.message else { return };
         let bot = self.outbox.bot.clone();
         let chat = ChatId(to.lane.chat);

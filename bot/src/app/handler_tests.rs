@@ -33,6 +33,7 @@ struct Rig {
     rate_limit: RateLimit,
     usage: UsageBoard,
     downloads: Downloads,
+    questions: super::questions::Questions,
     next_update: std::cell::Cell<i64>,
     _state: tempfile::TempDir,
 }
@@ -81,6 +82,7 @@ impl Rig {
             },
             usage: UsageBoard::default(),
             downloads: Downloads::default(),
+            questions: Default::default(),
             next_update: std::cell::Cell::new(100),
             _state: state,
         }
@@ -94,6 +96,7 @@ impl Rig {
             rate_limit: &self.rate_limit,
             usage: &self.usage,
             downloads: &self.downloads,
+            questions: &self.questions,
         }
     }
 
@@ -129,6 +132,7 @@ impl Rig {
             update_id,
             query: format!("q{update_id}"),
             user,
+            name: "Ada".into(),
             lane,
             message: Some(5),
             data: data.map(str::to_owned),
@@ -777,5 +781,74 @@ fn stale_garbled_and_empty_buttons_get_a_clear_answer() {
     assert_eq!(
         button_answer(&rig.press_as(USER, None, Some("rt"))),
         "This button is too old; use the command again."
+    );
+}
+
+#[test]
+fn mode_sets_what_the_operator_allows_and_status_shows_it() {
+    let rig = Rig::new();
+    let menu = rig.text("/mode");
+    let offered: Vec<CallbackAction> = menu_actions(&menu);
+    let names: Vec<String> = offered
+        .iter()
+        .map(|action| match action {
+            CallbackAction::Mode(mode) => mode.to_string(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(names, ["default", "acceptEdits", "plan", "auto", "dontAsk"]);
+    assert!(reply(&rig.text("/mode plan")).contains("Mode: plan"));
+    assert!(reply(&rig.text("/status")).contains("<b>mode</b> plan"));
+    let refused = reply(&rig.text("/mode bypassPermissions"));
+    assert!(refused.contains("not a mode this bot offers"), "{refused}");
+    assert_eq!(rig.door.preferences(LANE).mode.as_deref(), Some("plan"));
+    let pressed = rig.press(&CallbackAction::Mode(Token::new("acceptEdits").unwrap()).encode());
+    assert_eq!(button_answer(&pressed), "Mode: acceptEdits");
+    let ticket = rig.running("edit it");
+    assert_eq!(
+        ticket.mode.as_deref(),
+        Some("acceptEdits"),
+        "a run captures the mode"
+    );
+}
+
+#[test]
+fn mode_switches_a_running_session_but_bypass_only_from_the_next_run() {
+    let rig = Rig::with(&[(
+        "CLAUDE_ALLOWED_MODES",
+        "default,acceptEdits,bypassPermissions",
+    )]);
+    rig.running("long task");
+    let effects = rig.text("/mode acceptEdits");
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::SetMode { mode, .. } if mode == "acceptEdits")),
+        "{effects:#?}"
+    );
+    let effects = rig.text("/mode bypassPermissions");
+    assert!(reply(&effects).contains("from the next run"));
+    assert!(!effects.iter().any(|e| matches!(e, Effect::SetMode { .. })));
+}
+
+#[test]
+fn a_question_answer_for_a_run_that_ended_is_refused() {
+    let rig = Rig::new();
+    let ticket = rig.running("ask me");
+    let question = rig
+        .door
+        .ask(ticket.run, "your approval: Bash `ls`".into())
+        .unwrap();
+    assert!(reply(&rig.text("/status")).contains("Waiting</b> for your approval: Bash `ls`"));
+    rig.door.finish(ticket.run, Outcome::Completed).unwrap();
+    let data = CallbackAction::Answer {
+        run: ticket.run.0,
+        question: question.0,
+        pick: crate::telegram::callbacks::Pick::Allow,
+    }
+    .encode();
+    assert_eq!(
+        button_answer(&rig.press(&data)),
+        "That run has ended; this question is closed."
     );
 }

@@ -4,6 +4,7 @@
 //! runners carry out the core's tickets. Every change to the core goes
 //! through the [`door`].
 
+mod asking;
 mod buttons;
 mod commands;
 mod cron_command;
@@ -14,12 +15,16 @@ mod effects;
 mod executor;
 mod incoming;
 mod journal;
+mod modes;
 mod polling;
+mod question_view;
+mod questions;
 mod queued_replies;
 mod rate_limit;
 mod replies;
 mod router;
 mod run_buttons;
+mod run_inputs;
 mod runner;
 mod shutdown;
 mod usage;
@@ -46,9 +51,11 @@ use crate::streaming::api::Target;
 use crate::streaming::coalescer::{ChatPauses, CoalescerConfig};
 use door::CoreDoor;
 use downloads::Downloads;
+use questions::Questions;
 use queued_replies::QueuedReplies;
 use rate_limit::RateLimit;
 use router::{Router, Scope};
+use run_inputs::RunInputs;
 use usage::UsageBoard;
 
 pub use cron_tick::tick as cron_tick;
@@ -69,6 +76,8 @@ pub struct App {
     usage: UsageBoard,
     downloads: Downloads,
     queued_replies: QueuedReplies,
+    questions: Questions,
+    run_inputs: RunInputs,
     outbox: Outbox,
     agents: Agents,
     tasks: Tasks,
@@ -91,6 +100,8 @@ struct Agents {
     files_dir: PathBuf,
     /// Runs longer than this send the end of their answer again as a new message.
     notify_after: Duration,
+    /// An unanswered question of the agent is denied after this long.
+    ask_timeout: Duration,
 }
 
 /// The background work, so shutdown can stop and wait for it.
@@ -126,6 +137,8 @@ impl App {
             usage: UsageBoard::default(),
             downloads: Downloads::default(),
             queued_replies: QueuedReplies::default(),
+            questions: Questions::default(),
+            run_inputs: RunInputs::default(),
             outbox: Outbox {
                 bot: parts.bot,
                 coalescer: CoalescerConfig {
@@ -140,6 +153,7 @@ impl App {
                 workdir: config.workdir.clone(),
                 files_dir: config.state_dir.join("files"),
                 notify_after: config.notify_after,
+                ask_timeout: config.ask_timeout,
             },
             tasks: Tasks {
                 stopping: CancellationToken::new(),
@@ -169,6 +183,7 @@ impl App {
             rate_limit: &self.rate_limit,
             usage: &self.usage,
             downloads: &self.downloads,
+            questions: &self.questions,
         }
     }
 }

@@ -13,10 +13,12 @@ use super::door::CoreDoor;
 use super::downloads::Downloads;
 use super::effects::{Download, Effect, To};
 use super::incoming::{Content, FileRef, Incoming, Input};
+use super::questions::Questions;
 use super::rate_limit::RateLimit;
 use super::replies::{Reply, describe, removed};
 use super::usage::UsageBoard;
 use crate::config::Config;
+use crate::drivers::Decision;
 use crate::platform::RunCancel;
 use crate::store::Store;
 use crate::telegram::commands::Command;
@@ -60,6 +62,7 @@ pub struct Router<'a> {
     pub rate_limit: &'a RateLimit,
     pub usage: &'a UsageBoard,
     pub downloads: &'a Downloads,
+    pub questions: &'a Questions,
 }
 
 impl Router<'_> {
@@ -124,6 +127,9 @@ impl Router<'_> {
                 self.admitted(to, Some(&id), self.door.interrupt(item))
             }
             Intent::Message(prompt) => {
+                if let Some(answered) = self.answer_by_text(to, &prompt) {
+                    return answered;
+                }
                 let item = item(update_id, lane, Origin::Text, prompt, Vec::new());
                 let id = item.id.clone();
                 self.admitted(to, Some(&id), self.door.submit(item))
@@ -206,6 +212,44 @@ impl Router<'_> {
                 Vec::new()
             }
         }
+    }
+
+    /// A text that answers the agent instead of going to the queue: the
+    /// reason for a Deny pressed within the minute, or a typed answer to the
+    /// agent's own question.
+    fn answer_by_text(&self, to: To, text: &str) -> Option<Vec<Effect>> {
+        let lane = to.lane;
+        let (open, decision, note) = if let Some(open) = self.questions.take_reason(lane) {
+            let reason = match open.question.ask {
+                crate::drivers::Ask::Plan { .. } => format!("Keep planning: {text}"),
+                _ => text.to_owned(),
+            };
+            (
+                open,
+                Decision::Deny { reason },
+                "Sent to the agent as the reason.",
+            )
+        } else {
+            let (run, id) = self.questions.open_choice(lane)?;
+            self.door.answer(run, id).ok()?;
+            let open = self.questions.take(run, id)?;
+            let answer = text.to_owned();
+            (
+                open,
+                Decision::Choose { answer },
+                "Sent to the agent as your answer.",
+            )
+        };
+        info!(%lane, run = %open.run, question = %open.id, "router: a text answered the agent");
+        let html = super::question_view::decided(&open.question.ask, &decision, None);
+        Some(vec![
+            Effect::Decide {
+                open,
+                decision,
+                html,
+            },
+            Effect::html(to, note),
+        ])
     }
 
     /// Counts a submission against the user's rate; the refusal when over it.

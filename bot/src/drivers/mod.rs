@@ -1,6 +1,8 @@
 //! Agent CLI drivers: one request in, a stream of `AgentEvent`s and one `AgentOutcome` out.
 
+pub mod ask;
 pub mod claude;
+pub mod claude_control;
 pub mod codex;
 mod detail;
 pub mod jsonl;
@@ -10,6 +12,7 @@ pub mod stream;
 
 use std::path::PathBuf;
 
+pub use ask::{Ask, Decision, Question};
 pub use claude::{ClaudeConfig, ClaudeDriver, ClaudeParser};
 pub use codex::{CodexConfig, CodexDriver, CodexParser, CodexSandbox};
 
@@ -38,6 +41,11 @@ pub struct AgentRequest {
     /// Session id (claude) or thread id (codex) to continue.
     pub resume: Option<String>,
     pub images: Vec<PathBuf>,
+    /// The caller answers the agent's questions (through `AgentCli::run_with`); otherwise the
+    /// CLI decides by its permission mode alone.
+    pub asks: bool,
+    /// The lane's permission mode, over the driver's configured one.
+    pub mode: Option<String>,
 }
 
 /// What the agent shows while it works, in the order it happens.
@@ -71,6 +79,12 @@ pub enum AgentEvent {
     Usage {
         input_tokens: u64,
         output_tokens: u64,
+    },
+    /// The agent waits for the user's decision on this.
+    Asked(Question),
+    /// The agent withdrew its question (`request_id`) without an answer.
+    Withdrawn {
+        request_id: String,
     },
     /// Something worth showing that does not end the run (codex reconnecting, an unreadable line).
     Notice {

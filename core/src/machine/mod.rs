@@ -182,6 +182,7 @@ impl<C: CancelSignal> Machine<C> {
             driver: prefs.driver,
             model: prefs.model,
             effort: prefs.effort,
+            mode: prefs.mode,
             resume,
             cancel,
         }

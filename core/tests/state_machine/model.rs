@@ -59,10 +59,15 @@ pub struct MTicket {
     pub driver: Driver,
     pub model: Option<String>,
     pub effort: Option<String>,
+    pub mode: Option<String>,
     pub resume: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "mirrors Admission, compared by value"
+)]
 pub enum MAdmission {
     Started(MTicket),
     Queued {
@@ -282,6 +287,7 @@ impl Model {
             driver: prefs.driver,
             model: prefs.model,
             effort: prefs.effort,
+            mode: prefs.mode,
             resume,
         }
     }
