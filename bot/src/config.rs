@@ -57,6 +57,10 @@ pub const CLAUDE_PERMISSION_MODES: &[&str] = &[
     "bypassPermissions",
 ];
 
+/// What `/mode` offers unless the operator says otherwise: every mode but
+/// the one that turns all checks off.
+const DEFAULT_ALLOWED_MODES: &[&str] = &["default", "acceptEdits", "plan", "auto", "dontAsk"];
+
 /// Every setting, validated.
 #[derive(Clone)]
 pub struct Config {
@@ -72,9 +76,13 @@ pub struct Config {
     pub edit_interval: Duration,
     /// Runs longer than this deliver their final answer as new, notifying messages.
     pub notify_after: Duration,
+    /// An unanswered question of the agent is denied after this long.
+    pub ask_timeout: Duration,
     /// Messages per minute per user; `None` when the limit is off.
     pub rate_limit_per_minute: Option<u32>,
     pub claude_permission_mode: Option<String>,
+    /// The permission modes a user may pick with `/mode`.
+    pub claude_allowed_modes: Vec<String>,
     pub claude_allowed_tools: Vec<String>,
     pub codex_sandbox: CodexSandbox,
     pub codex_network: bool,
@@ -125,8 +133,10 @@ impl fmt::Debug for Config {
             .field("stall_timeout", &self.stall_timeout)
             .field("edit_interval", &self.edit_interval)
             .field("notify_after", &self.notify_after)
+            .field("ask_timeout", &self.ask_timeout)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("claude_permission_mode", &self.claude_permission_mode)
+            .field("claude_allowed_modes", &self.claude_allowed_modes)
             .field("claude_allowed_tools", &self.claude_allowed_tools)
             .field("codex_sandbox", &self.codex_sandbox)
             .field("codex_network", &self.codex_network)
@@ -286,6 +296,12 @@ impl Config {
             0,
             "BATON_NOTIFY_AFTER_SECS",
         )?;
+        let ask_timeout_secs = parse_number(
+            get(&settings.ask_timeout_secs, "BATON_ASK_TIMEOUT_SECS")?,
+            3600,
+            1,
+            "BATON_ASK_TIMEOUT_SECS",
+        )?;
         let rate_limit = parse_number(
             get(&settings.rate_limit, "BATON_RATE_LIMIT")?,
             30,
@@ -314,6 +330,30 @@ impl Config {
                     },
                 )
                 .transpose()?;
+        let claude_allowed_modes =
+            match get(&settings.claude_allowed_modes, "CLAUDE_ALLOWED_MODES")? {
+                None => DEFAULT_ALLOWED_MODES
+                    .iter()
+                    .map(|m| m.to_string())
+                    .collect(),
+                Some(list) => list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|mode| !mode.is_empty())
+                    .map(
+                        |mode| match CLAUDE_PERMISSION_MODES.iter().find(|m| **m == mode) {
+                            Some(m) => Ok(m.to_string()),
+                            None => Err(ConfigError::setting(
+                                "CLAUDE_ALLOWED_MODES",
+                                format!(
+                                    "{mode:?} is not one of {}",
+                                    CLAUDE_PERMISSION_MODES.join(", ")
+                                ),
+                            )),
+                        },
+                    )
+                    .collect::<Result<Vec<_>, _>>()?,
+            };
         let claude_allowed_tools = get(&settings.claude_allowed_tools, "CLAUDE_ALLOWED_TOOLS")?
             .map(|tools| {
                 tools
@@ -388,8 +428,10 @@ impl Config {
             stall_timeout: Duration::from_secs(stall_secs as u64),
             edit_interval: Duration::from_millis(edit_ms as u64),
             notify_after: Duration::from_secs(notify_after_secs as u64),
+            ask_timeout: Duration::from_secs(ask_timeout_secs as u64),
             rate_limit_per_minute,
             claude_permission_mode,
+            claude_allowed_modes,
             claude_allowed_tools,
             codex_sandbox,
             codex_network,

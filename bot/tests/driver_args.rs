@@ -23,6 +23,8 @@ fn request() -> AgentRequest {
         resume: Some("sess-1".into()),
         images: vec![],
         tool_server: None,
+        asks: false,
+        mode: None,
     }
 }
 
@@ -60,6 +62,21 @@ fn claude_args_keep_the_prompt_off_the_command_line_and_multi_value_flags_last()
     assert!(
         !args.iter().any(|a| a == "do it"),
         "the prompt goes on stdin"
+    );
+
+    let mut asking = request();
+    asking.asks = true;
+    let args = strings(driver.args(&asking));
+    let flag = |name: &str| {
+        let at = args.iter().position(|a| a == name).expect(name);
+        args[at + 1].clone()
+    };
+    assert_eq!(flag("--input-format"), "stream-json");
+    assert_eq!(flag("--permission-prompt-tool"), "stdio");
+    assert!(
+        !driver.launch(&asking).unwrap().stdin.is_empty()
+            && driver.launch(&asking).unwrap().keep_stdin_open,
+        "an asking run keeps stdin open for its answers"
     );
 
     let mut with_image = request();

@@ -298,7 +298,7 @@ async fn fake_callbacks_files_and_commands() {
     assert_eq!(store.answered_callbacks.len(), 1);
     assert_eq!(
         store.commands.as_ref().unwrap().as_array().unwrap().len(),
-        12
+        13
     );
 }
 

@@ -9,10 +9,10 @@ use crate::event::JournalEntry;
 use crate::item::{Item, ItemId, LaneKey};
 use crate::machine::{
     Admission, CronCancelReport, CronClaim, FinishReport, LaneSnapshot, Machine, NewSessionReport,
-    Output, ShutdownReport, Snapshot, StopReport,
+    Output, RunNowReport, ShutdownReport, Snapshot, StopReport,
 };
 use crate::prefs::{Driver, Preferences};
-use crate::run::{Outcome, RunId};
+use crate::run::{Outcome, QuestionId, RunId};
 use crate::sync::{Gauge, Lock, SyncFamily};
 
 /// The thread-safe core. Every method is one atomic step of [`Machine`]
@@ -67,6 +67,28 @@ impl<S: SyncFamily> Core<S> {
 
     pub fn stop_run(&self, run: RunId) -> Result<crate::RunView, Error> {
         self.step(|m, now| m.stop_run(run, now))
+    }
+
+    /// **Run now** on a queued message (see [`Machine::run_now`]).
+    pub fn run_now(&self, lane: LaneKey, item: &ItemId) -> Result<RunNowReport, Error> {
+        self.step(|m, now| m.run_now(lane, item, now))
+    }
+
+    /// **Cancel** on a queued message (see [`Machine::cancel_queued`]).
+    pub fn cancel_queued(&self, lane: LaneKey, item: &ItemId) -> Result<Item, Error> {
+        self.step(|m, now| m.cancel_queued(lane, item, now))
+    }
+
+    pub fn ask(&self, run: RunId, summary: String) -> Result<QuestionId, Error> {
+        self.step(|m, now| m.ask(run, summary, now))
+    }
+
+    pub fn answer(&self, run: RunId, question: QuestionId) -> Result<(), Error> {
+        self.step(|m, now| m.answer(run, question, now))
+    }
+
+    pub fn withdraw_question(&self, run: RunId, question: QuestionId) -> Result<(), Error> {
+        self.step(|m, now| m.withdraw_question(run, question, now))
     }
 
     pub fn spawned(&self, run: RunId) -> Result<(), Error> {

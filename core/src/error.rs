@@ -1,7 +1,7 @@
 //! Why the core refused an operation.
 
 use crate::item::ItemId;
-use crate::run::RunId;
+use crate::run::{QuestionId, RunId};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
@@ -25,6 +25,10 @@ pub enum Error {
     UnknownJob(String),
     #[error("cron job {0} is already registered")]
     JobExists(String),
+    #[error("item {0} is not waiting in its lane's queue (it started or was removed)")]
+    NotQueued(ItemId),
+    #[error("run {0} has no open question {1} (answered, withdrawn or never asked)")]
+    Unanswerable(RunId, QuestionId),
     #[error("unknown driver {0:?} (expected claude or codex)")]
     UnknownDriver(String),
 }

@@ -7,7 +7,7 @@ use crate::clock::Millis;
 use crate::cron::{CronKind, JobId};
 use crate::item::{Item, ItemId, LaneKey};
 use crate::prefs::{Driver, Preferences};
-use crate::run::{CancelReason, Outcome, RunId};
+use crate::run::{CancelReason, Outcome, QuestionId, RunId};
 
 /// Which of a lane's two queues an item waits in. User work always goes
 /// before scheduled work of the same lane.
@@ -25,6 +25,8 @@ pub enum RemovalReason {
     Stop,
     NewSession,
     CronCancelled,
+    /// The user cancelled this one queued item (its Cancel button).
+    Cancelled,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +73,12 @@ pub enum Event {
         item: ItemId,
         lane: LaneKey,
     },
+    /// A queued user item moved to `index` of its lane's user queue (Run now).
+    Moved {
+        item: ItemId,
+        lane: LaneKey,
+        index: usize,
+    },
     Removed {
         lane: LaneKey,
         items: Vec<ItemId>,
@@ -103,6 +111,21 @@ pub enum Event {
     /// A one-shot job's run ended; the job is gone.
     CronEnded {
         job: JobId,
+    },
+    /// The run put a question to the user.
+    Asked {
+        run: RunId,
+        question: QuestionId,
+    },
+    /// The user answered it.
+    Answered {
+        run: RunId,
+        question: QuestionId,
+    },
+    /// The run withdrew it unanswered.
+    Withdrawn {
+        run: RunId,
+        question: QuestionId,
     },
     ShutdownBegan,
     /// The journal was compacted here; run ids continue from `next_run`.

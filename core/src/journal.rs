@@ -187,6 +187,13 @@ fn apply(out: &mut Recovered, items: &mut HashMap<ItemId, Item>, event: &Event) 
                     .push_front(item.clone());
             }
         }
+        Event::Moved { item, lane, index } => {
+            let lane = out.lanes.entry(*lane).or_default();
+            if let Some(at) = lane.user.iter().position(|queued| &queued.id == item) {
+                let moved = lane.user.remove(at).expect("found above");
+                lane.user.insert((*index).min(lane.user.len()), moved);
+            }
+        }
         Event::Removed {
             lane,
             items: removed,
@@ -234,6 +241,9 @@ fn apply(out: &mut Recovered, items: &mut HashMap<ItemId, Item>, event: &Event) 
         Event::Spawned { .. }
         | Event::CancelRequested { .. }
         | Event::Retried { .. }
+        | Event::Asked { .. }
+        | Event::Answered { .. }
+        | Event::Withdrawn { .. }
         | Event::ShutdownBegan => {}
     }
     // A fire that ended frees its job for the next one (a stop may end

@@ -6,7 +6,7 @@ use crate::clock::Millis;
 use crate::event::QueueKind;
 use crate::item::Item;
 use crate::prefs::{Driver, Preferences};
-use crate::run::{CancelReason, RunId, RunPhase, RunView};
+use crate::run::{CancelReason, QuestionId, RunId, RunPhase, RunView};
 
 /// The run a lane holds, from ticket to finish.
 #[derive(Debug)]
@@ -19,6 +19,8 @@ pub(crate) struct Run<C> {
     pub attempt: u32,
     pub admitted_at: Millis,
     pub tool: Option<String>,
+    /// Questions put to the user and not yet answered, oldest first.
+    pub questions: Vec<(QuestionId, String)>,
     pub cancel_reason: Option<CancelReason>,
     pub cancel: C,
 }
@@ -38,6 +40,11 @@ impl<C> Run<C> {
             admitted_at: self.admitted_at,
             age_ms: now.saturating_sub(self.admitted_at),
             tool: self.tool.clone(),
+            waiting: self
+                .questions
+                .iter()
+                .map(|(_, summary)| summary.clone())
+                .collect(),
             cancel: self.cancel_reason,
         }
     }

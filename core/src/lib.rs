@@ -54,7 +54,7 @@ pub use item::{Item, ItemId, LaneKey, Origin};
 pub use lifecycle::Lifecycle;
 pub use machine::{
     Admission, CronCancelReport, CronClaim, FinishReport, LaneSnapshot, Machine, NewSessionReport,
-    Output, ShutdownReport, Snapshot, StopReport,
+    Output, RunNowReport, ShutdownReport, Snapshot, StopReport,
 };
 pub use prefs::{Driver, Preferences};
-pub use run::{CancelReason, Outcome, RunId, RunPhase, RunView, Ticket};
+pub use run::{CancelReason, Outcome, QuestionId, RunId, RunPhase, RunView, Ticket};

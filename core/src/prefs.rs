@@ -50,4 +50,8 @@ pub struct Preferences {
     pub driver: Driver,
     pub model: Option<String>,
     pub effort: Option<String>,
+    /// The agent's permission mode (claude's `--permission-mode`); `None`
+    /// is the operator's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
 }

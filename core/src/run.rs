@@ -17,6 +17,17 @@ impl std::fmt::Display for RunId {
     }
 }
 
+/// A question a run put to the user; issued in increasing order and never
+/// reused, so an answer names exactly one question of exactly one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct QuestionId(pub u64);
+
+impl std::fmt::Display for QuestionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "q{}", self.0)
+    }
+}
+
 /// Where a run is in its life. Finished runs leave the lane, so they have no
 /// phase here; their outcome is in the [`crate::Event::Finished`] event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +73,8 @@ pub struct Ticket<C> {
     pub driver: Driver,
     pub model: Option<String>,
     pub effort: Option<String>,
+    /// The permission mode the run starts its agent in.
+    pub mode: Option<String>,
     /// The agent session to resume, for the captured driver.
     pub resume: Option<String>,
     pub cancel: C,
@@ -90,5 +103,8 @@ pub struct RunView {
     pub age_ms: u64,
     /// The last tool status the run reported, if any.
     pub tool: Option<String>,
+    /// What the run waits for the user to answer, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waiting: Vec<String>,
     pub cancel: Option<CancelReason>,
 }

@@ -12,7 +12,7 @@ use baton_core::journal::replay;
 use baton_core::sync::{CancelSignal, StdCancel};
 use baton_core::{
     Admission, Config, CronClaim, CronKind, Driver, Error, Item, ItemId, JobId, JournalEntry,
-    LaneKey, Machine, Millis, Origin, Outcome, Output, Preferences, RunId, Ticket,
+    LaneKey, Machine, Millis, Origin, Outcome, Output, Preferences, QuestionId, RunId, Ticket,
 };
 use proptest::prelude::*;
 
@@ -74,6 +74,16 @@ enum Op {
     NewSession {
         lane: usize,
     },
+    RunNow {
+        lane: usize,
+        nth: usize,
+    },
+    CancelQueued {
+        lane: usize,
+        nth: usize,
+    },
+    Ask(Pick),
+    Answer(Pick, usize),
     Snapshot,
 }
 
@@ -134,7 +144,11 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(lane, codex, model)| Op::Prefs { lane, codex, model }),
         2 => (lane.clone(), any::<bool>(), prop::bool::weighted(0.3))
             .prop_map(|(lane, codex, clear)| Op::SetSession { lane, codex, clear }),
-        3 => lane.prop_map(|lane| Op::NewSession { lane }),
+        3 => lane.clone().prop_map(|lane| Op::NewSession { lane }),
+        3 => (lane.clone(), 0..4usize).prop_map(|(lane, nth)| Op::RunNow { lane, nth }),
+        3 => (lane, 0..4usize).prop_map(|(lane, nth)| Op::CancelQueued { lane, nth }),
+        3 => pick().prop_map(Op::Ask),
+        3 => (pick(), 0..4usize).prop_map(|(p, k)| Op::Answer(p, k)),
         2 => Just(Op::Snapshot),
     ]
 }
@@ -172,6 +186,7 @@ fn as_model(t: &Ticket<StdCancel>) -> MTicket {
         driver: t.driver,
         model: t.model.clone(),
         effort: t.effort.clone(),
+        mode: t.mode.clone(),
         resume: t.resume.clone(),
     }
 }
@@ -180,6 +195,8 @@ fn as_model(t: &Ticket<StdCancel>) -> MTicket {
 struct Held {
     ticket: Ticket<StdCancel>,
     done: bool,
+    /// Questions this run asked, answered or not.
+    asked: Vec<QuestionId>,
 }
 
 struct Harness {
@@ -280,6 +297,7 @@ impl Harness {
 
     fn hold(&mut self, ticket: Ticket<StdCancel>) {
         self.runner.push(Held {
+            asked: Vec::new(),
             ticket,
             done: false,
         });
@@ -536,6 +554,7 @@ impl Harness {
                     driver: if codex { Driver::Codex } else { Driver::Claude },
                     model: model.map(|m| format!("model{m}")),
                     effort: model.map(|m| format!("effort{m}")),
+                    mode: model.map(|m| format!("mode{m}")),
                 };
                 self.sut.set_preferences(key, prefs.clone(), now);
                 self.model.set_preferences(key, prefs);
@@ -560,7 +579,89 @@ impl Harness {
                     self.track.left(&item.id, Fate::Removed);
                 }
             }
+            Op::RunNow { lane, nth } => {
+                let key = self.lane(lane);
+                let item = self.queued_or_gone(key, nth);
+                let flags = self.cancel_flags();
+                let got = self.sut.run_now(key, &item, now);
+                let want = self.model.run_now(key, &item);
+                match (got, want) {
+                    (Ok(got), Ok((position, cancelled))) => {
+                        assert_eq!((got.position, got.cancelled), (position, cancelled));
+                        // Besides the lane's run, only a preempted scheduled
+                        // run may be cancelled; the snapshot comparison with
+                        // the model checks which.
+                        if let Some(run) = got.cancelled {
+                            let held = self.runner.iter().find(|h| h.ticket.run == run);
+                            assert!(held.is_some_and(|h| h.ticket.cancel.is_cancelled()));
+                        }
+                        self.track.promoted(&item);
+                    }
+                    (got, want) => {
+                        assert_eq!(got.err(), want.err());
+                        self.check_only_cancelled(&flags, None);
+                    }
+                }
+            }
+            Op::CancelQueued { lane, nth } => {
+                let key = self.lane(lane);
+                let item = self.queued_or_gone(key, nth);
+                let flags = self.cancel_flags();
+                let got = self.sut.cancel_queued(key, &item, now);
+                assert_eq!(got, self.model.cancel_queued(key, &item));
+                self.check_only_cancelled(&flags, None);
+                if let Ok(removed) = got {
+                    self.track.left(&removed.id, Fate::Removed);
+                }
+            }
+            Op::Ask(p) => {
+                let Some(i) = self.pick(p) else { return };
+                let run = self.runner[i].ticket.run;
+                let summary = format!("question of {run}");
+                let got = self.sut.ask(run, summary.clone(), now);
+                assert_eq!(got, self.model.ask(run, summary));
+                if let Ok(question) = got {
+                    assert!(!self.runner[i].done, "ownership: a finished run asked");
+                    self.runner[i].asked.push(question);
+                }
+            }
+            Op::Answer(p, k) => {
+                let Some(i) = self.pick(p) else { return };
+                let run = self.runner[i].ticket.run;
+                let asked = &self.runner[i].asked;
+                // Now and then a question of another run, which must be refused.
+                let question = match asked.len() {
+                    0 => QuestionId(k as u64 + 1),
+                    n => asked[k % n],
+                };
+                let got = self.sut.answer(run, question, now);
+                assert_eq!(got, self.model.answer(run, question));
+                if got.is_ok() {
+                    assert!(
+                        !self.runner[i].done,
+                        "ownership: a finished run was answered"
+                    );
+                    assert!(
+                        asked.contains(&question),
+                        "an answer reached another run's question"
+                    );
+                }
+            }
             Op::Snapshot => {}
+        }
+    }
+
+    /// The `nth` queued user item of a lane, or an id that is not queued
+    /// (one that started or left), for the refusals.
+    fn queued_or_gone(&self, key: LaneKey, nth: usize) -> ItemId {
+        let queued = &self.model.lane(key).user;
+        match queued.get(nth) {
+            Some(item) => item.id.clone(),
+            None => self
+                .history
+                .get(nth)
+                .map(|item| item.id.clone())
+                .unwrap_or_else(|| ItemId("never".into())),
         }
     }
 

@@ -420,6 +420,12 @@ impl Builder {
                     RemovalReason::NewSession if same => {}
                     RemovalReason::NewSession => self.user(format!("new {name}")),
                     RemovalReason::CronCancelled => {}
+                    RemovalReason::Cancelled => {
+                        return Err(IncidentError(format!(
+                            "entry {}: a Cancel press on a queued message, which reports cannot express yet",
+                            entry.seq
+                        )));
+                    }
                 }
                 self.last_control = Some((index, *lane));
             }
@@ -435,6 +441,15 @@ impl Builder {
                 self.last_control = Some((index, *lane));
             }
             Event::ShutdownBegan => self.user("shutdown".to_owned()),
+            Event::Moved { .. } => {
+                return Err(IncidentError(format!(
+                    "entry {}: a Run now press, which reports cannot express yet",
+                    entry.seq
+                )));
+            }
+            // Questions to the user change no scheduling: a run waiting for
+            // an answer is, for the checkers, a run that has not ended yet.
+            Event::Asked { .. } | Event::Answered { .. } | Event::Withdrawn { .. } => {}
             Event::Requeued { .. } | Event::CronEnded { .. } => {}
         }
         Ok(())

@@ -2,14 +2,16 @@
 //! sender, and turned into one core operation. Stale or unknown buttons get
 //! a clear answer, never a crash.
 
-use baton_core::{Driver, ItemId, LaneKey, Origin, RunId};
+use baton_core::{Driver, Error, ItemId, LaneKey, Origin, QuestionId, RunId};
 use tracing::{info, warn};
 
 use super::effects::{Effect, To};
 use super::incoming::Press;
 use super::replies::{Reply, describe};
 use super::router::{Router, item};
-use crate::telegram::callbacks::{CallbackAction, Choice, DriverChoice};
+use super::{question_view, questions};
+use crate::drivers::{Ask, Decision};
+use crate::telegram::callbacks::{CallbackAction, Choice, DriverChoice, Pick};
 use crate::telegram::keyboards::recap_keyboard;
 
 const RECAP_PROMPT: &str = "Give me a short recap of this session so far: what we set out to do, what was done, and what is left.";
@@ -19,6 +21,26 @@ fn choice(value: Choice) -> Option<String> {
         Choice::Default => None,
         Choice::Named(token) => Some(token.as_str().to_owned()),
     }
+}
+
+/// The pressed message, rewritten to say what the press did.
+fn edit(to: To, reply: &Reply) -> Effect {
+    Effect::Edit {
+        to,
+        html: Some(reply.html()),
+    }
+}
+
+/// A Run now or Cancel on a message that no longer waits: it started, or a
+/// stop or another press took it out; nothing changes but the buttons.
+fn gone(to: To, error: baton_core::Error) -> (String, Vec<Effect>) {
+    let text = match error {
+        baton_core::Error::NotQueued(_) => {
+            "That message is no longer queued: it has started or was removed."
+        }
+        _ => "That did not work; use the command again.",
+    };
+    (text.into(), vec![Effect::Edit { to, html: None }])
 }
 
 impl Router<'_> {
@@ -48,7 +70,14 @@ impl Router<'_> {
             lane,
             message: press.message,
         };
-        let (text, mut effects) = self.on_action(press.update_id, to, action);
+        let (text, mut effects) = match action {
+            CallbackAction::Answer {
+                run,
+                question,
+                pick,
+            } => self.on_answer(to, &press.name, RunId(run), QuestionId(question), pick),
+            action => self.on_action(press.update_id, to, action),
+        };
         effects.push(answer(&text));
         effects
     }
@@ -129,7 +158,7 @@ impl Router<'_> {
                 );
                 item.id = ItemId(format!("b{update_id}"));
                 let admission = self.door.submit(item);
-                ("Recap requested".into(), self.admitted(to, admission))
+                ("Recap requested".into(), self.admitted(to, None, admission))
             }
             CallbackAction::StopRun { run } => match self.door.stop_run(RunId(run)) {
                 Ok(view) => {
@@ -143,7 +172,30 @@ impl Router<'_> {
             },
             CallbackAction::Retry => {
                 let admission = self.door.retry_last(lane, ItemId::update(update_id));
-                (String::new(), self.admitted(to, admission))
+                (String::new(), self.admitted(to, None, admission))
+            }
+            CallbackAction::RunNow { item } => {
+                let item = ItemId(item.as_str().to_owned());
+                match self.door.run_now(lane, &item) {
+                    Ok(report) => {
+                        info!(%lane, %item, cancelled = ?report.cancelled, "buttons: run now");
+                        let reply = Reply::Interrupting {
+                            position: report.position,
+                        };
+                        ("Runs next".into(), vec![edit(to, &reply)])
+                    }
+                    Err(error) => gone(to, error),
+                }
+            }
+            CallbackAction::Unqueue { item } => {
+                let item = ItemId(item.as_str().to_owned());
+                match self.door.cancel_queued(lane, &item) {
+                    Ok(_) => {
+                        info!(%lane, %item, "buttons: removed from the queue");
+                        ("Cancelled".into(), vec![edit(to, &Reply::Unqueued)])
+                    }
+                    Err(error) => gone(to, error),
+                }
             }
             CallbackAction::CronCancel { job } => {
                 let (reply, changed) = self.remove_cron(lane, job);
@@ -160,7 +212,86 @@ impl Router<'_> {
             }
             CallbackAction::Diff { run } => (String::new(), self.send_diff(to, run)),
             CallbackAction::Dismiss => (String::new(), Vec::new()),
+            CallbackAction::Mode(mode) => self.set_mode(lane, mode.as_str()),
+            CallbackAction::Answer { .. } => unreachable!("answers are routed by on_press"),
         }
+    }
+
+    /// A tap under a question of the agent: the core accepts it once, and
+    /// only while the run is live; then the decision goes to the agent.
+    fn on_answer(
+        &self,
+        to: To,
+        who: &str,
+        run: RunId,
+        id: QuestionId,
+        pick: Pick,
+    ) -> (String, Vec<Effect>) {
+        if let Err(error) = self.door.answer(run, id) {
+            let text = match error {
+                Error::StaleRun(_) => "That run has ended; this question is closed.",
+                Error::Cancelled(_) => "That run was stopped; the question was denied.",
+                _ => "This question was already answered.",
+            };
+            return (text.into(), vec![Effect::Edit { to, html: None }]);
+        }
+        let Some(open) = self.questions.take(run, id) else {
+            warn!(%run, %id, "buttons: the core took an answer it has no question for");
+            return (
+                "This question is closed.".into(),
+                vec![Effect::Edit { to, html: None }],
+            );
+        };
+        info!(lane = %to.lane, %run, %id, ?pick, "buttons: question answered");
+        let decision = match (pick, &open.question.ask) {
+            (Pick::Allow, _) => Decision::Allow,
+            (Pick::AllowForSession, Ask::Permission { .. }) => Decision::AllowForSession,
+            (Pick::Option(index), Ask::Choice { options, .. })
+                if usize::from(index) < options.len() =>
+            {
+                Decision::Choose {
+                    answer: options[usize::from(index)].clone(),
+                }
+            }
+            (Pick::Deny, Ask::Permission { .. } | Ask::Plan { .. }) => {
+                let html = question_view::denied_awaiting_reason(&open.question.ask, who);
+                self.questions.await_reason(open);
+                return (
+                    "Denied".into(),
+                    vec![Effect::Edit {
+                        to,
+                        html: Some(html),
+                    }],
+                );
+            }
+            _ => {
+                // A pick that does not fit its question (a forged button):
+                // the core took the answer, so the agent hears a denial.
+                let decision = questions::deny_without_reason(&open);
+                let html = question_view::decided(&open.question.ask, &decision, Some(who));
+                return (
+                    "That answer does not fit the question; denied.".into(),
+                    vec![Effect::Decide {
+                        open,
+                        decision,
+                        html,
+                    }],
+                );
+            }
+        };
+        let html = question_view::decided(&open.question.ask, &decision, Some(who));
+        let text = match decision {
+            Decision::Allow | Decision::AllowForSession => "Allowed",
+            _ => "Answered",
+        };
+        (
+            text.into(),
+            vec![Effect::Decide {
+                open,
+                decision,
+                html,
+            }],
+        )
     }
 
     /// Switches a lane's driver. Model and effort names differ between

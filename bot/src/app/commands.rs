@@ -60,7 +60,7 @@ Send a message and the agent works on it; its answer streams here. Messages sent
 <code>!text</code> stops the current run and runs <i>text</i> next. <code>stop</code>, <code>!</code> or /stop stop it and clear the queue.\n\n\
 /new start a fresh session\n/stop stop and clear the queue\n/status the run, the queue and the session\n\
 /debug the scheduler's state\n/retry run the last message again\n/resume continue an earlier session\n\
-/model choose model and effort\n/switch choose claude or codex\n/cron scheduled prompts\n/usage tokens and cost";
+/model choose model and effort\n/mode what the agent may do without asking\n/switch choose claude or codex\n/cron scheduled prompts\n/usage tokens and cost";
 
 impl Router<'_> {
     pub(super) fn on_command(&self, update_id: i64, to: To, command: Command) -> Vec<Effect> {
@@ -72,8 +72,12 @@ impl Router<'_> {
                 let downloads = self.downloads.cancel_lane(lane);
                 let report = self.door.new_session(lane);
                 let run = report.cancelled.as_ref().map(describe);
+                let unqueued = report.removed.iter().map(|item| item.id.clone()).collect();
                 let removed = removed(&report.removed, downloads);
-                vec![Effect::reply(to, Reply::NewSession { run, removed })]
+                vec![
+                    Effect::reply(to, Reply::NewSession { run, removed }),
+                    Effect::Unqueued(unqueued),
+                ]
             }
             Command::Status => {
                 let status = self.door.lane_status(lane);
@@ -90,7 +94,7 @@ impl Router<'_> {
             }
             Command::Retry => {
                 let admission = self.door.retry_last(lane, ItemId::update(update_id));
-                self.admitted(to, admission)
+                self.admitted(to, None, admission)
             }
             Command::Cron(args) => self.on_cron(to, &args),
             Command::Usage => self.on_usage(to),
@@ -108,6 +112,12 @@ impl Router<'_> {
                     ),
                 )]
             }
+            Command::Mode(name) if !name.trim().is_empty() => {
+                let (text, mut effects) = self.set_mode(lane, name.trim());
+                effects.insert(0, Effect::html(to, escape_text(&text)));
+                effects
+            }
+            Command::Mode(_) => self.mode_menu(to),
             Command::Model(_) => {
                 let prefs = self.door.preferences(lane);
                 let current_model = prefs.model.as_deref().and_then(|m| Token::new(m).ok());
@@ -209,16 +219,20 @@ impl Router<'_> {
     fn status_html(&self, status: &LaneSnapshot) -> String {
         let prefs = &status.preferences;
         let mut out = format!(
-            "<b>Driver</b> {} · <b>model</b> {} · <b>effort</b> {}",
+            "<b>Driver</b> {} · <b>model</b> {} · <b>effort</b> {} · <b>mode</b> {}",
             prefs.driver,
             escape_text(prefs.model.as_deref().unwrap_or("default")),
             escape_text(prefs.effort.as_deref().unwrap_or("default")),
+            escape_text(&self.mode(status.lane)),
         );
         match &status.run {
             Some(run) => {
                 out.push_str(&format!("\n<b>Running</b> {}", escape_text(&describe(run))));
                 if let Some(tool) = &run.tool {
                     out.push_str(&format!("\n<b>Tool</b> {}", escape_text(tool)));
+                }
+                for waiting in &run.waiting {
+                    out.push_str(&format!("\n<b>Waiting</b> for {}", escape_text(waiting)));
                 }
             }
             None => out.push_str("\n<b>Idle</b>"),

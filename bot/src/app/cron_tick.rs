@@ -77,7 +77,7 @@ impl CronHost for App {
     }
 
     fn admitted(self: &Arc<Self>, lane: LaneKey, admission: Result<Admission<RunCancel>, Error>) {
-        let effects = self.router().admitted(To::lane(lane), admission);
+        let effects = self.router().admitted(To::lane(lane), None, admission);
         self.perform(effects);
     }
 

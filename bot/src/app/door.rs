@@ -19,8 +19,8 @@ use std::sync::Arc;
 
 use baton_core::{
     Admission, CronCancelReport, CronClaim, CronKind, Driver, Error, FinishReport, Item, ItemId,
-    JobId, LaneKey, LaneSnapshot, NewSessionReport, Outcome, Output, Preferences, RunId, RunView,
-    ShutdownReport, Snapshot, StopReport,
+    JobId, LaneKey, LaneSnapshot, NewSessionReport, Outcome, Output, Preferences, QuestionId,
+    RunId, RunNowReport, RunView, ShutdownReport, Snapshot, StopReport,
 };
 use parking_lot::Mutex;
 
@@ -87,6 +87,26 @@ impl CoreDoor {
 
     pub fn interrupt(&self, item: Item) -> Result<Admission<RunCancel>, Error> {
         self.apply(|core| core.interrupt(item), admitted_run)
+    }
+
+    pub fn ask(&self, run: RunId, summary: String) -> Result<QuestionId, Error> {
+        self.step(|core| core.ask(run, summary))
+    }
+
+    pub fn answer(&self, run: RunId, question: QuestionId) -> Result<(), Error> {
+        self.step(|core| core.answer(run, question))
+    }
+
+    pub fn withdraw_question(&self, run: RunId, question: QuestionId) -> Result<(), Error> {
+        self.step(|core| core.withdraw_question(run, question))
+    }
+
+    pub fn run_now(&self, lane: LaneKey, item: &ItemId) -> Result<RunNowReport, Error> {
+        self.step(|core| core.run_now(lane, item))
+    }
+
+    pub fn cancel_queued(&self, lane: LaneKey, item: &ItemId) -> Result<Item, Error> {
+        self.step(|core| core.cancel_queued(lane, item))
     }
 
     pub fn retry_last(&self, lane: LaneKey, id: ItemId) -> Result<Admission<RunCancel>, Error> {

@@ -1,12 +1,14 @@
 //! What handlers decide, as values: the executor performs them, tests read
 //! them.
 
-use baton_core::LaneKey;
+use baton_core::{ItemId, LaneKey};
 use teloxide::types::InlineKeyboardMarkup;
 use tokio_util::sync::CancellationToken;
 
 use super::incoming::FileRef;
+use super::questions::Open;
 use super::replies::Reply;
+use crate::drivers::Decision;
 use crate::platform::Ticket;
 
 /// Where a reply goes: its lane, and the message it answers, if any.
@@ -23,6 +25,11 @@ impl To {
             lane,
             message: Some(message),
         }
+    }
+
+    /// About `message` of `lane` when there is one.
+    pub fn message_opt(lane: LaneKey, message: Option<i32>) -> Self {
+        To { lane, message }
     }
 
     /// A reply about no message in particular (restarts, shutdown, cron).
@@ -46,6 +53,27 @@ pub enum Effect {
         to: To,
         html: String,
         keyboard: InlineKeyboardMarkup,
+    },
+    /// Drops the buttons of a message the bot sent (a queued reply after
+    /// its button was pressed), rewriting its text when `html` is set.
+    Edit {
+        to: To,
+        html: Option<String>,
+    },
+    /// These items no longer wait in a queue: their queued replies lose the
+    /// Run now and Cancel buttons.
+    Unqueued(Vec<ItemId>),
+    /// Carries the user's decision to the agent that asked, and rewrites
+    /// the question's message to `html` (without its buttons).
+    Decide {
+        open: Open,
+        decision: Decision,
+        html: String,
+    },
+    /// The lane's running claude CLI switches to this permission mode.
+    SetMode {
+        lane: LaneKey,
+        mode: String,
     },
     /// The short answer to a button press; empty just stops its spinner.
     AnswerButton {

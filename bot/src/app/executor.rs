@@ -5,22 +5,28 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use baton_core::ItemId;
 use teloxide::net::Download as _;
-use teloxide::payloads::{AnswerCallbackQuerySetters, SendDocumentSetters, SendMessageSetters};
+use teloxide::payloads::{
+    AnswerCallbackQuerySetters, EditMessageTextSetters, SendDocumentSetters, SendMessageSetters,
+};
 use teloxide::prelude::Requester;
 use teloxide::types::{
     CallbackQueryId, ChatId, FileId, InlineKeyboardMarkup, InputFile, MessageId, ParseMode,
     ReplyParameters,
 };
 use teloxide::{Bot, RequestError};
-use tracing::warn;
+use tracing::{debug, warn};
 
 use super::effects::{Download, Effect, To};
 use super::replies::Reply;
 use super::router::Fetched;
 use super::{App, target};
+use crate::drivers::claude_control;
 use crate::streaming::api::{ApiFailure, Body, Target, TelegramApi, send_request};
 use crate::streaming::coalescer::deliver;
+use crate::telegram::callbacks::Token;
+use crate::telegram::keyboards::queued_keyboard;
 use crate::telegram::render::split_html;
 
 impl App {
@@ -30,6 +36,19 @@ impl App {
             match effect {
                 Effect::Reply { to, reply } => self.reply(to, reply),
                 Effect::Menu { to, html, keyboard } => self.menu(to, html, keyboard),
+                Effect::Edit { to, html } => self.edit(to, html),
+                Effect::Unqueued(items) => self.unqueued(&items),
+                Effect::SetMode { lane, mode } => {
+                    self.run_inputs.send(lane, claude_control::set_mode(&mode));
+                }
+                Effect::Decide {
+                    open,
+                    decision,
+                    html,
+                } => {
+                    open.decide(&decision);
+                    self.edit(To::message_opt(open.lane, open.message), Some(html));
+                }
                 Effect::AnswerButton { query, text } => self.answer_button(query, text),
                 Effect::Start(tickets) => self.start(tickets),
                 Effect::Download(download) => self.download(download),
@@ -45,6 +64,13 @@ impl App {
 
     /// Sends a reply in the background, as an answer to its message.
     pub fn reply(self: &Arc<Self>, to: To, reply: Reply) {
+        if let Reply::Queued {
+            item: Some(item), ..
+        } = &reply
+            && let Ok(token) = Token::new(&item.0)
+        {
+            return self.queued_reply(to, item.clone(), reply.html(), &token);
+        }
         let api = Answering {
             bot: self.outbox.bot.clone(),
             to: to.message.map(MessageId),
@@ -62,21 +88,88 @@ impl App {
     }
 
     fn menu(self: &Arc<Self>, to: To, html: String, keyboard: InlineKeyboardMarkup) {
-        let bot = self.outbox.bot.clone();
+        let app = Arc::clone(self);
         self.tasks.runners.spawn(async move {
-            let target = target(to.lane);
-            let mut request = bot
-                .send_message(target.chat, html)
-                .parse_mode(ParseMode::Html)
-                .reply_markup(keyboard);
-            if let Some(thread) = target.thread {
-                request = request.message_thread_id(thread);
-            }
-            if let Some(message) = to.message {
-                request = request.reply_parameters(answering(MessageId(message)));
-            }
-            if let Err(error) = request.await {
+            app.send_keyboard(to, html, keyboard).await;
+        });
+    }
+
+    /// One message with an inline keyboard; its id once sent.
+    pub(super) async fn send_keyboard(
+        &self,
+        to: To,
+        html: String,
+        keyboard: InlineKeyboardMarkup,
+    ) -> Option<MessageId> {
+        let target = target(to.lane);
+        let mut request = self
+            .outbox
+            .bot
+            .send_message(target.chat, html)
+            .parse_mode(ParseMode::Html)
+            .reply_markup(keyboard);
+        if let Some(thread) = target.thread {
+            request = request.message_thread_id(thread);
+        }
+        if let Some(message) = to.message {
+            request = request.reply_parameters(answering(MessageId(message)));
+        }
+        match request.await {
+            Ok(sent) => Some(sent.id),
+            Err(error) => {
                 warn!(lane = %to.lane, %error, "reply: could not send a keyboard");
+                None
+            }
+        }
+    }
+
+    /// The queued reply, with its Run now and Cancel buttons; remembered so
+    /// the buttons come off once the item no longer waits.
+    fn queued_reply(self: &Arc<Self>, to: To, item: ItemId, html: String, token: &Token) {
+        let app = Arc::clone(self);
+        let keyboard = queued_keyboard(token);
+        self.tasks.runners.spawn(async move {
+            let sent = app.send_keyboard(to, html, keyboard).await;
+            let Some(message) = sent else { return };
+            // Recorded before the check, so an item that starts meanwhile
+            // loses its buttons either here or when its run starts.
+            app.queued_replies.record(item.clone(), to.lane, message.0);
+            let waiting = app.door.lane_status(to.lane).queued.contains(&item);
+            if !waiting {
+                app.unqueued(&[item]);
+            }
+        });
+    }
+
+    /// Takes the Run now and Cancel buttons off the queued replies of items
+    /// that no longer wait.
+    pub(super) fn unqueued(self: &Arc<Self>, items: &[ItemId]) {
+        for item in items {
+            if let Some((lane, message)) = self.queued_replies.take(item) {
+                self.edit(To::message(lane, message), None);
+            }
+        }
+    }
+
+    /// Drops a message's buttons, and rewrites its text when `html` is set.
+    pub(super) fn edit(self: &Arc<Self>, to: To, html: Option<String>) {
+        let Some(message) = to.message else { return };
+        let bot = self.outbox.bot.clone();
+        let chat = ChatId(to.lane.chat);
+        self.tasks.runners.spawn(async move {
+            let result = match html {
+                Some(html) => bot
+                    .edit_message_text(chat, MessageId(message), html)
+                    .parse_mode(ParseMode::Html)
+                    .await
+                    .map(drop),
+                None => bot
+                    .edit_message_reply_markup(chat, MessageId(message))
+                    .await
+                    .map(drop),
+            };
+            if let Err(error) = result {
+                debug!(lane = %to.lane, %error, "reply: could not edit a message");
             }
         });
     }

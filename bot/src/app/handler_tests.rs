@@ -35,6 +35,7 @@ struct Rig {
     usage: UsageBoard,
     diffs: DiffBoard,
     downloads: Downloads,
+    questions: super::questions::Questions,
     next_update: std::cell::Cell<i64>,
     _state: tempfile::TempDir,
 }
@@ -84,6 +85,7 @@ impl Rig {
             usage: UsageBoard::default(),
             diffs: DiffBoard::default(),
             downloads: Downloads::default(),
+            questions: Default::default(),
             next_update: std::cell::Cell::new(100),
             _state: state,
         }
@@ -98,6 +100,7 @@ impl Rig {
             usage: &self.usage,
             diffs: &self.diffs,
             downloads: &self.downloads,
+            questions: &self.questions,
         }
     }
 
@@ -133,6 +136,7 @@ impl Rig {
             update_id,
             query: format!("q{update_id}"),
             user,
+            name: "Ada".into(),
             lane,
             message: Some(5),
             data: data.map(str::to_owned),
@@ -747,6 +751,104 @@ fn stop_button_stops_its_run_and_is_stale_after_it() {
     );
 }
 
+/// The item a queued reply's buttons act on, checked to be its own.
+fn queued_item(effects: &[Effect]) -> Token {
+    let items: Vec<_> = effects
+        .iter()
+        .filter_map(|effect| match effect {
+            Effect::Reply {
+                reply: super::Reply::Queued { item, .. },
+                ..
+            } => item.clone(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        items.len(),
+        1,
+        "one queued reply with buttons: {effects:#?}"
+    );
+    Token::new(&items[0].0).unwrap()
+}
+
+fn edits(effects: &[Effect]) -> Vec<Option<String>> {
+    effects
+        .iter()
+        .filter_map(|effect| match effect {
+            Effect::Edit { html, .. } => Some(html.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn run_now_on_a_queued_message_stops_the_run_and_runs_it_next() {
+    let rig = Rig::new();
+    let first = rig.running("first");
+    rig.text("second");
+    let third = queued_item(&rig.text("third"));
+    let pressed = rig.press(
+        &CallbackAction::RunNow {
+            item: third.clone(),
+        }
+        .encode(),
+    );
+    assert_eq!(button_answer(&pressed), "Runs next");
+    let edited = edits(&pressed);
+    assert!(
+        matches!(edited.as_slice(), [Some(html)] if html.contains("runs next (position 1)")),
+        "{edited:?}"
+    );
+    assert!(first.cancel.token().is_cancelled());
+    let report = rig.door.finish(first.run, Outcome::Cancelled).unwrap();
+    assert_eq!(report.tickets.len(), 1);
+    assert_eq!(report.tickets[0].item.prompt, "third");
+    // The message has started: a second tap changes nothing.
+    let again = rig.press(&CallbackAction::RunNow { item: third }.encode());
+    assert_eq!(
+        button_answer(&again),
+        "That message is no longer queued: it has started or was removed."
+    );
+    assert_eq!(edits(&again), [None], "its buttons come off");
+    assert!(!report.tickets[0].cancel.token().is_cancelled());
+}
+
+#[test]
+fn cancel_on_a_queued_message_removes_only_it_and_answers_once() {
+    let rig = Rig::new();
+    let first = rig.running("first");
+    let second = queued_item(&rig.text("second"));
+    rig.text("third");
+    let data = CallbackAction::Unqueue { item: second }.encode();
+    let pressed = rig.press(&data);
+    assert_eq!(button_answer(&pressed), "Cancelled");
+    assert!(matches!(edits(&pressed).as_slice(), [Some(html)] if html.contains("will not run")));
+    assert!(!first.cancel.token().is_cancelled(), "the run goes on");
+    assert_eq!(rig.door.lane_status(LANE).queued.len(), 1);
+    assert_eq!(
+        button_answer(&rig.press(&data)),
+        "That message is no longer queued: it has started or was removed."
+    );
+    let report = rig.door.finish(first.run, Outcome::Completed).unwrap();
+    assert_eq!(report.tickets[0].item.prompt, "third");
+}
+
+#[test]
+fn a_stop_takes_the_buttons_off_what_it_removed() {
+    let rig = Rig::new();
+    rig.running("first");
+    let second = queued_item(&rig.text("second"));
+    let effects = rig.text("/stop");
+    let unqueued: Vec<_> = effects
+        .iter()
+        .filter_map(|effect| match effect {
+            Effect::Unqueued(items) => Some(items.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(unqueued, [vec![baton_core::ItemId(second.to_string())]]);
+}
+
 #[test]
 fn retry_button_resubmits_the_failed_item() {
     let rig = Rig::new();
@@ -777,5 +879,74 @@ fn stale_garbled_and_empty_buttons_get_a_clear_answer() {
     assert_eq!(
         button_answer(&rig.press_as(USER, None, Some("rt"))),
         "This button is too old; use the command again."
+    );
+}
+
+#[test]
+fn mode_sets_what_the_operator_allows_and_status_shows_it() {
+    let rig = Rig::new();
+    let menu = rig.text("/mode");
+    let offered: Vec<CallbackAction> = menu_actions(&menu);
+    let names: Vec<String> = offered
+        .iter()
+        .map(|action| match action {
+            CallbackAction::Mode(mode) => mode.to_string(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(names, ["default", "acceptEdits", "plan", "auto", "dontAsk"]);
+    assert!(reply(&rig.text("/mode plan")).contains("Mode: plan"));
+    assert!(reply(&rig.text("/status")).contains("<b>mode</b> plan"));
+    let refused = reply(&rig.text("/mode bypassPermissions"));
+    assert!(refused.contains("not a mode this bot offers"), "{refused}");
+    assert_eq!(rig.door.preferences(LANE).mode.as_deref(), Some("plan"));
+    let pressed = rig.press(&CallbackAction::Mode(Token::new("acceptEdits").unwrap()).encode());
+    assert_eq!(button_answer(&pressed), "Mode: acceptEdits");
+    let ticket = rig.running("edit it");
+    assert_eq!(
+        ticket.mode.as_deref(),
+        Some("acceptEdits"),
+        "a run captures the mode"
+    );
+}
+
+#[test]
+fn mode_switches_a_running_session_but_bypass_only_from_the_next_run() {
+    let rig = Rig::with(&[(
+        "CLAUDE_ALLOWED_MODES",
+        "default,acceptEdits,bypassPermissions",
+    )]);
+    rig.running("long task");
+    let effects = rig.text("/mode acceptEdits");
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::SetMode { mode, .. } if mode == "acceptEdits")),
+        "{effects:#?}"
+    );
+    let effects = rig.text("/mode bypassPermissions");
+    assert!(reply(&effects).contains("from the next run"));
+    assert!(!effects.iter().any(|e| matches!(e, Effect::SetMode { .. })));
+}
+
+#[test]
+fn a_question_answer_for_a_run_that_ended_is_refused() {
+    let rig = Rig::new();
+    let ticket = rig.running("ask me");
+    let question = rig
+        .door
+        .ask(ticket.run, "your approval: Bash `ls`".into())
+        .unwrap();
+    assert!(reply(&rig.text("/status")).contains("Waiting</b> for your approval: Bash `ls`"));
+    rig.door.finish(ticket.run, Outcome::Completed).unwrap();
+    let data = CallbackAction::Answer {
+        run: ticket.run.0,
+        question: question.0,
+        pick: crate::telegram::callbacks::Pick::Allow,
+    }
+    .encode();
+    assert_eq!(
+        button_answer(&rig.press(&data)),
+        "That run has ended; this question is closed."
     );
 }

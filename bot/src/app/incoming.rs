@@ -60,6 +60,8 @@ pub struct Press {
     pub update_id: i64,
     pub query: String,
     pub user: u64,
+    /// The presser as other users see them (their first name).
+    pub name: String,
     /// `None` when Telegram no longer says which message the button was under.
     pub lane: Option<LaneKey>,
     /// The message that carries the button.
@@ -76,6 +78,7 @@ pub fn read(update: &Update) -> Option<Input> {
             update_id,
             query: query.id.0.clone(),
             user: query.from.id.0,
+            name: query.from.first_name.clone(),
             lane: query.message.as_ref().map(|message| match message {
                 MaybeInaccessibleMessage::Regular(message) => lane_of(message),
                 MaybeInaccessibleMessage::Inaccessible(message) => LaneKey::chat(message.chat.id.0),
@@ -243,6 +246,7 @@ mod tests {
                 update_id: 9,
                 query: "q1".into(),
                 user: 42,
+                name: "A".into(),
                 lane: Some(LaneKey {
                     chat: -100,
                     topic: Some(3)

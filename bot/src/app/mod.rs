@@ -4,6 +4,7 @@
 //! runners carry out the core's tickets. Every change to the core goes
 //! through the [`door`].
 
+mod asking;
 mod buttons;
 mod commands;
 mod cron_command;
@@ -15,12 +16,17 @@ mod executor;
 mod file_sends;
 mod incoming;
 mod journal;
+mod modes;
 mod polling;
+mod question_view;
+mod questions;
+mod queued_replies;
 mod rate_limit;
 mod replies;
 mod router;
 mod run_buttons;
 mod run_diff;
+mod run_inputs;
 mod runner;
 mod sendable;
 mod shutdown;
@@ -51,9 +57,12 @@ use crate::streaming::coalescer::{ChatPauses, CoalescerConfig};
 use door::CoreDoor;
 use downloads::Downloads;
 use file_sends::FileSends;
+use questions::Questions;
+use queued_replies::QueuedReplies;
 use rate_limit::RateLimit;
 use router::{Router, Scope};
 use run_diff::DiffBoard;
+use run_inputs::RunInputs;
 use usage::UsageBoard;
 
 pub use cron_tick::run as cron_tick;
@@ -76,6 +85,9 @@ pub struct App {
     downloads: Downloads,
     /// The runs whose agents may send files to their chat now.
     file_sends: FileSends,
+    queued_replies: QueuedReplies,
+    questions: Questions,
+    run_inputs: RunInputs,
     outbox: Outbox,
     agents: Agents,
     tasks: Tasks,
@@ -98,6 +110,8 @@ struct Agents {
     files_dir: PathBuf,
     /// Runs longer than this send the end of their answer again as a new message.
     notify_after: Duration,
+    /// An unanswered question of the agent is denied after this long.
+    ask_timeout: Duration,
 }
 
 /// The background work, so shutdown can stop and wait for it.
@@ -137,6 +151,9 @@ impl App {
             diffs: DiffBoard::default(),
             downloads: Downloads::default(),
             file_sends: FileSends::new(&config.state_dir, parts.baton_bin),
+            queued_replies: QueuedReplies::default(),
+            questions: Questions::default(),
+            run_inputs: RunInputs::default(),
             outbox: Outbox {
                 bot: parts.bot,
                 coalescer: CoalescerConfig {
@@ -151,6 +168,7 @@ impl App {
                 workdir: config.workdir.clone(),
                 files_dir: config.state_dir.join("files"),
                 notify_after: config.notify_after,
+                ask_timeout: config.ask_timeout,
             },
             tasks: Tasks {
                 stopping: CancellationToken::new(),
@@ -181,6 +199,7 @@ impl App {
             usage: &self.usage,
             diffs: &self.diffs,
             downloads: &self.downloads,
+            questions: &self.questions,
         }
     }
 }

@@ -1,15 +1,19 @@
 //! Every short reply the bot sends besides streamed answers, in one place:
 //! what the user can see, worded once.
 
-use baton_core::RunView;
+use baton_core::{ItemId, RunView};
 
 use crate::telegram::render::escape_text;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
+    /// `item`, when set, gets the Run now and Cancel buttons.
     Queued {
         position: usize,
+        item: Option<ItemId>,
     },
+    /// Cancel pressed: the queued message left without running.
+    Unqueued,
     Interrupting {
         position: usize,
     },
@@ -53,7 +57,8 @@ fn list(items: &[String]) -> String {
 impl Reply {
     pub fn html(&self) -> String {
         match self {
-            Reply::Queued { position } => format!("⏳ Queued, position {position}."),
+            Reply::Queued { position, .. } => format!("⏳ Queued, position {position}."),
+            Reply::Unqueued => "✖ Cancelled; this message will not run.".into(),
             Reply::Interrupting { position } => {
                 format!("⏭ Stopping the current run; this runs next (position {position}).")
             }

@@ -13,11 +13,13 @@ use super::door::CoreDoor;
 use super::downloads::Downloads;
 use super::effects::{Download, Effect, To};
 use super::incoming::{Content, FileRef, Incoming, Input};
+use super::questions::Questions;
 use super::rate_limit::RateLimit;
 use super::replies::{Reply, describe, removed};
 use super::run_diff::DiffBoard;
 use super::usage::UsageBoard;
 use crate::config::Config;
+use crate::drivers::Decision;
 use crate::platform::RunCancel;
 use crate::store::Store;
 use crate::telegram::commands::Command;
@@ -62,6 +64,7 @@ pub struct Router<'a> {
     pub usage: &'a UsageBoard,
     pub diffs: &'a DiffBoard,
     pub downloads: &'a Downloads,
+    pub questions: &'a Questions,
 }
 
 impl Router<'_> {
@@ -122,11 +125,16 @@ impl Router<'_> {
             Intent::Stop => self.stop_lane(to),
             Intent::Interrupt(prompt) => {
                 let item = item(update_id, lane, Origin::Text, prompt, Vec::new());
-                self.admitted(to, self.door.interrupt(item))
+                let id = item.id.clone();
+                self.admitted(to, Some(&id), self.door.interrupt(item))
             }
             Intent::Message(prompt) => {
+                if let Some(answered) = self.answer_by_text(to, &prompt) {
+                    return answered;
+                }
                 let item = item(update_id, lane, Origin::Text, prompt, Vec::new());
-                self.admitted(to, self.door.submit(item))
+                let id = item.id.clone();
+                self.admitted(to, Some(&id), self.door.submit(item))
             }
         }
     }
@@ -189,7 +197,8 @@ impl Router<'_> {
                     prompt,
                     vec![path],
                 );
-                self.admitted(download.to, self.door.submit(item))
+                let id = item.id.clone();
+                self.admitted(download.to, Some(&id), self.door.submit(item))
             }
             Fetched::Failed(error) => {
                 warn!(%lane, %error, "router: could not download a file");
@@ -205,6 +214,44 @@ impl Router<'_> {
                 Vec::new()
             }
         }
+    }
+
+    /// A text that answers the agent instead of going to the queue: the
+    /// reason for a Deny pressed within the minute, or a typed answer to the
+    /// agent's own question.
+    fn answer_by_text(&self, to: To, text: &str) -> Option<Vec<Effect>> {
+        let lane = to.lane;
+        let (open, decision, note) = if let Some(open) = self.questions.take_reason(lane) {
+            let reason = match open.question.ask {
+                crate::drivers::Ask::Plan { .. } => format!("Keep planning: {text}"),
+                _ => text.to_owned(),
+            };
+            (
+                open,
+                Decision::Deny { reason },
+                "Sent to the agent as the reason.",
+            )
+        } else {
+            let (run, id) = self.questions.open_choice(lane)?;
+            self.door.answer(run, id).ok()?;
+            let open = self.questions.take(run, id)?;
+            let answer = text.to_owned();
+            (
+                open,
+                Decision::Choose { answer },
+                "Sent to the agent as your answer.",
+            )
+        };
+        info!(%lane, run = %open.run, question = %open.id, "router: a text answered the agent");
+        let html = super::question_view::decided(&open.question.ask, &decision, None);
+        Some(vec![
+            Effect::Decide {
+                open,
+                decision,
+                html,
+            },
+            Effect::html(to, note),
+        ])
     }
 
     /// Counts a submission against the user's rate; the refusal when over it.
@@ -225,7 +272,14 @@ impl Router<'_> {
     }
 
     /// What the core's answer to a submission means for the chat.
-    pub fn admitted(&self, to: To, admission: Result<Admission<RunCancel>, Error>) -> Vec<Effect> {
+    /// `item` names a user item, whose queued reply gets the Run now and
+    /// Cancel buttons.
+    pub fn admitted(
+        &self,
+        to: To,
+        item: Option<&ItemId>,
+        admission: Result<Admission<RunCancel>, Error>,
+    ) -> Vec<Effect> {
         let reply = match admission {
             Ok(Admission::Started(ticket)) => return vec![Effect::Start(vec![ticket])],
             Ok(Admission::Queued {
@@ -235,7 +289,10 @@ impl Router<'_> {
             Ok(Admission::Queued {
                 position,
                 cancelled: None,
-            }) => Reply::Queued { position },
+            }) => Reply::Queued {
+                position,
+                item: item.cloned(),
+            },
             Err(Error::Duplicate(id)) => {
                 debug!(lane = %to.lane, %id, "router: duplicate item ignored");
                 return Vec::new();
@@ -264,8 +321,12 @@ impl Router<'_> {
             return vec![Effect::reply(to, Reply::NothingToStop)];
         }
         let run = report.cancelled.as_ref().map(describe);
+        let unqueued = report.removed.iter().map(|item| item.id.clone()).collect();
         let removed = removed(&report.removed, downloads);
-        vec![Effect::reply(to, Reply::Stopped { run, removed })]
+        vec![
+            Effect::reply(to, Reply::Stopped { run, removed }),
+            Effect::Unqueued(unqueued),
+        ]
     }
 }
 

@@ -23,7 +23,10 @@ use super::run_buttons::RunButtons;
 use super::usage::RunTally;
 use super::{App, Usage, target};
 use crate::cron::silent;
-use crate::drivers::{AgentCli, AgentEvent, AgentOutcome, AgentRequest, ToolServer};
+use crate::drivers::process::InputLine;
+use crate::drivers::{
+    AgentCli, AgentEvent, AgentOutcome, AgentRequest, ToolServer, claude_control,
+};
 use crate::platform::{RunCancel, Ticket};
 use crate::store::RunUsage;
 use crate::streaming::answer::AnswerStream;
@@ -62,9 +65,14 @@ type AgentRun<'a> = Pin<Box<dyn Future<Output = AgentOutcome> + Send + 'a>>;
 
 const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "gif", "webp"];
 
+/// How often a run waiting on its questions looks for overdue ones.
+const QUESTION_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl App {
     /// Starts a runner task for each ticket the core handed out.
     pub fn start(self: &Arc<Self>, tickets: Vec<Ticket>) {
+        let started: Vec<_> = tickets.iter().map(|t| t.item.id.clone()).collect();
+        self.unqueued(&started);
         for ticket in tickets {
             let span = info_span!("run", run = %ticket.run, lane = %ticket.lane(), driver = %ticket.driver);
             let app = Arc::clone(self);
@@ -232,7 +240,7 @@ impl App {
     /// (the typing stops just before), so the next item starts while this
     /// answer's last edit is still on its way.
     async fn execute(
-        &self,
+        self: &Arc<Self>,
         ticket: &Ticket,
         shown: &mut Shown,
         mut typing: Option<Typing>,
@@ -314,7 +322,7 @@ impl App {
     /// exited: how it ended, and what the chat shows for a completion or a
     /// failure.
     async fn agent(
-        &self,
+        self: &Arc<Self>,
         ticket: &Ticket,
         life: &mut Lifecycle<RunCancel>,
         shown: &mut Shown,
@@ -329,11 +337,20 @@ impl App {
             resume,
             images: images(&ticket.item.attachments),
             tool_server: tool_server.cloned(),
+            asks: ticket.driver == Driver::Claude
+                && self.agents.claude.asks(ticket.mode.as_deref()),
+            mode: ticket.mode.clone(),
         };
         let (events, mut received) = mpsc::unbounded_channel();
+        let (answers, to_agent) = mpsc::unbounded_channel();
         let cancel = ticket.cancel.token().clone();
         let mut agent: AgentRun<'_> = match (ticket.driver, &self.agents.codex) {
-            (Driver::Claude, _) => Box::pin(self.agents.claude.run(request, events, cancel)),
+            (Driver::Claude, _) => Box::pin(self.agents.claude.run_with(
+                request,
+                events,
+                cancel,
+                Some(to_agent),
+            )),
             (Driver::Codex, Some(codex)) => Box::pin(codex.run(request, events, cancel)),
             (Driver::Codex, None) => {
                 let message =
@@ -341,18 +358,32 @@ impl App {
                 return (AgentEnd::Failed, Some(AgentOutcome::Failed { message }));
             }
         };
+        if ticket.driver == Driver::Claude {
+            self.run_inputs
+                .attach(ticket.run, ticket.lane(), answers.clone());
+        }
+        // Overdue questions are looked for once a second while there are any.
+        let mut expiry = tokio::time::interval(QUESTION_CHECK);
         let outcome = loop {
             tokio::select! {
-                Some(event) = received.recv() => self.on_event(ticket, life, shown, event).await,
+                Some(event) = received.recv() => {
+                    self.on_event(ticket, life, shown, event, &answers).await
+                }
+                _ = expiry.tick(), if self.questions.has_run(ticket.run) => {
+                    self.expire_questions(ticket.run);
+                }
                 outcome = &mut agent => {
                     while let Ok(event) = received.try_recv() {
-                        self.on_event(ticket, life, shown, event).await;
+                        self.on_event(ticket, life, shown, event, &answers).await;
                     }
                     break outcome;
                 }
             }
         };
         shown.tally.attempt_ended();
+        self.run_inputs.detach(ticket.run);
+        let stopped = ticket.cancel.token().is_cancelled();
+        self.close_questions(ticket.run, stopped);
         match outcome {
             AgentOutcome::Completed { final_text } => (
                 AgentEnd::Completed,
@@ -368,14 +399,23 @@ impl App {
 
     /// One agent event: heard by the core through the lifecycle, then shown.
     async fn on_event(
-        &self,
+        self: &Arc<Self>,
         ticket: &Ticket,
         life: &mut Lifecycle<RunCancel>,
         shown: &mut Shown,
         event: AgentEvent,
+        answers: &mpsc::UnboundedSender<InputLine>,
     ) {
         let lane = ticket.lane();
         let (report, heard) = match event {
+            AgentEvent::Asked(question) => {
+                let encode = claude_control::answer;
+                return self.on_asked(ticket, question, answers, encode).await;
+            }
+            AgentEvent::Withdrawn { request_id } => {
+                let stopped = ticket.cancel.token().is_cancelled();
+                return self.on_withdrawn(ticket.run, &request_id, stopped);
+            }
             AgentEvent::Session { id } => (Input::Session(id.clone()), Heard::Session(id)),
             AgentEvent::Usage {
                 input_tokens,

@@ -158,6 +158,14 @@ pub struct Settings {
         hide_env_values = true
     )]
     pub notify_after_secs: Option<OsString>,
+    /// Seconds a question of the agent (a permission prompt, its own question, a plan) waits for an answer before it is denied and the chat told (at least 1); default: 3600
+    #[arg(
+        long,
+        env = "BATON_ASK_TIMEOUT_SECS",
+        value_name = "SECS",
+        hide_env_values = true
+    )]
+    pub ask_timeout_secs: Option<OsString>,
     /// Messages per minute accepted from one user; 0 disables the limit; default: 30
     #[arg(
         long,
@@ -174,6 +182,14 @@ pub struct Settings {
         hide_env_values = true
     )]
     pub claude_permission_mode: Option<OsString>,
+    /// Comma-separated permission modes a user may pick with /mode; bypassPermissions only if listed here; default: default,acceptEdits,plan,auto,dontAsk
+    #[arg(
+        long,
+        env = "CLAUDE_ALLOWED_MODES",
+        value_name = "MODES",
+        hide_env_values = true
+    )]
+    pub claude_allowed_modes: Option<OsString>,
     /// Comma-separated claude --allowedTools rules, e.g. Read,Edit,Bash(git status:*); default: (none)
     #[arg(
         long,

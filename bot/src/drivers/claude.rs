@@ -33,6 +33,15 @@ pub struct ClaudeConfig {
 /// Runs claude turns.
 pub type ClaudeDriver = Driver<ClaudeConfig>;
 
+impl ClaudeDriver {
+    /// Whether its permission prompts can reach the user in `mode` (the
+    /// lane's, else the configured one): every mode but `bypassPermissions`,
+    /// which asks nothing.
+    pub fn asks(&self, mode: Option<&str>) -> bool {
+        mode.or(self.config.permission_mode.as_deref()) != Some("bypassPermissions")
+    }
+}
+
 impl AgentCli for ClaudeDriver {
     type Stream = ClaudeParser;
 
@@ -51,8 +60,13 @@ impl AgentCli for ClaudeDriver {
             args.push(flag.into());
             args.push(value.into());
         };
-        if !req.images.is_empty() {
+        if !req.images.is_empty() || req.asks {
             pair("--input-format", "stream-json");
+        }
+        if req.asks {
+            // Hidden from `claude --help` but accepted: permission prompts come to Baton as
+            // `control_request` lines on stdout (the Agent SDK's protocol).
+            pair("--permission-prompt-tool", "stdio");
         }
         if let Some(model) = &req.model {
             pair("--model", model);
@@ -63,7 +77,7 @@ impl AgentCli for ClaudeDriver {
         if let Some(id) = &req.resume {
             pair("--resume", id);
         }
-        if let Some(mode) = &self.config.permission_mode {
+        if let Some(mode) = req.mode.as_ref().or(self.config.permission_mode.as_ref()) {
             pair("--permission-mode", mode);
         }
         let mut allowed: Vec<&str> = self
@@ -88,10 +102,11 @@ impl AgentCli for ClaudeDriver {
     fn launch(&self, req: &AgentRequest) -> Result<Launch, String> {
         let c = &self.config;
         let mut launch = stream::launch(&c.bin, self.args(req), req, &c.extra_env, c.stall_timeout);
-        if !req.images.is_empty() {
+        if !req.images.is_empty() || req.asks {
             launch.stdin = stream_json_input(&req.prompt, &req.images)?;
             // With stream-json input the CLI ends when its input does, and an input that ends
-            // before the CLI has started reading it is silently dropped: close after the result.
+            // before the CLI has started reading it is silently dropped; a pending permission
+            // prompt is denied once stdin closes: close after the result.
             launch.keep_stdin_open = true;
         }
         Ok(launch)
@@ -172,7 +187,7 @@ fn image_media_type(path: &Path, bytes: &[u8]) -> &'static str {
 
 /// The lines claude prints, as far as the parser reads them; public only to name them as the
 /// parser's `Line`.
-mod wire {
+pub(super) mod wire {
     use super::*;
     pub use crate::drivers::jsonl::Usage;
 
@@ -217,8 +232,28 @@ mod wire {
             #[serde(default)]
             total_cost_usd: Option<f64>,
         },
+        /// The CLI asks its host (Baton) something and waits for a `control_response`.
+        ControlRequest {
+            request_id: String,
+            request: ControlRequest,
+        },
+        /// The CLI withdrew a request of its own (after an interrupt).
+        ControlCancelRequest {
+            request_id: String,
+        },
         #[serde(other)]
         Other,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct ControlRequest {
+        pub subtype: String,
+        #[serde(default)]
+        pub tool_name: String,
+        #[serde(default)]
+        pub input: Value,
+        #[serde(default)]
+        pub permission_suggestions: Vec<Value>,
     }
 
     #[derive(Debug, Deserialize)]
@@ -410,6 +445,26 @@ impl AgentStream for ClaudeParser {
                     Verdict::Completed { final_text: text }
                 });
             }
+            Line::ControlRequest {
+                request_id,
+                request,
+            } => {
+                if request.subtype == "can_use_tool" {
+                    out.push(AgentEvent::Asked(super::claude_control::question(
+                        request_id, request,
+                    )));
+                } else {
+                    out.push(AgentEvent::Notice {
+                        message: format!(
+                            "claude asked for {:?}, which Baton does not answer",
+                            request.subtype
+                        ),
+                    });
+                }
+            }
+            Line::ControlCancelRequest { request_id } => {
+                out.push(AgentEvent::Withdrawn { request_id });
+            }
             Line::Other => {}
         }
     }
@@ -426,7 +481,7 @@ impl AgentStream for ClaudeParser {
 }
 
 /// What a tool call is about, in a few words: the command, the file, the pattern.
-fn tool_detail(name: &str, input: &Value) -> String {
+pub(super) fn tool_detail(name: &str, input: &Value) -> String {
     let field = |key: &str| input.get(key).and_then(Value::as_str).map(str::to_owned);
     let picked = match name {
         "Bash" => field("command"),

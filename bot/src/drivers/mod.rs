@@ -1,6 +1,8 @@
 //! Agent CLI drivers: one request in, a stream of `AgentEvent`s and one `AgentOutcome` out.
 
+pub mod ask;
 pub mod claude;
+pub mod claude_control;
 pub mod codex;
 mod detail;
 pub mod jsonl;
@@ -10,6 +12,7 @@ pub mod stream;
 
 use std::path::PathBuf;
 
+pub use ask::{Ask, Decision, Question};
 pub use claude::{ClaudeConfig, ClaudeDriver, ClaudeParser};
 pub use codex::{CodexConfig, CodexDriver, CodexParser, CodexSandbox};
 
@@ -40,6 +43,11 @@ pub struct AgentRequest {
     pub images: Vec<PathBuf>,
     /// Baton's own MCP server for this run (the `send_file` tool), if it has one.
     pub tool_server: Option<ToolServer>,
+    /// The caller answers the agent's questions (through `AgentCli::run_with`); otherwise the
+    /// CLI decides by its permission mode alone.
+    pub asks: bool,
+    /// The lane's permission mode, over the driver's configured one.
+    pub mode: Option<String>,
 }
 
 /// How an agent CLI starts Baton's MCP server for one run: `command mcp` with `env` added.
@@ -90,6 +98,12 @@ pub enum AgentEvent {
         output_tokens: u64,
         /// Millionths of a US dollar.
         cost_micro_usd: Option<u64>,
+    },
+    /// The agent waits for the user's decision on this.
+    Asked(Question),
+    /// The agent withdrew its question (`request_id`) without an answer.
+    Withdrawn {
+        request_id: String,
     },
     /// Something worth showing that does not end the run (codex reconnecting, an unreadable line).
     Notice {

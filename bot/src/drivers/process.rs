@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, Command};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
@@ -46,6 +46,19 @@ pub enum LineAction {
     Continue,
     /// Close the CLI's stdin (a stream-json claude run exits once its input ends).
     CloseStdin,
+    /// The CLI asked the user something and prints nothing until the answer: the stall timer
+    /// waits until an answer has been written.
+    Asked,
+    /// The CLI withdrew a question of its own; it no longer waits for that answer.
+    Withdrawn,
+}
+
+/// A line for the CLI's stdin once it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputLine {
+    pub bytes: Vec<u8>,
+    /// It answers a question the CLI asked ([`LineAction::Asked`]).
+    pub answers: bool,
 }
 
 /// How the process ended, for the parser to turn into an outcome.
@@ -149,6 +162,17 @@ const STALL_SIGNALS: &[i32] = &[libc::SIGTERM, libc::SIGKILL];
 pub async fn run(
     launch: Launch,
     cancel: &CancellationToken,
+    on_line: impl FnMut(RawLine) -> LineAction,
+) -> Result<ExitReport, SpawnError> {
+    run_with_input(launch, cancel, None, on_line).await
+}
+
+/// [`run`], also writing each line of `input` to the CLI's stdin while it runs (answers to its
+/// questions, control requests); stdin must then be kept open.
+pub async fn run_with_input(
+    launch: Launch,
+    cancel: &CancellationToken,
+    mut input: Option<mpsc::UnboundedReceiver<InputLine>>,
     mut on_line: impl FnMut(RawLine) -> LineAction,
 ) -> Result<ExitReport, SpawnError> {
     let mut command = Command::new(&launch.program);
@@ -172,9 +196,11 @@ pub async fn run(
 
     let (out_tx, mut out_rx) = mpsc::channel::<Output>(64);
     let readers = spawn_readers(&mut child, out_tx);
-    let (close_tx, close_rx) = oneshot::channel::<()>();
-    let writer = spawn_writer(&mut child, launch.stdin, launch.keep_stdin_open, close_rx);
-    let mut close_tx = Some(close_tx);
+    let (write_tx, write_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let writer = spawn_writer(&mut child, launch.stdin, launch.keep_stdin_open, write_rx);
+    let mut write_tx = Some(write_tx);
+    // Questions the CLI waits on; no stall is counted while there is one.
+    let mut waiting: usize = 0;
 
     let mut report = ExitReport::default();
     let mut stderr_tail: VecDeque<String> = VecDeque::new();
@@ -195,11 +221,14 @@ pub async fn run(
             output = out_rx.recv(), if stdout_open || stderr_open => {
                 stall_at = Instant::now() + launch.stall_timeout;
                 match output {
-                    Some(Output::Stdout(line)) => {
-                        if on_line(line) == LineAction::CloseStdin {
-                            close_tx.take();
+                    Some(Output::Stdout(line)) => match on_line(line) {
+                        LineAction::Continue => {}
+                        LineAction::CloseStdin => {
+                            write_tx.take();
                         }
-                    }
+                        LineAction::Asked => waiting += 1,
+                        LineAction::Withdrawn => waiting = waiting.saturating_sub(1),
+                    },
                     Some(Output::Stderr(line)) => {
                         if stderr_tail.len() == STDERR_TAIL_LINES {
                             stderr_tail.pop_front();
@@ -214,6 +243,18 @@ pub async fn run(
                     }
                 }
             }
+            line = recv_input(&mut input), if input.is_some() => match line {
+                Some(line) => {
+                    if line.answers {
+                        waiting = waiting.saturating_sub(1);
+                        stall_at = Instant::now() + launch.stall_timeout;
+                    }
+                    if let Some(tx) = &write_tx {
+                        let _ = tx.send(line.bytes);
+                    }
+                }
+                None => input = None,
+            },
             waited = child.wait(), if !exited => {
                 // The CLI is gone: anything left in its group is an orphaned tool process.
                 guard.signal(libc::SIGKILL);
@@ -225,7 +266,7 @@ pub async fn run(
                 report.cancel_requested = true;
                 stopping = Some(Stopping { next: CANCEL_SIGNALS, at: Instant::now() });
             }
-            () = sleep_until(stall_at), if stopping.is_none() && !exited => {
+            () = sleep_until(stall_at), if stopping.is_none() && !exited && waiting == 0 => {
                 report.stalled = true;
                 stopping = Some(Stopping { next: STALL_SIGNALS, at: Instant::now() });
             }
@@ -299,11 +340,20 @@ fn spawn_readers(child: &mut Child, tx: mpsc::Sender<Output>) -> Vec<tokio::task
     handles
 }
 
+async fn recv_input(input: &mut Option<mpsc::UnboundedReceiver<InputLine>>) -> Option<InputLine> {
+    match input {
+        Some(input) => input.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Writes the launch's input, then (when stdin is kept open) every later line, until the run
+/// drops its sender: that closes stdin.
 fn spawn_writer(
     child: &mut Child,
     input: Vec<u8>,
     keep_open: bool,
-    close: oneshot::Receiver<()>,
+    mut later: mpsc::UnboundedReceiver<Vec<u8>>,
 ) -> tokio::task::JoinHandle<()> {
     let stdin = child.stdin.take();
     tokio::spawn(async move {
@@ -313,7 +363,11 @@ fn spawn_writer(
             return;
         }
         if keep_open {
-            let _ = close.await;
+            while let Some(line) = later.recv().await {
+                if stdin.write_all(&line).await.is_err() || stdin.flush().await.is_err() {
+                    return;
+                }
+            }
         }
         drop(stdin);
     })

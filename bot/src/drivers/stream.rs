@@ -5,11 +5,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio_util::sync::CancellationToken;
 
 use super::jsonl::{self, Decoded, RawLine};
-use super::process::{self, ExitReport, Launch, LineAction};
+use super::process::{self, ExitReport, InputLine, Launch, LineAction};
 use super::{AgentEvent, AgentOutcome, AgentRequest};
 
 /// Time between the stop signals (SIGINT, SIGTERM, SIGKILL) on cancel or stall.
@@ -111,21 +111,39 @@ pub trait AgentCli: Sync {
         events: UnboundedSender<AgentEvent>,
         cancel: CancellationToken,
     ) -> impl Future<Output = AgentOutcome> + Send {
+        self.run_with(req, events, cancel, None)
+    }
+
+    /// [`run`](Self::run), writing `input` to the CLI while it runs: the answers to the
+    /// questions it asks ([`AgentEvent::Asked`]), whose wait the stall timer does not count.
+    fn run_with(
+        &self,
+        req: AgentRequest,
+        events: UnboundedSender<AgentEvent>,
+        cancel: CancellationToken,
+        input: Option<UnboundedReceiver<InputLine>>,
+    ) -> impl Future<Output = AgentOutcome> + Send {
         async move {
             let launch = match self.launch(&req) {
                 Ok(launch) => launch,
                 Err(message) => return AgentOutcome::Failed { message },
             };
             let mut stream = Self::Stream::default();
-            let exit = process::run(launch, &cancel, |line| {
+            let exit = process::run_with_input(launch, &cancel, input, |line| {
                 let had_result = stream.has_result();
+                let mut action = LineAction::Continue;
                 for event in stream.feed_raw(line) {
+                    match &event {
+                        AgentEvent::Asked(_) => action = LineAction::Asked,
+                        AgentEvent::Withdrawn { .. } => action = LineAction::Withdrawn,
+                        _ => {}
+                    }
                     let _ = events.send(event);
                 }
                 if !had_result && stream.has_result() {
                     LineAction::CloseStdin
                 } else {
-                    LineAction::Continue
+                    action
                 }
             })
             .await;

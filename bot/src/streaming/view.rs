@@ -114,7 +114,14 @@ impl View {
         if self.finished {
             return;
         }
-        if matches!(event, AgentEvent::Session { .. } | AgentEvent::Usage { .. }) {
+        // Questions get their own message with buttons, sent by the runner.
+        if matches!(
+            event,
+            AgentEvent::Session { .. }
+                | AgentEvent::Usage { .. }
+                | AgentEvent::Asked(_)
+                | AgentEvent::Withdrawn { .. }
+        ) {
             return;
         }
         self.transient = None;
@@ -169,7 +176,10 @@ impl View {
                     }),
                 }
             }
-            AgentEvent::Session { .. } | AgentEvent::Usage { .. } => {}
+            AgentEvent::Session { .. }
+            | AgentEvent::Usage { .. }
+            | AgentEvent::Asked(_)
+            | AgentEvent::Withdrawn { .. } => {}
         }
     }
 

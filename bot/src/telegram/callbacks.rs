@@ -67,6 +67,36 @@ impl fmt::Display for Token {
     }
 }
 
+/// A button under a question of the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Pick {
+    Allow,
+    AllowForSession,
+    Deny,
+    /// The option at this index of the agent's own question.
+    Option(u8),
+}
+
+impl Pick {
+    fn encode(self) -> String {
+        match self {
+            Pick::Allow => "a".into(),
+            Pick::AllowForSession => "s".into(),
+            Pick::Deny => "d".into(),
+            Pick::Option(index) => format!("o{index}"),
+        }
+    }
+
+    fn parse(value: &str) -> Option<Pick> {
+        match value {
+            "a" => Some(Pick::Allow),
+            "s" => Some(Pick::AllowForSession),
+            "d" => Some(Pick::Deny),
+            _ => parse_number(value.strip_prefix('o')?).map(Pick::Option),
+        }
+    }
+}
+
 /// What pressing a button asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum CallbackAction {
@@ -74,6 +104,8 @@ pub enum CallbackAction {
     Model(Choice),
     /// Set the lane's reasoning effort.
     Effort(Choice),
+    /// Set the lane's permission mode.
+    Mode(Token),
     /// Switch the lane to another agent CLI.
     Driver(DriverChoice),
     /// Show another page of the resumable sessions list.
@@ -90,6 +122,13 @@ pub enum CallbackAction {
     CronCancel { job: i64 },
     /// Send what this run changed in the working directory, as a patch.
     Diff { run: u64 },
+    /// An answer to question `question` of run `run`: both are carried, so a
+    /// tap can only ever answer the question it was shown under.
+    Answer { run: u64, question: u64, pick: Pick },
+    /// A queued message becomes an interrupt: the current run stops for it.
+    RunNow { item: Token },
+    /// A queued message leaves the queue without running.
+    Unqueue { item: Token },
     /// Close the menu without changing anything.
     Dismiss,
 }
@@ -112,6 +151,7 @@ impl CallbackAction {
             CallbackAction::Model(setting) => format!("m:{}", setting_str(setting)),
             CallbackAction::Effort(setting) => format!("e:{}", setting_str(setting)),
             CallbackAction::Driver(driver) => format!("d:{}", driver.as_str()),
+            CallbackAction::Mode(mode) => format!("pm:{mode}"),
             CallbackAction::ResumePage(page) => format!("rp:{page}"),
             CallbackAction::Resume { session } => format!("r:{session}"),
             CallbackAction::Recap { session, wanted } => {
@@ -121,6 +161,13 @@ impl CallbackAction {
             CallbackAction::Retry => "rt".to_owned(),
             CallbackAction::CronCancel { job } => format!("cc:{job}"),
             CallbackAction::Diff { run } => format!("df:{run}"),
+            CallbackAction::Answer {
+                run,
+                question,
+                pick,
+            } => format!("q:{run}:{question}:{}", pick.encode()),
+            CallbackAction::RunNow { item } => format!("rn:{item}"),
+            CallbackAction::Unqueue { item } => format!("uq:{item}"),
             CallbackAction::Dismiss => "x".to_owned(),
         };
         debug_assert!(data.len() <= MAX_CALLBACK_BYTES, "{data}");
@@ -151,6 +198,9 @@ impl CallbackAction {
             "d" => DriverChoice::parse(value)
                 .map(CallbackAction::Driver)
                 .ok_or_else(bad),
+            "pm" => Token::new(value)
+                .map(CallbackAction::Mode)
+                .map_err(|_| bad()),
             "rp" => parse_number(value)
                 .map(CallbackAction::ResumePage)
                 .ok_or_else(bad),
@@ -177,6 +227,25 @@ impl CallbackAction {
             "df" => parse_number(value)
                 .map(|run| CallbackAction::Diff { run })
                 .ok_or_else(bad),
+            "q" => {
+                let mut parts = value.split(':');
+                let (Some(run), Some(question), Some(pick), None) =
+                    (parts.next(), parts.next(), parts.next(), parts.next())
+                else {
+                    return Err(bad());
+                };
+                Ok(CallbackAction::Answer {
+                    run: parse_number(run).ok_or_else(bad)?,
+                    question: parse_number(question).ok_or_else(bad)?,
+                    pick: Pick::parse(pick).ok_or_else(bad)?,
+                })
+            }
+            "rn" => Token::new(value)
+                .map(|item| CallbackAction::RunNow { item })
+                .map_err(|_| bad()),
+            "uq" => Token::new(value)
+                .map(|item| CallbackAction::Unqueue { item })
+                .map_err(|_| bad()),
             "x" => no_value(CallbackAction::Dismiss),
             other => Err(CallbackError::UnknownKind(other.to_owned())),
         }
@@ -227,6 +296,7 @@ mod tests {
             prop_oneof![Just(DriverChoice::Claude), Just(DriverChoice::Codex)]
                 .prop_map(CallbackAction::Driver),
             any::<u16>().prop_map(CallbackAction::ResumePage),
+            token().prop_map(CallbackAction::Mode),
             token().prop_map(|session| CallbackAction::Resume { session }),
             (token(), any::<bool>())
                 .prop_map(|(session, wanted)| CallbackAction::Recap { session, wanted }),
@@ -234,6 +304,23 @@ mod tests {
             Just(CallbackAction::Retry),
             (0..i64::MAX).prop_map(|job| CallbackAction::CronCancel { job }),
             any::<u64>().prop_map(|run| CallbackAction::Diff { run }),
+            token().prop_map(|item| CallbackAction::RunNow { item }),
+            (
+                any::<u64>(),
+                any::<u64>(),
+                prop_oneof![
+                    Just(Pick::Allow),
+                    Just(Pick::AllowForSession),
+                    Just(Pick::Deny),
+                    any::<u8>().prop_map(Pick::Option)
+                ]
+            )
+                .prop_map(|(run, question, pick)| CallbackAction::Answer {
+                    run,
+                    question,
+                    pick
+                }),
+            token().prop_map(|item| CallbackAction::Unqueue { item }),
             Just(CallbackAction::Dismiss),
         ]
     }
@@ -268,6 +355,10 @@ mod tests {
             "rt:1",
             "x:",
             "rc:maybe:abc",
+            "q:1:2",
+            "q:1:2:z",
+            "q:1:2:o01",
+            "q:1:2:a:3",
             "m:a b",
             "e:",
         ] {

@@ -28,6 +28,9 @@ pub enum Command {
     /// The argument is optional: a model name; empty shows a menu.
     #[command(description = "choose the model")]
     Model(String),
+    /// The argument is optional: a permission mode; empty shows a menu.
+    #[command(description = "choose what the agent may do without asking")]
+    Mode(String),
     /// The argument is optional: `claude` or `codex`; empty shows a menu.
     #[command(description = "switch between claude and codex")]
     Switch(String),
@@ -72,7 +75,7 @@ mod tests {
             names,
             [
                 "/start", "/help", "/new", "/stop", "/status", "/debug", "/retry", "/resume",
-                "/model", "/switch", "/cron", "/usage"
+                "/model", "/mode", "/switch", "/cron", "/usage"
             ]
         );
         assert!(commands.iter().all(|c| !c.description.is_empty()));

@@ -2,7 +2,7 @@
 
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
-use super::callbacks::{CallbackAction, Choice, DriverChoice, Token};
+use super::callbacks::{CallbackAction, Choice, DriverChoice, Pick, Token};
 
 /// Buttons per row in choice menus; Telegram truncates wider rows on phones.
 const ROW_WIDTH: usize = 3;
@@ -46,6 +46,20 @@ pub fn model_keyboard(models: &[Token], current: Option<&Token>) -> InlineKeyboa
 /// Effort menu: the driver's default first, then the levels it accepts.
 pub fn effort_keyboard(levels: &[Token], current: Option<&Token>) -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::new(choice_rows(levels, current, CallbackAction::Effort))
+}
+
+/// `/mode`: the modes the operator lets users pick, the current one marked.
+pub fn mode_keyboard(modes: &[Token], current: &str) -> InlineKeyboardMarkup {
+    let buttons: Vec<InlineKeyboardButton> = modes
+        .iter()
+        .map(|mode| {
+            button(
+                label(mode.as_str(), mode.as_str() == current),
+                &CallbackAction::Mode(mode.clone()),
+            )
+        })
+        .collect();
+    InlineKeyboardMarkup::new(buttons.chunks(2).map(<[_]>::to_vec))
 }
 
 pub fn driver_keyboard(current: DriverChoice) -> InlineKeyboardMarkup {
@@ -114,6 +128,63 @@ pub fn recap_keyboard(session: &Token) -> InlineKeyboardMarkup {
 /// Shown under a running answer.
 pub fn stop_keyboard(run: u64) -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::new([[button("⏹ Stop", &CallbackAction::StopRun { run })]])
+}
+
+/// Under a permission prompt.
+pub fn permission_keyboard(run: u64, question: u64) -> InlineKeyboardMarkup {
+    let answer = |pick| CallbackAction::Answer {
+        run,
+        question,
+        pick,
+    };
+    InlineKeyboardMarkup::new([
+        vec![
+            button("✅ Allow", &answer(Pick::Allow)),
+            button("❌ Deny", &answer(Pick::Deny)),
+        ],
+        vec![button(
+            "✅ Allow for this session",
+            &answer(Pick::AllowForSession),
+        )],
+    ])
+}
+
+/// Under the agent's own question: one button per option, one per row.
+pub fn choice_keyboard(run: u64, question: u64, options: &[String]) -> InlineKeyboardMarkup {
+    InlineKeyboardMarkup::new(options.iter().take(usize::from(u8::MAX)).enumerate().map(
+        |(index, label)| {
+            let pick = Pick::Option(index as u8);
+            vec![button(
+                label.clone(),
+                &CallbackAction::Answer {
+                    run,
+                    question,
+                    pick,
+                },
+            )]
+        },
+    ))
+}
+
+/// Under a plan the agent asks to carry out.
+pub fn plan_keyboard(run: u64, question: u64) -> InlineKeyboardMarkup {
+    let answer = |pick| CallbackAction::Answer {
+        run,
+        question,
+        pick,
+    };
+    InlineKeyboardMarkup::new([[
+        button("✅ Approve plan", &answer(Pick::Allow)),
+        button("✏️ Keep planning", &answer(Pick::Deny)),
+    ]])
+}
+
+/// Shown under the reply that says a message was queued.
+pub fn queued_keyboard(item: &Token) -> InlineKeyboardMarkup {
+    InlineKeyboardMarkup::new([[
+        button("⏭ Run now", &CallbackAction::RunNow { item: item.clone() }),
+        button("✖ Cancel", &CallbackAction::Unqueue { item: item.clone() }),
+    ]])
 }
 
 /// Shown under a failed answer.

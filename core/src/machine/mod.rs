@@ -3,11 +3,13 @@
 //! time comes in as an argument and effects go out as return values and
 //! journal entries.
 
+mod ask;
 mod control;
 mod cron_ops;
 mod reports;
 mod restore;
 mod run_ops;
+mod steer;
 mod submit;
 mod view;
 
@@ -19,6 +21,7 @@ pub use reports::{
     Admission, CronCancelReport, CronClaim, FinishReport, NewSessionReport, Output, ShutdownReport,
     StopReport,
 };
+pub use steer::RunNowReport;
 pub use view::{LaneSnapshot, Snapshot};
 
 use crate::clock::Millis;
@@ -45,6 +48,7 @@ pub struct Machine<C> {
     dedupe: Dedupe,
     cron: FastMap<JobId, CronJob>,
     next_run: u64,
+    next_question: u64,
     in_flight: usize,
     queued: usize,
     shutting_down: bool,
@@ -64,6 +68,7 @@ impl<C: CancelSignal> Machine<C> {
             ready: ReadyRings::default(),
             cron: FastMap::default(),
             next_run: 1,
+            next_question: 1,
             in_flight: 0,
             queued: 0,
             shutting_down: false,
@@ -150,6 +155,7 @@ impl<C: CancelSignal> Machine<C> {
             attempt: 0,
             admitted_at: now,
             tool: None,
+            questions: Vec::new(),
             cancel_reason: None,
             cancel: cancel.clone(),
         });
@@ -176,6 +182,7 @@ impl<C: CancelSignal> Machine<C> {
             driver: prefs.driver,
             model: prefs.model,
             effort: prefs.effort,
+            mode: prefs.mode,
             resume,
             cancel,
         }

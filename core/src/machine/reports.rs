@@ -6,6 +6,10 @@ use crate::run::{Outcome, RunId, RunView, Ticket};
 
 /// The answer to a submit, an interrupt or a cron fire.
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "returned once and moved at once; boxing the ticket would only add an allocation"
+)]
 pub enum Admission<C> {
     /// Start it now.
     Started(Ticket<C>),

@@ -11,7 +11,7 @@ use crate::run::{CancelReason, Outcome, RunId, RunPhase};
 use crate::sync::CancelSignal;
 
 impl<C: CancelSignal> Machine<C> {
-    fn current_run(&mut self, run: RunId) -> Result<&mut Run<C>, Error> {
+    pub(super) fn current_run(&mut self, run: RunId) -> Result<&mut Run<C>, Error> {
         let key = self.runs.get(&run).ok_or(Error::StaleRun(run))?;
         self.lanes
             .get_mut(key)

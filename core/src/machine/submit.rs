@@ -93,7 +93,7 @@ impl<C: CancelSignal> Machine<C> {
     /// While the need is larger, the oldest scheduled run in flight is
     /// preempted. Counting only when a scheduled run is in flight keeps this
     /// off the common path.
-    fn preempt_for_capacity(&mut self, now: Millis) -> Option<RunId> {
+    pub(super) fn preempt_for_capacity(&mut self, now: Millis) -> Option<RunId> {
         let victim = *self.preemptible.iter().next()?;
         let stopping = |lane: &crate::lane::Lane<C>| {
             lane.current

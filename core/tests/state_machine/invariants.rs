@@ -99,6 +99,21 @@ impl Tracker {
         }
     }
 
+    /// Run now: a waiting user item becomes the newest interrupt, as if its
+    /// `!` arrived now.
+    pub fn promoted(&mut self, id: &ItemId) {
+        assert_eq!(
+            self.fate.get(id),
+            Some(&Fate::Queued),
+            "run now on {id}, not queued"
+        );
+        if self.order[id].0 == Class::User {
+            self.arrivals += 1;
+            self.order
+                .insert(id.clone(), (Class::Interrupt, self.arrivals));
+        }
+    }
+
     pub fn left(&mut self, id: &ItemId, fate: Fate) {
         assert_eq!(
             self.fate.get(id),

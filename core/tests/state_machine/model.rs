@@ -4,7 +4,7 @@
 use baton_core::journal::Recovered;
 use baton_core::{
     CancelReason, Config, CronKind, Driver, Error, Item, ItemId, JobId, LaneKey, LaneSnapshot,
-    Millis, Origin, Outcome, Preferences, RunId, RunPhase, RunView, Snapshot,
+    Millis, Origin, Outcome, Preferences, QuestionId, RunId, RunPhase, RunView, Snapshot,
 };
 
 const PREVIEW_CHARS: usize = 40;
@@ -26,6 +26,7 @@ pub struct MRun {
     pub attempt: u32,
     pub admitted_at: Millis,
     pub tool: Option<String>,
+    pub questions: Vec<(QuestionId, String)>,
     pub cancel: Option<CancelReason>,
 }
 
@@ -44,6 +45,7 @@ impl MRun {
             admitted_at: self.admitted_at,
             age_ms: now.0 - self.admitted_at.0,
             tool: self.tool.clone(),
+            waiting: self.questions.iter().map(|(_, s)| s.clone()).collect(),
             cancel: self.cancel,
         }
     }
@@ -57,10 +59,15 @@ pub struct MTicket {
     pub driver: Driver,
     pub model: Option<String>,
     pub effort: Option<String>,
+    pub mode: Option<String>,
     pub resume: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "mirrors Admission, compared by value"
+)]
 pub enum MAdmission {
     Started(MTicket),
     Queued {
@@ -164,6 +171,7 @@ pub struct Model {
     pub ended: Vec<ItemId>,
     pub next_run: u64,
     pub line_tickets: u64,
+    pub next_question: u64,
     pub shutting_down: bool,
 }
 
@@ -182,6 +190,7 @@ impl Model {
             ended: Vec::new(),
             next_run: 1,
             line_tickets: 0,
+            next_question: 1,
             shutting_down: false,
         }
     }
@@ -269,6 +278,7 @@ impl Model {
             attempt: 0,
             admitted_at: now,
             tool: None,
+            questions: Vec::new(),
             cancel: None,
         });
         MTicket {
@@ -277,6 +287,7 @@ impl Model {
             driver: prefs.driver,
             model: prefs.model,
             effort: prefs.effort,
+            mode: prefs.mode,
             resume,
         }
     }
@@ -442,6 +453,88 @@ impl Model {
             position: index + 1,
             cancelled,
         })
+    }
+
+    pub fn run_now(
+        &mut self,
+        key: LaneKey,
+        item: &ItemId,
+    ) -> Result<(usize, Option<RunId>), Error> {
+        let not_queued = || Error::NotQueued(item.clone());
+        let from = self
+            .lane(key)
+            .user
+            .iter()
+            .position(|queued| &queued.id == item)
+            .ok_or_else(not_queued)?;
+        let lane = self.lane_mut(key);
+        let to = if from < lane.interrupts {
+            from
+        } else {
+            let moved = lane.user.remove(from);
+            lane.user.insert(lane.interrupts, moved);
+            lane.interrupts += 1;
+            lane.interrupts - 1
+        };
+        let reason = lane.run.as_ref().map(|run| {
+            if run.item.origin.is_scheduled() {
+                CancelReason::Preempt
+            } else {
+                CancelReason::Interrupt
+            }
+        });
+        let cancelled = reason.and_then(|reason| self.cancel(key, reason));
+        self.preempt_for_capacity();
+        self.relink();
+        Ok((to + 1, cancelled))
+    }
+
+    pub fn cancel_queued(&mut self, key: LaneKey, item: &ItemId) -> Result<Item, Error> {
+        let lane = self.lane_mut(key);
+        let at = lane
+            .user
+            .iter()
+            .position(|queued| &queued.id == item)
+            .ok_or_else(|| Error::NotQueued(item.clone()))?;
+        let removed = lane.user.remove(at);
+        if at < lane.interrupts {
+            lane.interrupts -= 1;
+        }
+        self.end_id(&removed.id);
+        self.relink();
+        Ok(removed)
+    }
+
+    fn live_run(&mut self, run: RunId) -> Result<&mut MRun, Error> {
+        self.lane_of_run(run)
+            .and_then(|lane| lane.run.as_mut())
+            .filter(|current| current.id == run)
+            .ok_or(Error::StaleRun(run))
+    }
+
+    pub fn ask(&mut self, run: RunId, summary: String) -> Result<QuestionId, Error> {
+        let id = QuestionId(self.next_question);
+        let current = self.live_run(run)?;
+        if current.cancel.is_some() {
+            return Err(Error::Cancelled(run));
+        }
+        current.questions.push((id, summary));
+        self.next_question += 1;
+        Ok(id)
+    }
+
+    pub fn answer(&mut self, run: RunId, question: QuestionId) -> Result<(), Error> {
+        let current = self.live_run(run)?;
+        let at = current
+            .questions
+            .iter()
+            .position(|(id, _)| *id == question)
+            .ok_or(Error::Unanswerable(run, question))?;
+        if current.cancel.is_some() {
+            return Err(Error::Cancelled(run));
+        }
+        current.questions.remove(at);
+        Ok(())
     }
 
     pub fn retry_last(

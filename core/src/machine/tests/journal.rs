@@ -16,6 +16,7 @@ fn codex() -> Preferences {
         driver: Driver::Codex,
         model: Some("gpt".into()),
         effort: None,
+        mode: Some("plan".into()),
     }
 }
 

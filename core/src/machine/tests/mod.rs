@@ -1,5 +1,6 @@
 //! Unit tests of each operation of [`Machine`], one behaviour per test.
 
+mod ask;
 mod cron;
 mod drain;
 mod interrupt;
@@ -9,6 +10,7 @@ mod prefs;
 mod runs;
 mod shutdown;
 mod snapshot;
+mod steer;
 mod stop;
 mod submit;
 

@@ -7,6 +7,7 @@ fn codex(model: &str) -> Preferences {
         driver: Driver::Codex,
         model: Some(model.to_owned()),
         effort: Some("high".to_owned()),
+        mode: None,
     }
 }
 

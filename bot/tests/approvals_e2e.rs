@@ -1,0 +1,361 @@
+//! Approvals from the phone, end to end: the real claude CLI asks for
+//! permission over its stdio control protocol, Baton shows the question
+//! with buttons bound to the run, and the tap reaches the agent; the fake
+//! Anthropic server scripts the tool calls and records what the model got.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::json;
+use support::bot::{Bot, USER, button_labels, shows};
+use support::fake_anthropic::Reply;
+use support::fake_telegram::StoredMessage;
+
+const CHAT: i64 = 404;
+/// Bash needs permission: the rig pre-allows it, these tests do not.
+const ASKING: &[(&str, &str)] = &[("CLAUDE_ALLOWED_TOOLS", "Read")];
+const GONE: &str = "That run has ended; this question is closed.";
+
+fn touch(file: &str) -> Reply {
+    Reply::bash(&format!("touch {file}"))
+}
+
+/// The question's message (not the answer's tool line) showing `needle`.
+async fn question(bot: &Bot, needle: &str) -> StoredMessage {
+    let is_question = |m: &StoredMessage| {
+        m.text.contains(needle)
+            && (m.text.contains("wants permission")
+                || m.text.starts_with('❓')
+                || m.text.starts_with('📋'))
+    };
+    bot.wait(&format!("the question {needle:?} with its buttons"), |s| {
+        s.visible(CHAT)
+            .iter()
+            .any(|m| is_question(m) && m.reply_markup.is_some())
+    })
+    .await;
+    bot.telegram
+        .store()
+        .visible(CHAT)
+        .into_iter()
+        .find(is_question)
+        .expect("shown")
+}
+
+fn tool_results(bot: &Bot) -> String {
+    bot.anthropic
+        .agent_requests()
+        .iter()
+        .map(|r| r.last_user_content())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_runs_the_command_and_a_tap_after_the_run_is_refused() {
+    let mut bot = Bot::start(
+        vec![touch("approved-a.txt"), Reply::text(&["Created it."])],
+        ASKING,
+    )
+    .await;
+    bot.send(CHAT, "create approved-a.txt");
+    let asked = question(&bot, "touch approved-a.txt").await;
+    assert!(asked.text.contains("Bash"), "{}", asked.text);
+    assert_eq!(
+        button_labels(&asked),
+        ["✅ Allow", "❌ Deny", "✅ Allow for this session"]
+    );
+    let status = bot.status(CHAT).await;
+    assert!(
+        status.contains("Waiting for your approval: Bash `touch approved-a.txt`"),
+        "{status}"
+    );
+    assert_eq!(bot.press(&asked, "Allow").await, "Allowed");
+    bot.wait_shown(CHAT, "the answer", "Created it.").await;
+    assert!(bot.sandbox.workdir.join("approved-a.txt").exists());
+    assert!(shows(&bot.telegram.store(), CHAT, "Allowed by User42"));
+    bot.idle_status(CHAT).await;
+    assert_eq!(bot.press(&asked, "Deny").await, GONE);
+    bot.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deny_with_a_typed_reason_reaches_the_model_and_nothing_runs() {
+    let mut bot = Bot::start(
+        vec![
+            touch("denied.txt"),
+            Reply::text(&["Understood, not creating it."]),
+        ],
+        ASKING,
+    )
+    .await;
+    bot.send(CHAT, "create denied.txt");
+    let asked = question(&bot, "touch denied.txt").await;
+    assert_eq!(bot.press(&asked, "Deny").await, "Denied");
+    bot.wait_shown(CHAT, "the prompt for a reason", "Send the reason")
+        .await;
+    bot.send(CHAT, "wrong folder, REASON-77");
+    bot.wait_shown(
+        CHAT,
+        "the reason acknowledged",
+        "Sent to the agent as the reason.",
+    )
+    .await;
+    bot.wait_shown(CHAT, "the answer", "Understood, not creating it.")
+        .await;
+    assert!(!bot.sandbox.workdir.join("denied.txt").exists());
+    assert!(
+        tool_results(&bot).contains("REASON-77"),
+        "{}",
+        tool_results(&bot)
+    );
+    assert_eq!(bot.claude_turns(), 2, "the reason is no message of its own");
+    assert!(
+        bot.everything_shown(CHAT)
+            .iter()
+            .all(|t| !t.contains("Queued")),
+        "the reason went to the agent, not to the queue"
+    );
+    bot.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_for_this_session_is_not_asked_again_and_writes_no_settings() {
+    let mut bot = Bot::start(
+        vec![
+            touch("twice.txt"),
+            touch("twice.txt"),
+            Reply::text(&["Touched it twice."]),
+        ],
+        ASKING,
+    )
+    .await;
+    bot.send(CHAT, "touch twice.txt twice");
+    let asked = question(&bot, "touch twice.txt").await;
+    assert_eq!(bot.press(&asked, "Allow for this session").await, "Allowed");
+    bot.wait_shown(CHAT, "the answer", "Touched it twice.")
+        .await;
+    let questions = bot
+        .everything_shown(CHAT)
+        .iter()
+        .filter(|t| t.contains("wants permission"))
+        .count();
+    assert_eq!(questions, 1, "asked once: {:#?}", bot.texts(CHAT));
+    assert!(!bot.sandbox.workdir.join(".claude").exists());
+    assert!(
+        tool_results(&bot)
+            .matches("(Bash completed with no output)")
+            .count()
+            >= 1
+    );
+    bot.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_double_tap_answers_once() {
+    let mut bot = Bot::start(
+        vec![touch("once.txt"), Reply::text(&["Done once."])],
+        ASKING,
+    )
+    .await;
+    bot.send(CHAT, "create once.txt");
+    let asked = question(&bot, "touch once.txt").await;
+    let data = support::bot::buttons(&asked)[0].1.clone();
+    let first = bot.telegram.push_callback(CHAT, USER, asked.id, &data);
+    let second = bot.telegram.push_callback(CHAT, USER, asked.id, &data);
+    let answers = |s: &support::fake_telegram::Store| {
+        [first, second].map(|update| {
+            let query = format!("cb{update}");
+            s.requests
+                .iter()
+                .find(|r| {
+                    r.method == "answercallbackquery" && r.params["callback_query_id"] == query
+                })
+                .map(|r| r.params["text"].as_str().unwrap_or_default().to_owned())
+        })
+    };
+    bot.wait("both taps answered", |s| {
+        answers(s).iter().all(Option::is_some)
+    })
+    .await;
+    let answers = answers(&bot.telegram.store()).map(Option::unwrap);
+    assert_eq!(
+        answers.iter().filter(|a| *a == "Allowed").count(),
+        1,
+        "{answers:?}"
+    );
+    bot.wait_shown(CHAT, "the answer", "Done once.").await;
+    assert_eq!(
+        tool_results(&bot)
+            .matches("(Bash completed with no output)")
+            .count(),
+        1
+    );
+    bot.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_while_a_question_waits_denies_it_and_ends_the_run() {
+    let mut bot = Bot::start(
+        vec![touch("never.txt"), Reply::text(&["Not reached."])],
+        ASKING,
+    )
+    .await;
+    bot.send(CHAT, "create never.txt");
+    let asked = question(&bot, "touch never.txt").await;
+    bot.send(CHAT, "/stop");
+    bot.wait_shown(CHAT, "the stop report", "Stopped").await;
+    bot.wait("the question to say it was denied", |s| {
+        s.visible(CHAT).iter().any(|m| {
+            m.id == asked.id
+                && m.text.contains("Denied: the run was stopped.")
+                && m.reply_markup.is_none()
+        })
+    })
+    .await;
+    bot.idle_status(CHAT).await;
+    assert!(!bot.sandbox.workdir.join("never.txt").exists());
+    let allow = support::bot::buttons(&asked)[0].1.clone();
+    assert_eq!(bot.press_as(USER, CHAT, asked.id, &allow).await, GONE);
+    bot.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stall_timer_does_not_count_the_wait_for_the_user() {
+    let mut settings = ASKING.to_vec();
+    // Longer than the CLI's start-up on a loaded machine, shorter than the wait.
+    settings.push(("BATON_STALL_TIMEOUT_SECS", "8"));
+    let mut bot = Bot::start(
+        vec![touch("late.txt"), Reply::text(&["Late but fine."])],
+        &settings,
+    )
+    .await;
+    bot.send(CHAT, "create late.txt");
+    let asked = question(&bot, "touch late.txt").await;
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert_eq!(bot.press(&asked, "Allow").await, "Allowed");
+    bot.wait_shown(CHAT, "the answer", "Late but fine.").await;
+    assert!(bot.sandbox.workdir.join("late.txt").exists());
+    assert!(
+        bot.everything_shown(CHAT)
+            .iter()
+            .all(|t| !t.contains("stalled")),
+        "{:#?}",
+        bot.everything_shown(CHAT)
+    );
+    bot.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_question_is_denied_after_the_timeout() {
+    let mut settings = ASKING.to_vec();
+    settings.push(("BATON_ASK_TIMEOUT_SECS", "2"));
+    let mut bot = Bot::start(
+        vec![touch("ignored.txt"), Reply::text(&["Moving on."])],
+        &settings,
+    )
+    .await;
+    bot.send(CHAT, "create ignored.txt");
+    question(&bot, "touch ignored.txt").await;
+    bot.wait_shown(CHAT, "the chat told", "No answer within 1 min: denied.")
+        .await;
+    bot.wait_shown(CHAT, "the answer", "Moving on.").await;
+    assert!(!bot.sandbox.workdir.join("ignored.txt").exists());
+    assert!(tool_results(&bot).contains("did not answer"));
+    bot.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agents_own_question_is_answered_by_a_tap() {
+    let ask = Reply::ToolUse {
+        name: "AskUserQuestion".into(),
+        input: json!({"questions": [{
+            "question": "Which colour should the button be?",
+            "header": "Colour",
+            "options": [
+                {"label": "Red", "description": "A red button"},
+                {"label": "Blue", "description": "A blue button"}
+            ],
+            "multiSelect": false
+        }]}),
+    };
+    let mut bot = Bot::start(vec![ask, Reply::text(&["Blue it is."])], ASKING).await;
+    bot.send(CHAT, "make a button");
+    let asked = question(&bot, "Which colour should the button be?").await;
+    assert_eq!(button_labels(&asked), ["Red", "Blue"]);
+    assert_eq!(bot.press(&asked, "Blue").await, "Answered");
+    bot.wait_shown(CHAT, "the answer", "Blue it is.").await;
+    let results = tool_results(&bot);
+    assert!(
+        results.contains("Which colour should the button be?") && results.contains("Blue"),
+        "{results}"
+    );
+    bot.shut_down().await;
+}
+
+/// `/mode plan`, then the agent's plan comes back as a message with
+/// Approve plan and Keep planning; Keep planning with a typed note reaches
+/// the model, Approve plan lets it go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_mode_shows_the_plan_and_the_tap_reaches_the_model() {
+    let plan = |text: &str| Reply::ToolUse {
+        name: "ExitPlanMode".into(),
+        input: json!({ "plan": text }),
+    };
+    let mut bot = Bot::start(
+        vec![
+            plan("1. Create plan-a.txt\n2. Report back"),
+            plan("1. Create plan-a.txt\n2. Add a test\n3. Report back"),
+            Reply::text(&["Plan approved, starting."]),
+        ],
+        ASKING,
+    )
+    .await;
+    bot.send(CHAT, "/mode plan");
+    bot.wait_shown(CHAT, "the mode set", "Mode: plan").await;
+    bot.send(CHAT, "plan the file");
+    let first = question(&bot, "Report back").await;
+    assert!(first.text.contains("The plan"), "{}", first.text);
+    assert_eq!(
+        button_labels(&first),
+        ["✅ Approve plan", "✏️ Keep planning"]
+    );
+    assert_eq!(bot.press(&first, "Keep planning").await, "Denied");
+    bot.send(CHAT, "add a test step");
+    bot.wait_shown(
+        CHAT,
+        "the note acknowledged",
+        "Sent to the agent as the reason.",
+    )
+    .await;
+    let second = question(&bot, "Add a test").await;
+    assert_eq!(bot.press(&second, "Approve plan").await, "Allowed");
+    bot.wait_shown(CHAT, "the answer", "Plan approved, starting.")
+        .await;
+    let results = tool_results(&bot);
+    assert!(
+        results.contains("Keep planning: add a test step"),
+        "{results}"
+    );
+    let last = bot
+        .anthropic
+        .agent_requests()
+        .last()
+        .unwrap()
+        .body
+        .to_string();
+    assert!(
+        last.contains("You have exited plan mode"),
+        "the approval reached the model"
+    );
+    let first_request = &bot.anthropic.agent_requests()[0];
+    assert!(
+        first_request
+            .body
+            .to_string()
+            .contains("Plan mode is active"),
+        "claude ran in plan mode"
+    );
+    bot.shut_down().await;
+}
