@@ -7,6 +7,7 @@ pub mod cron;
 pub mod drivers;
 pub mod instance_lock;
 pub mod logging;
+pub mod media;
 pub mod platform;
 pub mod serve;
 pub mod store;

@@ -98,6 +98,7 @@ pub async fn serve(
     });
     info!(bot = %me.username(), workdir = %config.workdir.display(), capacity = config.max_concurrent_runs, "startup: ready");
     app::restore(&app, recovered);
+    app::resume_intake(&app);
     app.register_cron_jobs();
     let cron = tokio::spawn(app::cron_tick(Arc::clone(&app)));
     let polling = tokio::spawn(app::poll_updates(Arc::clone(&app)));

@@ -145,6 +145,7 @@ impl Router<'_> {
                 let admission = self.door.retry_last(lane, ItemId::update(update_id));
                 (String::new(), self.admitted(to, admission))
             }
+            CallbackAction::Transcribe { update } => self.retry_transcription(update, to),
             CallbackAction::Dismiss => (String::new(), Vec::new()),
         }
     }

@@ -1,12 +1,16 @@
 //! What handlers decide, as values: the executor performs them, tests read
 //! them.
 
+use std::path::PathBuf;
+use std::time::Duration;
+
 use baton_core::LaneKey;
 use teloxide::types::InlineKeyboardMarkup;
 use tokio_util::sync::CancellationToken;
 
 use super::incoming::FileRef;
 use super::replies::Reply;
+use crate::media::album::AlbumKey;
 use crate::platform::Ticket;
 
 /// Where a reply goes: its lane, and the message it answers, if any.
@@ -58,6 +62,15 @@ pub enum Effect {
     Download(Download),
     /// Cron jobs changed: the ticker recomputes its next wake-up.
     CronChanged,
+    /// An album's quiet time: after it, the album closes if complete.
+    AlbumDue {
+        album: AlbumKey,
+        after: Duration,
+    },
+    /// These updates need nothing more: the inbox stops replaying them.
+    Done(Vec<i64>),
+    /// Removes the files of items no longer pending.
+    SweepFiles,
 }
 
 /// A file download tied to the item it becomes.
@@ -70,6 +83,12 @@ pub struct Download {
     pub cancel: CancellationToken,
     /// The key of this download among its lane's pending ones.
     pub key: u64,
+    /// The update whose item folder the file goes in (an album's first part).
+    pub folder: i64,
+    /// The album the file is a part of.
+    pub album: Option<AlbumKey>,
+    /// Already saved here (a transcription retried): nothing to fetch.
+    pub saved: Option<PathBuf>,
 }
 
 impl Effect {

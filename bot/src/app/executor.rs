@@ -2,21 +2,18 @@
 //! (a send, a download, a run) becomes a background task, so the caller,
 //! the polling loop above all, never waits for one.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use teloxide::net::Download as _;
 use teloxide::payloads::{AnswerCallbackQuerySetters, SendMessageSetters};
 use teloxide::prelude::Requester;
 use teloxide::types::{
-    CallbackQueryId, ChatId, FileId, InlineKeyboardMarkup, MessageId, ParseMode, ReplyParameters,
+    CallbackQueryId, ChatId, InlineKeyboardMarkup, MessageId, ParseMode, ReplyParameters,
 };
 use teloxide::{Bot, RequestError};
 use tracing::warn;
 
-use super::effects::{Download, Effect, To};
+use super::effects::{Effect, To};
 use super::replies::Reply;
-use super::router::Fetched;
 use super::{App, target};
 use crate::streaming::api::{ApiFailure, Body, Target, TelegramApi, send_request};
 use crate::streaming::coalescer::deliver;
@@ -33,6 +30,9 @@ impl App {
                 Effect::Start(tickets) => self.start(tickets),
                 Effect::Download(download) => self.download(download),
                 Effect::CronChanged => self.tasks.cron_changed.notify_one(),
+                Effect::AlbumDue { album, after } => self.album_due(album, after),
+                Effect::Done(updates) => self.done(updates),
+                Effect::SweepFiles => self.sweep_files(),
             }
         }
     }
@@ -87,43 +87,6 @@ impl App {
             }
         });
     }
-
-    /// Fetches a file in the background; its item is submitted when it is
-    /// here, unless a stop of its lane (or shutdown) came first.
-    fn download(self: &Arc<Self>, download: Download) {
-        let app = Arc::clone(self);
-        self.tasks.runners.spawn(async move {
-            let path = app.agents.files_dir.join(format!(
-                "{}.{}",
-                download.update_id, download.file.extension
-            ));
-            let fetched = tokio::select! {
-                _ = download.cancel.cancelled() => Fetched::Cancelled,
-                _ = app.tasks.stopping.cancelled() => Fetched::Failed(
-                    "Baton is shutting down; send it again once it is back.".into(),
-                ),
-                result = fetch(&app.outbox.bot, &download.file.id, &path) => match result {
-                    Ok(()) => Fetched::Saved(path.to_string_lossy().into_owned()),
-                    Err(error) => Fetched::Failed(error.to_string()),
-                },
-            };
-            if !matches!(fetched, Fetched::Saved(_)) {
-                let _ = tokio::fs::remove_file(&path).await;
-            }
-            let effects = app.router().on_fetched(&download, fetched);
-            app.perform(effects);
-        });
-    }
-}
-
-async fn fetch(bot: &Bot, file_id: &str, path: &PathBuf) -> anyhow::Result<()> {
-    let file = bot.get_file(FileId(file_id.to_owned())).await?;
-    if let Some(dir) = path.parent() {
-        tokio::fs::create_dir_all(dir).await?;
-    }
-    let mut out = tokio::fs::File::create(path).await?;
-    bot.download_file(&file.path, &mut out).await?;
-    Ok(())
 }
 
 fn answering(message: MessageId) -> ReplyParameters {

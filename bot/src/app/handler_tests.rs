@@ -5,17 +5,20 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use baton_core::{Driver, LaneKey, Millis, Origin, Outcome};
+use baton_core::{Driver, ItemId, LaneKey, Millis, Origin, Outcome};
 use teloxide::types::{InlineKeyboardButtonKind, InlineKeyboardMarkup};
 
 use super::door::CoreDoor;
 use super::downloads::Downloads;
 use super::effects::{Effect, To};
-use super::incoming::{Content, FileRef, Incoming, Input, Press};
+use super::incoming::{Content, FileKind, FileRef, Incoming, Input, Press};
 use super::rate_limit::RateLimit;
+use super::replies::Reply;
 use super::router::{Fetched, Router, Scope};
 use super::usage::{Usage, UsageBoard};
 use crate::config::Config;
+use crate::media::transcribe::TranscribeError;
+use crate::media::{Intake, Prepared, Unready};
 use crate::platform::{Core, Ticket};
 use crate::store::Store;
 use crate::telegram::callbacks::{CallbackAction, Choice, DriverChoice, Token};
@@ -33,6 +36,7 @@ struct Rig {
     rate_limit: RateLimit,
     usage: UsageBoard,
     downloads: Downloads,
+    intake: Intake,
     next_update: std::cell::Cell<i64>,
     _state: tempfile::TempDir,
 }
@@ -81,6 +85,7 @@ impl Rig {
             },
             usage: UsageBoard::default(),
             downloads: Downloads::default(),
+            intake: Intake::default(),
             next_update: std::cell::Cell::new(100),
             _state: state,
         }
@@ -94,6 +99,7 @@ impl Rig {
             rate_limit: &self.rate_limit,
             usage: &self.usage,
             downloads: &self.downloads,
+            intake: &self.intake,
         }
     }
 
@@ -259,7 +265,10 @@ fn stop_reply_lists_the_run_the_queue_and_the_downloads_it_removed() {
     assert!(ticket.cancel.token().is_cancelled(), "the run is cancelled");
     assert!(download.cancel.is_cancelled(), "the download is cancelled");
     let late = rig.router().on_fetched(&download, Fetched::Cancelled);
-    assert!(late.is_empty(), "a cancelled download queues nothing");
+    assert!(
+        started(late).is_empty() && rig.door.queued() == 0,
+        "a cancelled download queues nothing"
+    );
 }
 
 #[test]
@@ -498,18 +507,52 @@ fn strangers_get_nothing() {
     assert_eq!(pressed.len(), 1);
 }
 
-fn file(rig: &Rig, caption: &str, size: u32) -> super::effects::Download {
-    let effects = rig.send(Content::File(FileRef {
+fn file_ref(kind: FileKind, name: &str, caption: &str, size: u32) -> FileRef {
+    FileRef {
         id: "f1".into(),
         size,
-        origin: Origin::Photo,
-        extension: "jpg".into(),
+        kind,
+        name: name.into(),
+        mime: None,
         caption: caption.into(),
-    }));
+        duration: None,
+        album: None,
+    }
+}
+
+fn download_of(effects: Vec<Effect>) -> super::effects::Download {
     match effects.into_iter().next() {
         Some(Effect::Download(download)) => download,
         other => panic!("a download: {other:?}"),
     }
+}
+
+fn file(rig: &Rig, caption: &str, size: u32) -> super::effects::Download {
+    download_of(rig.send(Content::File(file_ref(
+        FileKind::Photo,
+        "photo.jpg",
+        caption,
+        size,
+    ))))
+}
+
+fn prepared(description: &str, attachments: &[&str]) -> Prepared {
+    Prepared {
+        description: description.into(),
+        attachments: attachments.iter().map(|a| a.to_string()).collect(),
+        transcript: None,
+    }
+}
+
+fn done(effects: &[Effect]) -> Vec<i64> {
+    effects
+        .iter()
+        .filter_map(|effect| match effect {
+            Effect::Done(ids) => Some(ids.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
 }
 
 #[test]
@@ -522,16 +565,23 @@ fn files_download_first_and_queue_when_saved() {
         0,
         "nothing runs before the file is here"
     );
-    let effects = rig
-        .router()
-        .on_fetched(&download, Fetched::Saved("/state/files/1.jpg".into()));
+    let saved = prepared(
+        "Attached photo: /state/files/u1/photo.jpg",
+        &["/state/files/u1/photo.jpg"],
+    );
+    let effects = rig.router().on_fetched(&download, Fetched::Saved(saved));
+    assert_eq!(
+        done(&effects),
+        [download.update_id],
+        "the inbox stops replaying it"
+    );
     let tickets = started(effects);
     assert_eq!(tickets.len(), 1);
     assert_eq!(
         tickets[0].item.prompt,
-        "what is this\n\n(Attached file: /state/files/1.jpg)"
+        "what is this\n\nAttached photo: /state/files/u1/photo.jpg"
     );
-    assert_eq!(tickets[0].item.attachments, ["/state/files/1.jpg"]);
+    assert_eq!(tickets[0].item.attachments, ["/state/files/u1/photo.jpg"]);
 
     let failed = file(&rig, "", 1000);
     let html = reply(
@@ -545,18 +595,228 @@ fn files_download_first_and_queue_when_saved() {
 }
 
 #[test]
-fn oversized_files_voice_and_stickers_are_refused() {
+fn oversized_files_voice_without_a_server_and_stickers_are_refused() {
     let rig = Rig::new();
-    let big = rig.send(Content::File(FileRef {
-        id: "f".into(),
-        size: 21 * 1024 * 1024,
-        origin: Origin::Document,
-        extension: "zip".into(),
-        caption: String::new(),
-    }));
-    assert!(reply(&big).contains("20 MB"));
-    assert!(reply(&rig.send(Content::Voice)).contains("Voice transcription"));
-    assert!(reply(&rig.send(Content::Unsupported)).contains("text, photos and documents"));
+    let big = rig.send(Content::File(file_ref(
+        FileKind::Document,
+        "big.zip",
+        "",
+        21 * 1024 * 1024,
+    )));
+    assert!(
+        reply(&big).contains("over Telegram's 20 MB download limit"),
+        "{}",
+        reply(&big)
+    );
+    let voice = rig.send(Content::File(file_ref(
+        FileKind::Voice,
+        "voice.ogg",
+        "",
+        10,
+    )));
+    assert!(
+        reply(&voice).contains("BATON_TRANSCRIBE_URL"),
+        "{}",
+        reply(&voice)
+    );
+    assert!(
+        reply(&rig.send(Content::Unsupported))
+            .contains("not stickers, locations, contacts or polls")
+    );
+}
+
+#[test]
+fn a_shutdown_mid_download_leaves_the_update_to_replay() {
+    let rig = Rig::new();
+    let download = file(&rig, "", 10);
+    let effects = rig.router().on_fetched(&download, Fetched::ShuttingDown);
+    assert!(
+        done(&effects).is_empty(),
+        "not done: replayed at the next start"
+    );
+    assert!(reply(&effects).contains("taken up again"));
+    assert_eq!(rig.downloads.pending(LANE), 0);
+}
+
+#[test]
+fn a_transcript_is_shown_then_queued_and_can_stop_or_interrupt() {
+    let rig = Rig::new();
+    let voice = |said: &str| {
+        let update_id = rig.next_update();
+        let download = super::effects::Download {
+            update_id,
+            to: super::effects::To::message(LANE, update_id as i32),
+            file: file_ref(FileKind::Voice, "voice.ogg", "", 10),
+            cancel: Default::default(),
+            key: 0,
+            folder: update_id,
+            album: None,
+            saved: None,
+        };
+        let heard = Prepared {
+            transcript: Some(said.into()),
+            ..Prepared::default()
+        };
+        rig.router().on_fetched(&download, Fetched::Saved(heard))
+    };
+    let first = voice("fix the tests");
+    assert!(
+        reply(&first).starts_with("🎤 fix the tests"),
+        "{}",
+        reply(&first)
+    );
+    let tickets = started(first);
+    assert_eq!(tickets[0].item.prompt, "fix the tests");
+    assert_eq!(tickets[0].item.origin, Origin::Voice);
+    let queued = voice("then the docs");
+    assert!(
+        queued.iter().any(|e| matches!(
+            e,
+            Effect::Reply {
+                reply: Reply::Queued { position: 1 },
+                ..
+            }
+        )),
+        "{queued:?}"
+    );
+    let interrupt = voice("! do this first");
+    assert!(
+        interrupt.iter().any(|e| matches!(
+            e,
+            Effect::Reply {
+                reply: Reply::Interrupting { .. },
+                ..
+            }
+        )),
+        "{interrupt:?}"
+    );
+    let stop = voice("Stop.");
+    assert!(
+        stop.iter().any(|e| matches!(
+            e,
+            Effect::Reply {
+                reply: Reply::Stopped { .. },
+                ..
+            }
+        )),
+        "{stop:?}"
+    );
+}
+
+#[test]
+fn a_failed_transcription_keeps_the_recording_for_its_retry_button() {
+    let rig = Rig::new();
+    let update_id = rig.next_update();
+    let download = super::effects::Download {
+        update_id,
+        to: super::effects::To::message(LANE, update_id as i32),
+        file: file_ref(FileKind::Voice, "voice.ogg", "", 10),
+        cancel: Default::default(),
+        key: 0,
+        folder: update_id,
+        album: None,
+        saved: None,
+    };
+    let failed = Fetched::Unready {
+        path: "/state/files/u1/voice.ogg".into(),
+        why: Unready::Transcription(TranscribeError::Timeout(5)),
+    };
+    let effects = rig.router().on_fetched(&download, failed);
+    let Some(Effect::Menu { html, keyboard, .. }) = effects.first() else {
+        panic!("a reply with a button: {effects:?}");
+    };
+    assert!(html.contains("did not answer within 5 s"), "{html}");
+    let retry = keyboard.inline_keyboard[0][0].clone();
+    let teloxide::types::InlineKeyboardButtonKind::CallbackData(data) = retry.kind else {
+        panic!("a callback button");
+    };
+    assert_eq!(done(&effects), [update_id]);
+
+    let pressed = rig.press(&data);
+    assert_eq!(button_answer(&pressed), "Transcribing again");
+    let again = download_of(pressed);
+    assert_eq!(
+        again.saved.as_deref(),
+        Some(std::path::Path::new("/state/files/u1/voice.ogg"))
+    );
+    let heard = Prepared {
+        transcript: Some("hello".into()),
+        ..Prepared::default()
+    };
+    assert_eq!(
+        started(rig.router().on_fetched(&again, Fetched::Saved(heard))).len(),
+        1
+    );
+    let stale = rig.press(&data);
+    assert!(
+        button_answer(&stale).contains("no longer kept"),
+        "released once it ran"
+    );
+}
+
+#[test]
+fn album_parts_become_one_item_with_every_photo_and_the_caption() {
+    let rig = Rig::new();
+    let part = |caption: &str| {
+        let mut file = file_ref(FileKind::Photo, "photo.jpg", caption, 10);
+        file.album = Some("g1".into());
+        let effects = rig.send(Content::File(file));
+        assert!(effects.iter().any(|e| matches!(e, Effect::AlbumDue { .. })));
+        download_of(effects)
+    };
+    let parts = [part(""), part("compare these"), part("")];
+    assert_eq!(
+        parts[1].folder, parts[0].update_id,
+        "one folder: the first part's"
+    );
+    assert_eq!(
+        rig.downloads.pending(LANE),
+        1,
+        "the album is one pending download"
+    );
+    for (n, download) in parts.iter().enumerate() {
+        let path = format!("/f/{n}.jpg");
+        let effects = rig
+            .router()
+            .on_fetched(download, Fetched::Saved(prepared(&path, &[&path])));
+        assert!(effects.is_empty(), "not before its quiet time: {effects:?}");
+    }
+    let key = parts[0].album.clone().unwrap();
+    // The quiet time has not passed yet: nothing closes early.
+    assert!(rig.router().on_album_due(&key).is_empty());
+    std::thread::sleep(crate::media::album::QUIET);
+    let effects = rig.router().on_album_due(&key);
+    let ids: Vec<i64> = parts.iter().map(|p| p.update_id).collect();
+    assert_eq!(done(&effects), ids);
+    let tickets = started(effects);
+    assert_eq!(tickets.len(), 1, "one run for the album");
+    let item = &tickets[0].item;
+    assert_eq!(item.id, ItemId::update(parts[0].update_id));
+    assert_eq!(item.attachments, ["/f/0.jpg", "/f/1.jpg", "/f/2.jpg"]);
+    assert!(
+        item.prompt.starts_with("compare these\n\n/f/0.jpg"),
+        "{}",
+        item.prompt
+    );
+    assert_eq!(rig.downloads.pending(LANE), 0);
+    assert!(rig.router().on_album_due(&key).is_empty(), "closed once");
+}
+
+#[test]
+fn a_stop_cancels_an_album_still_arriving() {
+    let rig = Rig::new();
+    let mut file = file_ref(FileKind::Photo, "photo.jpg", "", 10);
+    file.album = Some("g2".into());
+    let download = download_of(rig.send(Content::File(file)));
+    let stopped = rig.text("/stop");
+    assert!(
+        reply(&stopped).contains("album, still arriving"),
+        "{}",
+        reply(&stopped)
+    );
+    let effects = rig.router().on_fetched(&download, Fetched::Cancelled);
+    assert_eq!(done(&effects), [download.update_id]);
+    assert!(started(effects).is_empty());
 }
 
 #[test]

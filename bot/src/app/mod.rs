@@ -4,6 +4,7 @@
 //! runners carry out the core's tickets. Every change to the core goes
 //! through the [`door`].
 
+mod attachments;
 mod buttons;
 mod commands;
 mod cron_command;
@@ -13,6 +14,7 @@ mod downloads;
 mod effects;
 mod executor;
 mod incoming;
+mod intake;
 mod journal;
 mod polling;
 mod rate_limit;
@@ -39,6 +41,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::drivers::{ClaudeDriver, CodexDriver};
+use crate::media::Intake;
+use crate::media::transcribe::Transcriber;
 use crate::platform::Core;
 use crate::store::Store;
 use crate::streaming::api::Target;
@@ -50,6 +54,9 @@ use router::{Router, Scope};
 use usage::UsageBoard;
 
 pub use cron_tick::tick as cron_tick;
+pub use effects::To;
+pub use incoming::{FileKind, FileRef};
+pub use intake::resume_intake;
 pub use journal::{load as load_journal, restore};
 pub use polling::poll_updates;
 pub use replies::Reply;
@@ -66,6 +73,7 @@ pub struct App {
     rate_limit: RateLimit,
     usage: UsageBoard,
     downloads: Downloads,
+    intake: Intake,
     outbox: Outbox,
     agents: Agents,
     tasks: Tasks,
@@ -84,7 +92,8 @@ struct Agents {
     /// `None` when no codex binary was found.
     codex: Option<CodexDriver>,
     workdir: PathBuf,
-    /// Where downloaded photos and documents are kept for the agent.
+    /// Where each item's downloaded and unpacked files are kept for the
+    /// agent, one folder per item.
     files_dir: PathBuf,
     /// Runs longer than this send the end of their answer again as a new message.
     notify_after: Duration,
@@ -122,6 +131,10 @@ impl App {
             rate_limit: RateLimit::new(config.rate_limit_per_minute),
             usage: UsageBoard::default(),
             downloads: Downloads::default(),
+            intake: Intake {
+                transcriber: config.transcribe.clone().map(Transcriber::new),
+                ..Default::default()
+            },
             outbox: Outbox {
                 bot: parts.bot,
                 coalescer: CoalescerConfig {
@@ -165,6 +178,7 @@ impl App {
             rate_limit: &self.rate_limit,
             usage: &self.usage,
             downloads: &self.downloads,
+            intake: &self.intake,
         }
     }
 }

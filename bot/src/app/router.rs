@@ -3,6 +3,7 @@
 //! here awaits anything, so `/stop` is handled at once whatever else is in
 //! flight, and every handler is tested without Telegram or tokio.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use baton_core::{Admission, Error, Item, ItemId, LaneKey, Millis, Origin};
@@ -11,12 +12,13 @@ use tracing::{debug, info, warn};
 
 use super::door::CoreDoor;
 use super::downloads::Downloads;
-use super::effects::{Download, Effect, To};
-use super::incoming::{Content, FileRef, Incoming, Input};
+use super::effects::{Effect, To};
+use super::incoming::{Content, Incoming, Input};
 use super::rate_limit::RateLimit;
 use super::replies::{Reply, describe, removed};
 use super::usage::UsageBoard;
 use crate::config::Config;
+use crate::media::{Intake, Prepared, Unready};
 use crate::platform::RunCancel;
 use crate::store::Store;
 use crate::telegram::commands::Command;
@@ -28,9 +30,6 @@ pub fn now_millis() -> Millis {
         .unwrap_or_default();
     Millis(since_epoch.as_millis() as u64)
 }
-
-/// The largest file the Bot API lets a bot download.
-const MAX_DOWNLOAD_BYTES: u32 = 20 * 1024 * 1024;
 
 /// What handlers know of this deployment.
 pub struct Scope {
@@ -45,11 +44,19 @@ pub struct Scope {
 /// How a file download ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fetched {
-    /// Saved at this path.
-    Saved(String),
+    /// Saved and made ready for the agent.
+    Saved(Prepared),
+    /// Saved at `path`, but not usable as it is (an archive refused, a
+    /// transcription failed).
+    Unready {
+        path: PathBuf,
+        why: Unready,
+    },
     Failed(String),
     /// A stop of its lane came first.
     Cancelled,
+    /// Baton began shutting down first.
+    ShuttingDown,
 }
 
 /// The handlers, over the parts of the app they read and change.
@@ -60,6 +67,7 @@ pub struct Router<'a> {
     pub rate_limit: &'a RateLimit,
     pub usage: &'a UsageBoard,
     pub downloads: &'a Downloads,
+    pub intake: &'a Intake,
 }
 
 impl Router<'_> {
@@ -129,82 +137,6 @@ impl Router<'_> {
         }
     }
 
-    fn on_attachment(&self, update_id: i64, to: To, content: Content) -> Vec<Effect> {
-        let file = match content {
-            Content::File(file) => file,
-            Content::Voice => {
-                return vec![Effect::reply(
-                    to,
-                    Reply::NotAvailable {
-                        what: "Voice transcription".into(),
-                    },
-                )];
-            }
-            Content::Text(_) | Content::Unsupported => {
-                return vec![Effect::reply(
-                    to,
-                    Reply::Refused {
-                        why: "Baton understands text, photos and documents.".into(),
-                    },
-                )];
-            }
-        };
-        if file.size > MAX_DOWNLOAD_BYTES {
-            return vec![Effect::reply(
-                to,
-                Reply::Refused {
-                    why: "That file is over Telegram's 20 MB download limit.".into(),
-                },
-            )];
-        }
-        let (key, cancel) = self.downloads.begin(to.lane, file_preview(&file));
-        vec![Effect::Download(Download {
-            update_id,
-            to,
-            file,
-            cancel,
-            key,
-        })]
-    }
-
-    /// A download ended: a saved file becomes an item like a text would.
-    pub fn on_fetched(&self, download: &Download, fetched: Fetched) -> Vec<Effect> {
-        self.downloads.end(download.to.lane, download.key);
-        let lane = download.to.lane;
-        match fetched {
-            Fetched::Saved(path) => {
-                let caption = &download.file.caption;
-                let prompt = if caption.is_empty() {
-                    "Look at the attached file."
-                } else {
-                    caption
-                };
-                let prompt = format!("{prompt}\n\n(Attached file: {path})");
-                let item = item(
-                    download.update_id,
-                    lane,
-                    download.file.origin.clone(),
-                    prompt,
-                    vec![path],
-                );
-                self.admitted(download.to, self.door.submit(item))
-            }
-            Fetched::Failed(error) => {
-                warn!(%lane, %error, "router: could not download a file");
-                vec![Effect::reply(
-                    download.to,
-                    Reply::Refused {
-                        why: format!("Could not download that file: {error}"),
-                    },
-                )]
-            }
-            Fetched::Cancelled => {
-                info!(%lane, "router: a stop cancelled a download");
-                Vec::new()
-            }
-        }
-    }
-
     /// Counts a submission against the user's rate; the refusal when over it.
     fn over_rate(&self, to: To, user: u64) -> Option<Effect> {
         if self.rate_limit.allow(user, std::time::Instant::now()) {
@@ -263,20 +195,10 @@ impl Router<'_> {
         }
         let run = report.cancelled.as_ref().map(describe);
         let removed = removed(&report.removed, downloads);
-        vec![Effect::reply(to, Reply::Stopped { run, removed })]
-    }
-}
-
-fn file_preview(file: &FileRef) -> String {
-    let kind = match file.origin {
-        Origin::Photo => "photo",
-        _ => "file",
-    };
-    let caption: String = file.caption.chars().take(50).collect();
-    if caption.is_empty() {
-        format!("({kind}, still downloading)")
-    } else {
-        format!("{caption} ({kind}, still downloading)")
+        vec![
+            Effect::reply(to, Reply::Stopped { run, removed }),
+            Effect::SweepFiles,
+        ]
     }
 }
 

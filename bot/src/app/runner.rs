@@ -70,6 +70,8 @@ impl App {
             self.outbox.pauses.clone(),
         );
         let (over, agent_view) = self.execute(&ticket, &mut answer, typing).await;
+        // However it ended, the item's files are done with.
+        self.sweep_files();
         match over.report {
             Ok(report) => {
                 info!(outcome = ?report.outcome, next = report.tickets.len(), "run: finished");

@@ -505,7 +505,7 @@ fn help_lists_every_setting_with_its_default() {
     let help = help();
     let command = Cli::command();
     let settings = setting_args();
-    assert_eq!(settings.len(), 19, "{settings:?}");
+    assert_eq!(settings.len(), 23, "{settings:?}");
     for arg in command.get_arguments().filter(|a| a.get_env().is_some()) {
         let env = arg.get_env().unwrap().to_str().unwrap();
         let meaning = arg

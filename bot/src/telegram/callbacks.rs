@@ -86,6 +86,8 @@ pub enum CallbackAction {
     StopRun { run: u64 },
     /// Run the lane's last item again.
     Retry,
+    /// Transcribe the kept recording of this update again.
+    Transcribe { update: i64 },
     /// Close the menu without changing anything.
     Dismiss,
 }
@@ -115,6 +117,7 @@ impl CallbackAction {
             }
             CallbackAction::StopRun { run } => format!("s:{run}"),
             CallbackAction::Retry => "rt".to_owned(),
+            CallbackAction::Transcribe { update } => format!("tr:{update}"),
             CallbackAction::Dismiss => "x".to_owned(),
         };
         debug_assert!(data.len() <= MAX_CALLBACK_BYTES, "{data}");
@@ -165,6 +168,9 @@ impl CallbackAction {
                 .map(|run| CallbackAction::StopRun { run })
                 .ok_or_else(bad),
             "rt" => no_value(CallbackAction::Retry),
+            "tr" => parse_number(value)
+                .map(|update| CallbackAction::Transcribe { update })
+                .ok_or_else(bad),
             "x" => no_value(CallbackAction::Dismiss),
             other => Err(CallbackError::UnknownKind(other.to_owned())),
         }
@@ -220,6 +226,7 @@ mod tests {
                 .prop_map(|(session, wanted)| CallbackAction::Recap { session, wanted }),
             any::<u64>().prop_map(|run| CallbackAction::StopRun { run }),
             Just(CallbackAction::Retry),
+            (0..i64::MAX).prop_map(|update| CallbackAction::Transcribe { update }),
             Just(CallbackAction::Dismiss),
         ]
     }
