@@ -231,6 +231,33 @@ mod tests {
     }
 
     #[test]
+    fn document_pdf_text_is_extracted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = saved_in(
+            dir.path(),
+            "report.pdf",
+            include_bytes!("../../tests/data/report.pdf"),
+        );
+        let text = describe(
+            &Saved {
+                path: &path,
+                name: "report.pdf",
+                mime: Some("application/pdf"),
+            },
+            dir.path(),
+        )
+        .unwrap();
+        assert!(
+            text.contains("Quarterly revenue grew by 42 percent"),
+            "{text}"
+        );
+        assert!(
+            text.contains("report.pdf (text extracted from the PDF)"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn document_bad_pdf_is_a_problem_not_a_panic() {
         let dir = tempfile::tempdir().unwrap();
         let path = saved_in(dir.path(), "x.pdf", b"%PDF-1.4 garbage");

@@ -136,6 +136,11 @@ impl Bot {
         }));
     }
 
+    /// The bot's state directory (its database, and `files/` with each item's folder).
+    pub fn state_dir(&self) -> &std::path::Path {
+        self.state.path()
+    }
+
     /// Stops the bot as SIGTERM would and waits until it has shut down.
     pub async fn shut_down(&mut self) {
         self.stop.cancel();

@@ -70,6 +70,32 @@ pub struct Recorded {
 }
 
 impl Recorded {
+    /// The image blocks of the last user message: (media type, decoded bytes).
+    pub fn images(&self) -> Vec<(String, Vec<u8>)> {
+        use base64::Engine as _;
+        self.body["messages"]
+            .as_array()
+            .and_then(|messages| messages.iter().rev().find(|m| m["role"] == "user"))
+            .and_then(|m| m["content"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter(|block| block["type"] == "image" && block["source"]["type"] == "base64")
+            .map(|block| {
+                let data = block["source"]["data"].as_str().unwrap_or_default();
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(data)
+                    .unwrap_or_default();
+                (
+                    block["source"]["media_type"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    bytes,
+                )
+            })
+            .collect()
+    }
+
     /// The content blocks of the last message with role "user", as JSON text.
     pub fn last_user_content(&self) -> String {
         self.body["messages"]
