@@ -177,6 +177,9 @@ async fn transcription_error_is_explained_and_retry_works() {
         "{failed:?}"
     );
     assert_eq!(bot.claude_turns(), 0, "nothing ran");
+    let kept = find_named(&bot.state_dir().join("files"), "voice.ogg");
+    assert_eq!(kept.len(), 1, "the recording is kept for its Retry");
+    assert_eq!(std::fs::read(&kept[0]).unwrap(), VOICE);
     transcriber.answer_with(Transcription::Text("deploy the fix".into()));
     assert_eq!(bot.press(&failed, "Retry").await, "Transcribing again");
     bot.wait_shown(CHAT, "the answer", "Done that.").await;
@@ -327,9 +330,14 @@ async fn album_cut_off_by_a_restart_runs_once_after_it() {
     assert_eq!(turns.len(), 1, "run once");
     assert_eq!(turns[0].images().len(), 2, "no part lost");
     bot.shut_down().await;
+    // Left by a process that died: the start-up removes what no pending item owns.
+    let stale = bot.state_dir().join("files/u999");
+    std::fs::create_dir_all(&stale).unwrap();
+    std::fs::write(stale.join("old.jpg"), PNG).unwrap();
     bot.serve(&[]);
     bot.idle_status(CHAT).await;
     assert_eq!(bot.claude_turns(), 1, "not again after a second restart");
+    wait_folders_gone(&bot).await;
     bot.shut_down().await;
 }
 

@@ -153,12 +153,15 @@ impl Router<'_> {
                 vec![Effect::SweepFiles]
             }
             Fetched::ShuttingDown => {
-                // Not done: the inbox replays it once Baton is back.
+                // Not done: the inbox replays it once Baton is back. A
+                // retried recording was done already, and its copy goes
+                // with this process.
                 self.downloads.end(lane, download.key);
-                return vec![refused(
-                    to,
-                    "Baton is shutting down; this file is taken up again when it is back.".into(),
-                )];
+                let why = match download.saved {
+                    None => "Baton is shutting down; this file is taken up again when it is back.",
+                    Some(_) => "Baton is shutting down; send the recording again once it is back.",
+                };
+                return vec![refused(to, why.into())];
             }
         };
         // Only now, after the submission: a file sweep in between keeps its folder.

@@ -147,4 +147,31 @@ mod tests {
         );
         assert_eq!(error_message("Bad Gateway"), "Bad Gateway");
     }
+
+    #[test]
+    fn transcribe_endpoint_takes_base_urls_with_or_without_v1() {
+        let endpoint = |base: &str| {
+            crate::config::transcription_endpoint(&url::Url::parse(base).unwrap()).to_string()
+        };
+        for (base, expected) in [
+            (
+                "https://api.openai.com/v1",
+                "https://api.openai.com/v1/audio/transcriptions",
+            ),
+            (
+                "https://api.openai.com/v1/",
+                "https://api.openai.com/v1/audio/transcriptions",
+            ),
+            (
+                "http://localhost:8000",
+                "http://localhost:8000/v1/audio/transcriptions",
+            ),
+            (
+                "http://host/whisper/",
+                "http://host/whisper/v1/audio/transcriptions",
+            ),
+        ] {
+            assert_eq!(endpoint(base), expected, "{base}");
+        }
+    }
 }
