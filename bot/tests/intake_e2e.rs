@@ -490,3 +490,46 @@ async fn oversized_file_is_refused_before_downloading() {
     assert_eq!(bot.claude_turns(), 0);
     bot.shut_down().await;
 }
+
+/// With codex, an album's photos reach the model as images too (codex's `--image`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn album_reaches_codex_as_images() {
+    use base64::Engine as _;
+    let mut bot =
+        Bot::start_codex(vec![support::fake_openai::Reply::text(&["Two squares."])]).await;
+    bot.telegram
+        .push_album(CHAT, USER, &[PNG, PNG], Some("what are these?"));
+    bot.wait_shown(CHAT, "the answer", "Two squares.").await;
+    let turns = bot.codex_turns();
+    assert_eq!(turns.len(), 1, "one run for the album");
+    let input = turns[0].input();
+    let png = format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(PNG)
+    );
+    assert_eq!(input.matches(&png).count(), 2, "{input}");
+    assert!(input.contains("what are these?"), "{input}");
+    bot.shut_down().await;
+}
+
+/// A voice note goes through the core like a text: queued with its position behind a run,
+/// and a spoken "stop" stops the run and clears the queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn voice_is_queued_behind_a_run_and_a_spoken_stop_stops() {
+    let transcriber =
+        FakeTranscriber::start(Transcription::Text("then write the docs".into())).await;
+    let mut bot = voice_bot(&transcriber, true, vec![Reply::hang("Working on it")]).await;
+    bot.send(CHAT, "a long task");
+    bot.wait_shown(CHAT, "the run", "Working on it").await;
+    bot.telegram.push_voice(CHAT, USER, VOICE);
+    bot.wait_shown(CHAT, "the voice's queue position", "Queued, position 1")
+        .await;
+    transcriber.answer_with(Transcription::Text("Stop, please.".into()));
+    bot.telegram.push_voice(CHAT, USER, VOICE);
+    let stopped = bot.wait_shown(CHAT, "the stop", "⏹ Stopped").await;
+    assert!(stopped.text.contains("a long task"), "{stopped:?}");
+    assert!(stopped.text.contains("then write the docs"), "{stopped:?}");
+    bot.wait_agents_gone().await;
+    assert_eq!(bot.claude_turns(), 1, "the queued voice note never ran");
+    bot.shut_down().await;
+}
