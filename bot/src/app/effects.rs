@@ -81,7 +81,8 @@ pub struct Download {
     pub file: FileRef,
     /// Cancelled by a stop of the lane before the file is here.
     pub cancel: CancellationToken,
-    /// The key of this download among its lane's pending ones.
+    /// The key of this download among its lane's pending ones (unused for
+    /// album parts: the album is one pending download, its key kept with it).
     pub key: u64,
     /// The update whose item folder the file goes in (an album's first part).
     pub folder: i64,
