@@ -269,7 +269,11 @@ impl Router<'_> {
                     if *of_part != Origin::Photo {
                         origin = of_part.clone();
                     }
-                    descriptions.push(prepared.description.clone());
+                    // Albums of audio files are transcribed part by part.
+                    match &prepared.transcript {
+                        Some(said) => descriptions.push(format!("Transcript: {said}")),
+                        None => descriptions.push(prepared.description.clone()),
+                    }
                     attachments.extend(prepared.attachments.iter().cloned());
                 }
                 Part::Failed(why) => failures.push(why.clone()),
@@ -278,12 +282,12 @@ impl Router<'_> {
         }
         let to = closed.to;
         info!(lane = %to.lane, parts = closed.parts.len(), failed = failures.len(), "intake: album complete");
-        if attachments.is_empty() {
+        if descriptions.is_empty() {
             let why = format!("Could not download that album: {}", failures.join("; "));
             return vec![refused(to, why), Effect::SweepFiles];
         }
         let ask = match captions.is_empty() {
-            true => format!("Look at these {} attached files.", attachments.len()),
+            true => format!("Look at these {} attached files.", descriptions.len()),
             false => captions.join("\n"),
         };
         let prompt = format!("{ask}\n\n{}", descriptions.join("\n"));

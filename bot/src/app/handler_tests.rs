@@ -74,6 +74,13 @@ impl Rig {
             },
             || Millis(1_000),
         );
+        let intake = Intake {
+            transcriber: config
+                .transcribe
+                .clone()
+                .map(crate::media::transcribe::Transcriber::new),
+            ..Intake::default()
+        };
         Rig {
             door: CoreDoor::new(core, Arc::clone(&store)),
             store,
@@ -85,7 +92,7 @@ impl Rig {
             },
             usage: UsageBoard::default(),
             downloads: Downloads::default(),
-            intake: Intake::default(),
+            intake,
             next_update: std::cell::Cell::new(100),
             _state: state,
         }
@@ -800,6 +807,32 @@ fn album_parts_become_one_item_with_every_photo_and_the_caption() {
     );
     assert_eq!(rig.downloads.pending(LANE), 0);
     assert!(rig.router().on_album_due(&key).is_empty(), "closed once");
+}
+
+#[test]
+fn an_album_of_audio_files_is_one_item_with_each_transcript() {
+    let rig = Rig::with(&[("BATON_TRANSCRIBE_URL", "http://127.0.0.1:9")]);
+    let mut parts = Vec::new();
+    for _ in 0..2 {
+        let mut file = file_ref(FileKind::Audio, "talk.mp3", "", 10);
+        file.album = Some("g3".into());
+        parts.push(download_of(rig.send(Content::File(file))));
+    }
+    for (n, download) in parts.iter().enumerate() {
+        let heard = Prepared {
+            transcript: Some(format!("part {n}")),
+            ..Prepared::default()
+        };
+        rig.router().on_fetched(download, Fetched::Saved(heard));
+    }
+    std::thread::sleep(crate::media::album::QUIET);
+    let tickets = started(rig.router().on_album_due(parts[0].album.as_ref().unwrap()));
+    assert_eq!(tickets.len(), 1);
+    let prompt = &tickets[0].item.prompt;
+    assert!(
+        prompt.contains("Transcript: part 0\nTranscript: part 1"),
+        "{prompt}"
+    );
 }
 
 #[test]
