@@ -283,14 +283,18 @@ async fn photo_reaches_claude_as_an_image_block() {
         .push_photo(CHAT, USER, PNG, Some("what is in this picture?"));
     bot.wait_shown(CHAT, "the answer", "A red square.").await;
     let turns = bot.anthropic.agent_requests();
+    let bodies: Vec<String> = turns
+        .iter()
+        .map(|t| t.body["messages"].to_string())
+        .collect();
+    let asked = turns
+        .iter()
+        .find(|t| t.last_user_content().contains("what is in this picture?"))
+        .unwrap_or_else(|| panic!("no turn asked it: {bodies:#?}"));
     assert_eq!(
-        turns[0].images(),
-        vec![("image/png".to_owned(), PNG.to_vec())]
-    );
-    assert!(
-        turns[0]
-            .last_user_content()
-            .contains("what is in this picture?")
+        asked.images(),
+        vec![("image/png".to_owned(), PNG.to_vec())],
+        "{bodies:#?}"
     );
     wait_folders_gone(&bot).await;
     bot.shut_down().await;
@@ -306,7 +310,7 @@ async fn album_of_three_photos_is_one_run() {
     bot.idle_status(CHAT).await;
     let turns = bot.anthropic.agent_requests();
     assert_eq!(turns.len(), 1, "one run for the album");
-    assert_eq!(turns[0].images().len(), 3);
+    assert_eq!(turns[0].images().len(), 3, "{}", turns[0].body["messages"]);
     assert!(turns[0].last_user_content().contains("compare these"));
     bot.shut_down().await;
 }

@@ -184,13 +184,11 @@ impl Router<'_> {
             let item = item(update_id, lane, origin, prompt, prepared.attachments);
             return self.admitted(to, self.door.submit(item));
         };
-        // Shown first, so the user sees what Baton heard before it runs.
-        let mut effects = vec![Effect::html(to, format!("🎤 {}", escape_text(&transcript)))];
         let with_caption = |said: String| match file.caption.is_empty() {
             true => said,
             false => format!("{}\n\n{said}", file.caption),
         };
-        effects.extend(match classify(&transcript) {
+        let effects = match classify(&transcript) {
             Intent::Stop => self.stop_lane(to),
             Intent::Interrupt(said) => {
                 let item = item(update_id, lane, origin, with_caption(said), Vec::new());
@@ -200,8 +198,14 @@ impl Router<'_> {
                 let item = item(update_id, lane, origin, with_caption(said), Vec::new());
                 self.admitted(to, self.door.submit(item))
             }
-        });
-        effects
+        };
+        // Shown first, so the user sees what Baton heard before its run
+        // starts (or its queue position): the rest waits for its delivery.
+        vec![Effect::ReplyThen {
+            to,
+            reply: Reply::Html(format!("🎤 {}", escape_text(&transcript))),
+            then: effects,
+        }]
     }
 
     fn on_album_part(

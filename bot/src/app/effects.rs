@@ -45,6 +45,13 @@ pub enum Effect {
         to: To,
         reply: Reply,
     },
+    /// A reply, and what to do once it is delivered (a transcript shown
+    /// before its run starts).
+    ReplyThen {
+        to: To,
+        reply: Reply,
+        then: Vec<Effect>,
+    },
     /// A message with an inline keyboard (pickers and their headers).
     Menu {
         to: To,

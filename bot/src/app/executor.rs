@@ -25,6 +25,7 @@ impl App {
         for effect in effects {
             match effect {
                 Effect::Reply { to, reply } => self.reply(to, reply),
+                Effect::ReplyThen { to, reply, then } => self.reply_then(to, reply, then),
                 Effect::Menu { to, html, keyboard } => self.menu(to, html, keyboard),
                 Effect::AnswerButton { query, text } => self.answer_button(query, text),
                 Effect::Start(tickets) => self.start(tickets),
@@ -39,6 +40,12 @@ impl App {
 
     /// Sends a reply in the background, as an answer to its message.
     pub fn reply(self: &Arc<Self>, to: To, reply: Reply) {
+        self.reply_then(to, reply, Vec::new());
+    }
+
+    /// Sends a reply in the background, then performs `then`.
+    fn reply_then(self: &Arc<Self>, to: To, reply: Reply, then: Vec<Effect>) {
+        let app = Arc::clone(self);
         let api = Answering {
             bot: self.outbox.bot.clone(),
             to: to.message.map(MessageId),
@@ -52,6 +59,7 @@ impl App {
             if delivery.abandoned > 0 {
                 warn!(lane = %to.lane, abandoned = delivery.abandoned, "reply: could not send");
             }
+            app.perform(then);
         });
     }
 

@@ -160,10 +160,15 @@ impl Rig {
 fn replies(effects: &[Effect]) -> Vec<(To, String)> {
     effects
         .iter()
-        .filter_map(|effect| match effect {
-            Effect::Reply { to, reply } => Some((*to, reply.html())),
-            Effect::Menu { to, html, .. } => Some((*to, html.clone())),
-            _ => None,
+        .flat_map(|effect| match effect {
+            Effect::Reply { to, reply } => vec![(*to, reply.html())],
+            Effect::ReplyThen { to, reply, then } => {
+                let mut all = vec![(*to, reply.html())];
+                all.extend(replies(then));
+                all
+            }
+            Effect::Menu { to, html, .. } => vec![(*to, html.clone())],
+            _ => Vec::new(),
         })
         .collect()
 }
@@ -180,6 +185,7 @@ fn started(effects: Vec<Effect>) -> Vec<Ticket> {
         .into_iter()
         .flat_map(|effect| match effect {
             Effect::Start(tickets) => tickets,
+            Effect::ReplyThen { then, .. } => started(then),
             _ => Vec::new(),
         })
         .collect()
@@ -672,42 +678,25 @@ fn a_transcript_is_shown_then_queued_and_can_stop_or_interrupt() {
         "{}",
         reply(&first)
     );
+    assert!(
+        !first.iter().any(|e| matches!(e, Effect::Start(_))),
+        "the run starts only once the transcript is shown: {first:?}"
+    );
     let tickets = started(first);
     assert_eq!(tickets[0].item.prompt, "fix the tests");
     assert_eq!(tickets[0].item.origin, Origin::Voice);
     let queued = voice("then the docs");
-    assert!(
-        queued.iter().any(|e| matches!(
-            e,
-            Effect::Reply {
-                reply: Reply::Queued { position: 1 },
-                ..
-            }
-        )),
-        "{queued:?}"
-    );
+    let shown: Vec<String> = replies(&queued).into_iter().map(|(_, html)| html).collect();
+    assert_eq!(shown, ["🎤 then the docs", "⏳ Queued, position 1."]);
     let interrupt = voice("! do this first");
     assert!(
-        interrupt.iter().any(|e| matches!(
-            e,
-            Effect::Reply {
-                reply: Reply::Interrupting { .. },
-                ..
-            }
-        )),
+        replies(&interrupt)[1]
+            .1
+            .starts_with("⏭ Stopping the current run"),
         "{interrupt:?}"
     );
     let stop = voice("Stop.");
-    assert!(
-        stop.iter().any(|e| matches!(
-            e,
-            Effect::Reply {
-                reply: Reply::Stopped { .. },
-                ..
-            }
-        )),
-        "{stop:?}"
-    );
+    assert!(replies(&stop)[1].1.starts_with("⏹ Stopped"), "{stop:?}");
 }
 
 #[test]

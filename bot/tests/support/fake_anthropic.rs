@@ -70,15 +70,17 @@ pub struct Recorded {
 }
 
 impl Recorded {
-    /// The image blocks of the last user message: (media type, decoded bytes).
+    /// The image blocks of the request's user messages: (media type, decoded bytes).
     pub fn images(&self) -> Vec<(String, Vec<u8>)> {
         use base64::Engine as _;
         self.body["messages"]
             .as_array()
-            .and_then(|messages| messages.iter().rev().find(|m| m["role"] == "user"))
-            .and_then(|m| m["content"].as_array().cloned())
+            .cloned()
             .unwrap_or_default()
             .iter()
+            .filter(|m| m["role"] == "user")
+            .filter_map(|m| m["content"].as_array().cloned())
+            .flatten()
             .filter(|block| block["type"] == "image" && block["source"]["type"] == "base64")
             .map(|block| {
                 let data = block["source"]["data"].as_str().unwrap_or_default();
