@@ -13,7 +13,6 @@ use super::downloads::Downloads;
 use super::effects::{Effect, To};
 use super::incoming::{Content, FileKind, FileRef, Incoming, Input, Press};
 use super::rate_limit::RateLimit;
-use super::replies::Reply;
 use super::router::{Fetched, Router, Scope};
 use super::usage::{Usage, UsageBoard};
 use crate::config::Config;
