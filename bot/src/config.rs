@@ -60,6 +60,74 @@ pub const CLAUDE_PERMISSION_MODES: &[&str] = &[
 /// What `/mode` offers unless the operator says otherwise: every mode but
 /// the one that turns all checks off.
 const DEFAULT_ALLOWED_MODES: &[&str] = &["default", "acceptEdits", "plan", "auto", "dontAsk"];
+/// An OpenAI-compatible transcription endpoint.
+#[derive(Clone)]
+pub struct Transcribe {
+    /// The full `.../v1/audio/transcriptions` URL.
+    pub endpoint: Url,
+    pub key: Option<String>,
+    pub model: String,
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for Transcribe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transcribe")
+            .field("endpoint", &self.endpoint.as_str())
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .field("model", &self.model)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// The transcription endpoint under `base`, which may or may not end in `/v1`.
+pub fn transcription_endpoint(base: &Url) -> Url {
+    let mut url = base.clone();
+    let path = url.path().trim_end_matches('/').to_owned();
+    let path = path.strip_suffix("/v1").unwrap_or(&path);
+    url.set_path(&format!("{path}/v1/audio/transcriptions"));
+    url
+}
+
+fn transcribe_settings(settings: &Settings) -> Result<Option<Transcribe>, ConfigError> {
+    let Some(raw) =
+        get(&settings.transcribe_url, "BATON_TRANSCRIBE_URL")?.filter(|s| !s.is_empty())
+    else {
+        return Ok(None);
+    };
+    let base = Url::parse(raw).map_err(|e| {
+        ConfigError::setting("BATON_TRANSCRIBE_URL", format!("{raw:?} is not a url: {e}"))
+    })?;
+    if !matches!(base.scheme(), "http" | "https") {
+        return Err(ConfigError::setting(
+            "BATON_TRANSCRIBE_URL",
+            format!("{raw:?} is not an http or https url"),
+        ));
+    }
+    let key = get(&settings.transcribe_key, "BATON_TRANSCRIBE_KEY")?
+        .filter(|key| !key.is_empty())
+        .map(str::to_owned);
+    let model = get(&settings.transcribe_model, "BATON_TRANSCRIBE_MODEL")?
+        .filter(|model| !model.is_empty())
+        .unwrap_or("gpt-4o-transcribe")
+        .to_owned();
+    let timeout_secs = parse_number(
+        get(
+            &settings.transcribe_timeout_secs,
+            "BATON_TRANSCRIBE_TIMEOUT_SECS",
+        )?,
+        120,
+        1,
+        "BATON_TRANSCRIBE_TIMEOUT_SECS",
+    )?;
+    Ok(Some(Transcribe {
+        endpoint: transcription_endpoint(&base),
+        key,
+        model,
+        timeout: Duration::from_secs(timeout_secs as u64),
+    }))
+}
 
 /// Every setting, validated.
 #[derive(Clone)]
@@ -92,6 +160,8 @@ pub struct Config {
     /// A one-shot job overdue by more than this is reported, not run.
     pub cron_grace: Duration,
     pub log_filter: String,
+    /// Where voice notes and audio are transcribed; `None` when voice is off.
+    pub transcribe: Option<Transcribe>,
     codex_bin: String,
     search: Search,
 }
@@ -144,6 +214,7 @@ impl fmt::Debug for Config {
             .field("tz", &self.tz)
             .field("cron_grace", &self.cron_grace)
             .field("log_filter", &self.log_filter)
+            .field("transcribe", &self.transcribe)
             .finish()
     }
 }
@@ -416,6 +487,8 @@ impl Config {
             .unwrap_or("info")
             .to_string();
 
+        let transcribe = transcribe_settings(settings)?;
+
         Ok(Config {
             telegram_token,
             allowed_users,
@@ -439,6 +512,7 @@ impl Config {
             tz,
             cron_grace: Duration::from_secs(cron_grace_secs as u64),
             log_filter,
+            transcribe,
             codex_bin,
             search,
         })

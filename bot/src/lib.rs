@@ -9,6 +9,7 @@ pub mod export_journal;
 pub mod instance_lock;
 pub mod logging;
 pub mod mcp;
+pub mod media;
 pub mod platform;
 pub mod serve;
 pub mod store;

@@ -106,6 +106,7 @@ pub async fn serve(
     // Before the first run starts, so every run's agent gets send_file.
     let file_sends = app.listen_for_file_sends();
     app::restore(&app, recovered);
+    app::resume_intake(&app);
     app.register_cron_jobs();
     let cron = tokio::spawn(app::cron_tick(Arc::clone(&app)));
     let polling = tokio::spawn(app::poll_updates(Arc::clone(&app)));

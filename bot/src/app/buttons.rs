@@ -211,6 +211,7 @@ impl Router<'_> {
                 (text.into(), effects)
             }
             CallbackAction::Diff { run } => (String::new(), self.send_diff(to, run)),
+            CallbackAction::Transcribe { update } => self.retry_transcription(update, to),
             CallbackAction::Dismiss => (String::new(), Vec::new()),
             CallbackAction::Mode(mode) => self.set_mode(lane, mode.as_str()),
             CallbackAction::Answer { .. } => unreachable!("answers are routed by on_press"),

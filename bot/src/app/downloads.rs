@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use baton_core::LaneKey;
+use baton_core::{ItemId, LaneKey};
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
@@ -22,12 +22,19 @@ struct Pending {
 struct Entry {
     key: u64,
     preview: String,
+    /// The item whose folder the file goes in: kept by file sweeps.
+    folder: ItemId,
     cancel: CancellationToken,
 }
 
 impl Downloads {
     /// Notes a download starting in `lane`; its key and its cancellation.
-    pub fn begin(&self, lane: LaneKey, preview: String) -> (u64, CancellationToken) {
+    pub fn begin(
+        &self,
+        lane: LaneKey,
+        preview: String,
+        folder: ItemId,
+    ) -> (u64, CancellationToken) {
         let mut pending = self.pending.lock();
         pending.next_key += 1;
         let key = pending.next_key;
@@ -35,6 +42,7 @@ impl Downloads {
         pending.lanes.entry(lane).or_default().push(Entry {
             key,
             preview,
+            folder,
             cancel: cancel.clone(),
         });
         (key, cancel)
@@ -63,6 +71,19 @@ impl Downloads {
             .collect()
     }
 
+    /// Runs `f` with the item folders downloads in flight write to; no
+    /// download begins or ends meanwhile.
+    pub fn with_folders<R>(&self, f: impl FnOnce(Vec<ItemId>) -> R) -> R {
+        let pending = self.pending.lock();
+        let folders = pending
+            .lanes
+            .values()
+            .flatten()
+            .map(|entry| entry.folder.clone())
+            .collect();
+        f(folders)
+    }
+
     #[cfg(test)]
     pub fn pending(&self, lane: LaneKey) -> usize {
         self.pending.lock().lanes.get(&lane).map_or(0, Vec::len)
@@ -77,9 +98,10 @@ mod tests {
     fn downloads_cancel_only_their_lane_and_forget_ended_ones() {
         let downloads = Downloads::default();
         let a = LaneKey::chat(1);
-        let (first, first_cancel) = downloads.begin(a, "one".into());
-        let (_, second_cancel) = downloads.begin(a, "two".into());
-        let (_, other_cancel) = downloads.begin(LaneKey::chat(2), "other".into());
+        let (first, first_cancel) = downloads.begin(a, "one".into(), ItemId::update(1));
+        let (_, second_cancel) = downloads.begin(a, "two".into(), ItemId::update(2));
+        let (_, other_cancel) =
+            downloads.begin(LaneKey::chat(2), "other".into(), ItemId::update(3));
         downloads.end(a, first);
         assert_eq!(downloads.cancel_lane(a), vec!["two".to_owned()]);
         assert!(second_cancel.is_cancelled());
@@ -90,5 +112,6 @@ mod tests {
         assert!(!other_cancel.is_cancelled(), "other lanes keep theirs");
         assert_eq!(downloads.pending(a), 0);
         assert_eq!(downloads.pending(LaneKey::chat(2)), 1);
+        assert_eq!(downloads.with_folders(|f| f), vec![ItemId::update(3)]);
     }
 }

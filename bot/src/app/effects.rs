@@ -1,6 +1,9 @@
 //! What handlers decide, as values: the executor performs them, tests read
 //! them.
 
+use std::path::PathBuf;
+use std::time::Duration;
+
 use baton_core::{ItemId, LaneKey};
 use teloxide::types::InlineKeyboardMarkup;
 use tokio_util::sync::CancellationToken;
@@ -9,6 +12,7 @@ use super::incoming::FileRef;
 use super::questions::Open;
 use super::replies::Reply;
 use crate::drivers::Decision;
+use crate::media::album::AlbumKey;
 use crate::platform::Ticket;
 
 /// Where a reply goes: its lane, and the message it answers, if any.
@@ -47,6 +51,13 @@ pub enum Effect {
     Reply {
         to: To,
         reply: Reply,
+    },
+    /// A reply, and what to do once it is delivered (a transcript shown
+    /// before its run starts).
+    ReplyThen {
+        to: To,
+        reply: Reply,
+        then: Vec<Effect>,
     },
     /// A message with an inline keyboard (pickers and their headers).
     Menu {
@@ -92,6 +103,15 @@ pub enum Effect {
         file_name: String,
         bytes: Vec<u8>,
     },
+    /// An album's quiet time: after it, the album closes if complete.
+    AlbumDue {
+        album: AlbumKey,
+        after: Duration,
+    },
+    /// These updates need nothing more: the inbox stops replaying them.
+    Done(Vec<i64>),
+    /// Removes the files of items no longer pending.
+    SweepFiles,
 }
 
 /// A file download tied to the item it becomes.
@@ -102,8 +122,15 @@ pub struct Download {
     pub file: FileRef,
     /// Cancelled by a stop of the lane before the file is here.
     pub cancel: CancellationToken,
-    /// The key of this download among its lane's pending ones.
+    /// The key of this download among its lane's pending ones (unused for
+    /// album parts: the album is one pending download, its key kept with it).
     pub key: u64,
+    /// The update whose item folder the file goes in (an album's first part).
+    pub folder: i64,
+    /// The album the file is a part of.
+    pub album: Option<AlbumKey>,
+    /// Already saved here (a transcription retried): nothing to fetch.
+    pub saved: Option<PathBuf>,
 }
 
 impl Effect {

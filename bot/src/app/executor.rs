@@ -2,25 +2,21 @@
 //! (a send, a download, a run) becomes a background task, so the caller,
 //! the polling loop above all, never waits for one.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use baton_core::ItemId;
-use teloxide::net::Download as _;
 use teloxide::payloads::{
     AnswerCallbackQuerySetters, EditMessageTextSetters, SendDocumentSetters, SendMessageSetters,
 };
 use teloxide::prelude::Requester;
 use teloxide::types::{
-    CallbackQueryId, ChatId, FileId, InlineKeyboardMarkup, InputFile, MessageId, ParseMode,
-    ReplyParameters,
+    CallbackQueryId, ChatId, InlineKeyboardMarkup, InputFile, MessageId, ParseMode, ReplyParameters,
 };
 use teloxide::{Bot, RequestError};
 use tracing::{debug, warn};
 
-use super::effects::{Download, Effect, To};
+use super::effects::{Effect, To};
 use super::replies::Reply;
-use super::router::Fetched;
 use super::{App, target};
 use crate::drivers::claude_control;
 use crate::streaming::api::{ApiFailure, Body, Target, TelegramApi, send_request};
@@ -35,6 +31,7 @@ impl App {
         for effect in effects {
             match effect {
                 Effect::Reply { to, reply } => self.reply(to, reply),
+                Effect::ReplyThen { to, reply, then } => self.reply_then(to, reply, then),
                 Effect::Menu { to, html, keyboard } => self.menu(to, html, keyboard),
                 Effect::Edit { to, html } => self.edit(to, html),
                 Effect::Unqueued(items) => self.unqueued(&items),
@@ -58,6 +55,9 @@ impl App {
                     file_name,
                     bytes,
                 } => self.document(to, file_name, bytes),
+                Effect::AlbumDue { album, after } => self.album_due(album, after),
+                Effect::Done(updates) => self.done(updates),
+                Effect::SweepFiles => self.sweep_files(),
             }
         }
     }
@@ -71,6 +71,12 @@ impl App {
         {
             return self.queued_reply(to, item.clone(), reply.html(), &token);
         }
+        self.reply_then(to, reply, Vec::new());
+    }
+
+    /// Sends a reply in the background, then performs `then`.
+    fn reply_then(self: &Arc<Self>, to: To, reply: Reply, then: Vec<Effect>) {
+        let app = Arc::clone(self);
         let api = Answering {
             bot: self.outbox.bot.clone(),
             to: to.message.map(MessageId),
@@ -84,6 +90,7 @@ impl App {
             if delivery.abandoned > 0 {
                 warn!(lane = %to.lane, abandoned = delivery.abandoned, "reply: could not send");
             }
+            app.perform(then);
         });
     }
 
@@ -204,43 +211,6 @@ impl App {
             }
         });
     }
-
-    /// Fetches a file in the background; its item is submitted when it is
-    /// here, unless a stop of its lane (or shutdown) came first.
-    fn download(self: &Arc<Self>, download: Download) {
-        let app = Arc::clone(self);
-        self.tasks.runners.spawn(async move {
-            let path = app.agents.files_dir.join(format!(
-                "{}.{}",
-                download.update_id, download.file.extension
-            ));
-            let fetched = tokio::select! {
-                _ = download.cancel.cancelled() => Fetched::Cancelled,
-                _ = app.tasks.stopping.cancelled() => Fetched::Failed(
-                    "Baton is shutting down; send it again once it is back.".into(),
-                ),
-                result = fetch(&app.outbox.bot, &download.file.id, &path) => match result {
-                    Ok(()) => Fetched::Saved(path.to_string_lossy().into_owned()),
-                    Err(error) => Fetched::Failed(error.to_string()),
-                },
-            };
-            if !matches!(fetched, Fetched::Saved(_)) {
-                let _ = tokio::fs::remove_file(&path).await;
-            }
-            let effects = app.router().on_fetched(&download, fetched);
-            app.perform(effects);
-        });
-    }
-}
-
-async fn fetch(bot: &Bot, file_id: &str, path: &PathBuf) -> anyhow::Result<()> {
-    let file = bot.get_file(FileId(file_id.to_owned())).await?;
-    if let Some(dir) = path.parent() {
-        tokio::fs::create_dir_all(dir).await?;
-    }
-    let mut out = tokio::fs::File::create(path).await?;
-    bot.download_file(&file.path, &mut out).await?;
-    Ok(())
 }
 
 fn answering(message: MessageId) -> ReplyParameters {

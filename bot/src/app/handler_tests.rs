@@ -5,18 +5,20 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use baton_core::{Driver, LaneKey, Millis, Origin, Outcome};
+use baton_core::{Driver, ItemId, LaneKey, Millis, Origin, Outcome};
 use teloxide::types::{InlineKeyboardButtonKind, InlineKeyboardMarkup};
 
 use super::door::CoreDoor;
 use super::downloads::Downloads;
 use super::effects::{Effect, To};
-use super::incoming::{Content, FileRef, Incoming, Input, Press};
+use super::incoming::{Content, FileKind, FileRef, Incoming, Input, Press};
 use super::rate_limit::RateLimit;
 use super::router::{Fetched, Router, Scope};
 use super::run_diff::DiffBoard;
 use super::usage::{Usage, UsageBoard};
 use crate::config::Config;
+use crate::media::transcribe::TranscribeError;
+use crate::media::{Intake, Prepared, Unready};
 use crate::platform::{Core, Ticket};
 use crate::store::Store;
 use crate::telegram::callbacks::{CallbackAction, Choice, DriverChoice, Token};
@@ -36,6 +38,7 @@ struct Rig {
     diffs: DiffBoard,
     downloads: Downloads,
     questions: super::questions::Questions,
+    intake: Intake,
     next_update: std::cell::Cell<i64>,
     _state: tempfile::TempDir,
 }
@@ -73,6 +76,13 @@ impl Rig {
             },
             || Millis(1_000),
         );
+        let intake = Intake {
+            transcriber: config
+                .transcribe
+                .clone()
+                .map(crate::media::transcribe::Transcriber::new),
+            ..Intake::default()
+        };
         Rig {
             door: CoreDoor::new(core, Arc::clone(&store)),
             store,
@@ -86,6 +96,7 @@ impl Rig {
             diffs: DiffBoard::default(),
             downloads: Downloads::default(),
             questions: Default::default(),
+            intake,
             next_update: std::cell::Cell::new(100),
             _state: state,
         }
@@ -101,6 +112,7 @@ impl Rig {
             diffs: &self.diffs,
             downloads: &self.downloads,
             questions: &self.questions,
+            intake: &self.intake,
         }
     }
 
@@ -155,10 +167,15 @@ impl Rig {
 fn replies(effects: &[Effect]) -> Vec<(To, String)> {
     effects
         .iter()
-        .filter_map(|effect| match effect {
-            Effect::Reply { to, reply } => Some((*to, reply.html())),
-            Effect::Menu { to, html, .. } => Some((*to, html.clone())),
-            _ => None,
+        .flat_map(|effect| match effect {
+            Effect::Reply { to, reply } => vec![(*to, reply.html())],
+            Effect::ReplyThen { to, reply, then } => {
+                let mut all = vec![(*to, reply.html())];
+                all.extend(replies(then));
+                all
+            }
+            Effect::Menu { to, html, .. } => vec![(*to, html.clone())],
+            _ => Vec::new(),
         })
         .collect()
 }
@@ -175,6 +192,7 @@ fn started(effects: Vec<Effect>) -> Vec<Ticket> {
         .into_iter()
         .flat_map(|effect| match effect {
             Effect::Start(tickets) => tickets,
+            Effect::ReplyThen { then, .. } => started(then),
             _ => Vec::new(),
         })
         .collect()
@@ -267,7 +285,10 @@ fn stop_reply_lists_the_run_the_queue_and_the_downloads_it_removed() {
     assert!(ticket.cancel.token().is_cancelled(), "the run is cancelled");
     assert!(download.cancel.is_cancelled(), "the download is cancelled");
     let late = rig.router().on_fetched(&download, Fetched::Cancelled);
-    assert!(late.is_empty(), "a cancelled download queues nothing");
+    assert!(
+        started(late).is_empty() && rig.door.queued() == 0,
+        "a cancelled download queues nothing"
+    );
 }
 
 #[test]
@@ -600,18 +621,52 @@ fn strangers_get_nothing() {
     assert_eq!(pressed.len(), 1);
 }
 
-fn file(rig: &Rig, caption: &str, size: u32) -> super::effects::Download {
-    let effects = rig.send(Content::File(FileRef {
+fn file_ref(kind: FileKind, name: &str, caption: &str, size: u32) -> FileRef {
+    FileRef {
         id: "f1".into(),
         size,
-        origin: Origin::Photo,
-        extension: "jpg".into(),
+        kind,
+        name: name.into(),
+        mime: None,
         caption: caption.into(),
-    }));
+        duration: None,
+        album: None,
+    }
+}
+
+fn download_of(effects: Vec<Effect>) -> super::effects::Download {
     match effects.into_iter().next() {
         Some(Effect::Download(download)) => download,
         other => panic!("a download: {other:?}"),
     }
+}
+
+fn file(rig: &Rig, caption: &str, size: u32) -> super::effects::Download {
+    download_of(rig.send(Content::File(file_ref(
+        FileKind::Photo,
+        "photo.jpg",
+        caption,
+        size,
+    ))))
+}
+
+fn prepared(description: &str, attachments: &[&str]) -> Prepared {
+    Prepared {
+        description: description.into(),
+        attachments: attachments.iter().map(|a| a.to_string()).collect(),
+        transcript: None,
+    }
+}
+
+fn done(effects: &[Effect]) -> Vec<i64> {
+    effects
+        .iter()
+        .filter_map(|effect| match effect {
+            Effect::Done(ids) => Some(ids.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
 }
 
 #[test]
@@ -624,16 +679,23 @@ fn files_download_first_and_queue_when_saved() {
         0,
         "nothing runs before the file is here"
     );
-    let effects = rig
-        .router()
-        .on_fetched(&download, Fetched::Saved("/state/files/1.jpg".into()));
+    let saved = prepared(
+        "Attached photo: /state/files/u1/photo.jpg",
+        &["/state/files/u1/photo.jpg"],
+    );
+    let effects = rig.router().on_fetched(&download, Fetched::Saved(saved));
+    assert_eq!(
+        done(&effects),
+        [download.update_id],
+        "the inbox stops replaying it"
+    );
     let tickets = started(effects);
     assert_eq!(tickets.len(), 1);
     assert_eq!(
         tickets[0].item.prompt,
-        "what is this\n\n(Attached file: /state/files/1.jpg)"
+        "what is this\n\nAttached photo: /state/files/u1/photo.jpg"
     );
-    assert_eq!(tickets[0].item.attachments, ["/state/files/1.jpg"]);
+    assert_eq!(tickets[0].item.attachments, ["/state/files/u1/photo.jpg"]);
 
     let failed = file(&rig, "", 1000);
     let html = reply(
@@ -647,18 +709,244 @@ fn files_download_first_and_queue_when_saved() {
 }
 
 #[test]
-fn oversized_files_voice_and_stickers_are_refused() {
+fn oversized_files_voice_without_a_server_and_stickers_are_refused() {
     let rig = Rig::new();
-    let big = rig.send(Content::File(FileRef {
-        id: "f".into(),
-        size: 21 * 1024 * 1024,
-        origin: Origin::Document,
-        extension: "zip".into(),
-        caption: String::new(),
-    }));
-    assert!(reply(&big).contains("20 MB"));
-    assert!(reply(&rig.send(Content::Voice)).contains("Voice transcription"));
-    assert!(reply(&rig.send(Content::Unsupported)).contains("text, photos and documents"));
+    let big = rig.send(Content::File(file_ref(
+        FileKind::Document,
+        "big.zip",
+        "",
+        21 * 1024 * 1024,
+    )));
+    assert!(
+        reply(&big).contains("over Telegram's 20 MB download limit"),
+        "{}",
+        reply(&big)
+    );
+    let voice = rig.send(Content::File(file_ref(
+        FileKind::Voice,
+        "voice.ogg",
+        "",
+        10,
+    )));
+    assert!(
+        reply(&voice).contains("BATON_TRANSCRIBE_URL"),
+        "{}",
+        reply(&voice)
+    );
+    assert!(
+        reply(&rig.send(Content::Unsupported))
+            .contains("not stickers, locations, contacts or polls")
+    );
+}
+
+#[test]
+fn a_shutdown_mid_download_leaves_the_update_to_replay() {
+    let rig = Rig::new();
+    let download = file(&rig, "", 10);
+    let effects = rig.router().on_fetched(&download, Fetched::ShuttingDown);
+    assert!(
+        done(&effects).is_empty(),
+        "not done: replayed at the next start"
+    );
+    assert!(reply(&effects).contains("taken up again"));
+    assert_eq!(rig.downloads.pending(LANE), 0);
+}
+
+#[test]
+fn a_transcript_is_shown_then_queued_and_can_stop_or_interrupt() {
+    let rig = Rig::new();
+    let voice = |said: &str| {
+        let update_id = rig.next_update();
+        let download = super::effects::Download {
+            update_id,
+            to: super::effects::To::message(LANE, update_id as i32),
+            file: file_ref(FileKind::Voice, "voice.ogg", "", 10),
+            cancel: Default::default(),
+            key: 0,
+            folder: update_id,
+            album: None,
+            saved: None,
+        };
+        let heard = Prepared {
+            transcript: Some(said.into()),
+            ..Prepared::default()
+        };
+        rig.router().on_fetched(&download, Fetched::Saved(heard))
+    };
+    let first = voice("fix the tests");
+    assert!(
+        reply(&first).starts_with("🎤 fix the tests"),
+        "{}",
+        reply(&first)
+    );
+    assert!(
+        !first.iter().any(|e| matches!(e, Effect::Start(_))),
+        "the run starts only once the transcript is shown: {first:?}"
+    );
+    let tickets = started(first);
+    assert_eq!(tickets[0].item.prompt, "fix the tests");
+    assert_eq!(tickets[0].item.origin, Origin::Voice);
+    let queued = voice("then the docs");
+    let shown: Vec<String> = replies(&queued).into_iter().map(|(_, html)| html).collect();
+    assert_eq!(shown, ["🎤 then the docs", "⏳ Queued, position 1."]);
+    let interrupt = voice("! do this first");
+    assert!(
+        replies(&interrupt)[1]
+            .1
+            .starts_with("⏭ Stopping the current run"),
+        "{interrupt:?}"
+    );
+    let stop = voice("Stop.");
+    assert!(replies(&stop)[1].1.starts_with("⏹ Stopped"), "{stop:?}");
+}
+
+#[test]
+fn a_failed_transcription_keeps_the_recording_for_its_retry_button() {
+    let rig = Rig::new();
+    let update_id = rig.next_update();
+    let download = super::effects::Download {
+        update_id,
+        to: super::effects::To::message(LANE, update_id as i32),
+        file: file_ref(FileKind::Voice, "voice.ogg", "", 10),
+        cancel: Default::default(),
+        key: 0,
+        folder: update_id,
+        album: None,
+        saved: None,
+    };
+    let failed = Fetched::Unready {
+        path: "/state/files/u1/voice.ogg".into(),
+        why: Unready::Transcription(TranscribeError::Timeout(5)),
+    };
+    let effects = rig.router().on_fetched(&download, failed);
+    let Some(Effect::Menu { html, keyboard, .. }) = effects.first() else {
+        panic!("a reply with a button: {effects:?}");
+    };
+    assert!(html.contains("did not answer within 5 s"), "{html}");
+    let retry = keyboard.inline_keyboard[0][0].clone();
+    let teloxide::types::InlineKeyboardButtonKind::CallbackData(data) = retry.kind else {
+        panic!("a callback button");
+    };
+    assert_eq!(done(&effects), [update_id]);
+
+    let pressed = rig.press(&data);
+    assert_eq!(button_answer(&pressed), "Transcribing again");
+    let again = download_of(pressed);
+    assert_eq!(
+        again.saved.as_deref(),
+        Some(std::path::Path::new("/state/files/u1/voice.ogg"))
+    );
+    let heard = Prepared {
+        transcript: Some("hello".into()),
+        ..Prepared::default()
+    };
+    assert_eq!(
+        started(rig.router().on_fetched(&again, Fetched::Saved(heard))).len(),
+        1
+    );
+    let stale = rig.press(&data);
+    assert!(
+        button_answer(&stale).contains("no longer kept"),
+        "released once it ran"
+    );
+}
+
+#[test]
+fn album_parts_become_one_item_with_every_photo_and_the_caption() {
+    let rig = Rig::new();
+    let part = |caption: &str| {
+        let mut file = file_ref(FileKind::Photo, "photo.jpg", caption, 10);
+        file.album = Some("g1".into());
+        let effects = rig.send(Content::File(file));
+        assert!(effects.iter().any(|e| matches!(e, Effect::AlbumDue { .. })));
+        download_of(effects)
+    };
+    let parts = [part(""), part("compare these"), part("")];
+    assert_eq!(
+        parts[1].folder, parts[0].update_id,
+        "one folder: the first part's"
+    );
+    assert_eq!(
+        rig.downloads.pending(LANE),
+        1,
+        "the album is one pending download"
+    );
+    let mut effects = Vec::new();
+    for (n, download) in parts.iter().enumerate() {
+        let path = format!("/f/{n}.jpg");
+        let fetched = rig
+            .router()
+            .on_fetched(download, Fetched::Saved(prepared(&path, &[&path])));
+        // Only the last part's end can close it (once its quiet time is
+        // over: album.rs tests the timing with explicit instants).
+        assert!(
+            n == 2 || fetched.is_empty(),
+            "not while parts are downloading: {fetched:?}"
+        );
+        effects.extend(fetched);
+    }
+    let key = parts[0].album.clone().unwrap();
+    std::thread::sleep(crate::media::album::QUIET);
+    effects.extend(rig.router().on_album_due(&key));
+    let ids: Vec<i64> = parts.iter().map(|p| p.update_id).collect();
+    assert_eq!(done(&effects), ids);
+    let tickets = started(effects);
+    assert_eq!(tickets.len(), 1, "one run for the album");
+    let item = &tickets[0].item;
+    assert_eq!(item.id, ItemId::update(parts[0].update_id));
+    assert_eq!(item.attachments, ["/f/0.jpg", "/f/1.jpg", "/f/2.jpg"]);
+    assert!(
+        item.prompt.starts_with("compare these\n\n/f/0.jpg"),
+        "{}",
+        item.prompt
+    );
+    assert_eq!(rig.downloads.pending(LANE), 0);
+    assert!(rig.router().on_album_due(&key).is_empty(), "closed once");
+}
+
+#[test]
+fn an_album_of_audio_files_is_one_item_with_each_transcript() {
+    let rig = Rig::with(&[("BATON_TRANSCRIBE_URL", "http://127.0.0.1:9")]);
+    let mut parts = Vec::new();
+    for _ in 0..2 {
+        let mut file = file_ref(FileKind::Audio, "talk.mp3", "", 10);
+        file.album = Some("g3".into());
+        parts.push(download_of(rig.send(Content::File(file))));
+    }
+    let mut effects = Vec::new();
+    for (n, download) in parts.iter().enumerate() {
+        let heard = Prepared {
+            transcript: Some(format!("part {n}")),
+            ..Prepared::default()
+        };
+        effects.extend(rig.router().on_fetched(download, Fetched::Saved(heard)));
+    }
+    std::thread::sleep(crate::media::album::QUIET);
+    effects.extend(rig.router().on_album_due(parts[0].album.as_ref().unwrap()));
+    let tickets = started(effects);
+    assert_eq!(tickets.len(), 1);
+    let prompt = &tickets[0].item.prompt;
+    assert!(
+        prompt.contains("Transcript: part 0\nTranscript: part 1"),
+        "{prompt}"
+    );
+}
+
+#[test]
+fn a_stop_cancels_an_album_still_arriving() {
+    let rig = Rig::new();
+    let mut file = file_ref(FileKind::Photo, "photo.jpg", "", 10);
+    file.album = Some("g2".into());
+    let download = download_of(rig.send(Content::File(file)));
+    let stopped = rig.text("/stop");
+    assert!(
+        reply(&stopped).contains("album, still arriving"),
+        "{}",
+        reply(&stopped)
+    );
+    let effects = rig.router().on_fetched(&download, Fetched::Cancelled);
+    assert_eq!(done(&effects), [download.update_id]);
+    assert!(started(effects).is_empty());
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! through the [`door`].
 
 mod asking;
+mod attachments;
 mod buttons;
 mod commands;
 mod cron_command;
@@ -15,6 +16,7 @@ mod effects;
 mod executor;
 mod file_sends;
 mod incoming;
+mod intake;
 mod journal;
 mod modes;
 mod polling;
@@ -50,6 +52,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::drivers::{ClaudeDriver, CodexDriver};
+use crate::media::Intake;
+use crate::media::transcribe::Transcriber;
 use crate::platform::Core;
 use crate::store::Store;
 use crate::streaming::api::Target;
@@ -66,6 +70,9 @@ use run_inputs::RunInputs;
 use usage::UsageBoard;
 
 pub use cron_tick::run as cron_tick;
+pub use effects::To;
+pub use incoming::{FileKind, FileRef};
+pub use intake::resume_intake;
 pub use journal::{load as load_journal, restore};
 pub use polling::poll_updates;
 pub use replies::Reply;
@@ -88,6 +95,7 @@ pub struct App {
     queued_replies: QueuedReplies,
     questions: Questions,
     run_inputs: RunInputs,
+    intake: Intake,
     outbox: Outbox,
     agents: Agents,
     tasks: Tasks,
@@ -106,7 +114,8 @@ struct Agents {
     /// `None` when no codex binary was found.
     codex: Option<CodexDriver>,
     workdir: PathBuf,
-    /// Where downloaded photos and documents are kept for the agent.
+    /// Where each item's downloaded and unpacked files are kept for the
+    /// agent, one folder per item.
     files_dir: PathBuf,
     /// Runs longer than this send the end of their answer again as a new message.
     notify_after: Duration,
@@ -154,6 +163,10 @@ impl App {
             queued_replies: QueuedReplies::default(),
             questions: Questions::default(),
             run_inputs: RunInputs::default(),
+            intake: Intake {
+                transcriber: config.transcribe.clone().map(Transcriber::new),
+                ..Default::default()
+            },
             outbox: Outbox {
                 bot: parts.bot,
                 coalescer: CoalescerConfig {
@@ -200,6 +213,7 @@ impl App {
             diffs: &self.diffs,
             downloads: &self.downloads,
             questions: &self.questions,
+            intake: &self.intake,
         }
     }
 }

@@ -5,9 +5,9 @@
 //! the batch's offset to Telegram, waits until the core's journal entries
 //! for the batch are durable.
 //!
-//! A file's item is submitted when its download completes, so a crash
-//! during a download loses that one message (its offset is already
-//! confirmed); the user saw no "queued" for it and sends it again.
+//! A file's item is submitted when its download completes; until then its
+//! update stays unfinished in the inbox, so after a crash the next start
+//! takes it up again (see `intake`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,12 +86,7 @@ pub async fn poll_updates(app: Arc<App>) {
                 continue;
             };
             if accept(&app, id, &input, &update).await {
-                let effects = app.router().on_input(input);
-                app.perform(effects);
-                // From here on the journal follows the item; the inbox only
-                // remembers the id, so a redelivery is recognised. A failure is
-                // logged by the store.
-                app.store.mark_done(id, chrono::Utc::now());
+                app.route_update(id, input);
             }
         }
         // The next getUpdates tells Telegram it may forget these updates:

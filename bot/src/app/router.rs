@@ -3,6 +3,7 @@
 //! here awaits anything, so `/stop` is handled at once whatever else is in
 //! flight, and every handler is tested without Telegram or tokio.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use baton_core::{Admission, Error, Item, ItemId, LaneKey, Millis, Origin};
@@ -11,8 +12,8 @@ use tracing::{debug, info, warn};
 
 use super::door::CoreDoor;
 use super::downloads::Downloads;
-use super::effects::{Download, Effect, To};
-use super::incoming::{Content, FileRef, Incoming, Input};
+use super::effects::{Effect, To};
+use super::incoming::{Content, Incoming, Input};
 use super::questions::Questions;
 use super::rate_limit::RateLimit;
 use super::replies::{Reply, describe, removed};
@@ -20,6 +21,7 @@ use super::run_diff::DiffBoard;
 use super::usage::UsageBoard;
 use crate::config::Config;
 use crate::drivers::Decision;
+use crate::media::{Intake, Prepared, Unready};
 use crate::platform::RunCancel;
 use crate::store::Store;
 use crate::telegram::commands::Command;
@@ -31,9 +33,6 @@ pub fn now_millis() -> Millis {
         .unwrap_or_default();
     Millis(since_epoch.as_millis() as u64)
 }
-
-/// The largest file the Bot API lets a bot download.
-const MAX_DOWNLOAD_BYTES: u32 = 20 * 1024 * 1024;
 
 /// What handlers know of this deployment.
 pub struct Scope {
@@ -48,11 +47,19 @@ pub struct Scope {
 /// How a file download ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fetched {
-    /// Saved at this path.
-    Saved(String),
+    /// Saved and made ready for the agent.
+    Saved(Prepared),
+    /// Saved at `path`, but not usable as it is (an archive refused, a
+    /// transcription failed).
+    Unready {
+        path: PathBuf,
+        why: Unready,
+    },
     Failed(String),
     /// A stop of its lane came first.
     Cancelled,
+    /// Baton began shutting down first.
+    ShuttingDown,
 }
 
 /// The handlers, over the parts of the app they read and change.
@@ -65,6 +72,7 @@ pub struct Router<'a> {
     pub diffs: &'a DiffBoard,
     pub downloads: &'a Downloads,
     pub questions: &'a Questions,
+    pub intake: &'a Intake,
 }
 
 impl Router<'_> {
@@ -135,83 +143,6 @@ impl Router<'_> {
                 let item = item(update_id, lane, Origin::Text, prompt, Vec::new());
                 let id = item.id.clone();
                 self.admitted(to, Some(&id), self.door.submit(item))
-            }
-        }
-    }
-
-    fn on_attachment(&self, update_id: i64, to: To, content: Content) -> Vec<Effect> {
-        let file = match content {
-            Content::File(file) => file,
-            Content::Voice => {
-                return vec![Effect::reply(
-                    to,
-                    Reply::NotAvailable {
-                        what: "Voice transcription".into(),
-                    },
-                )];
-            }
-            Content::Text(_) | Content::Unsupported => {
-                return vec![Effect::reply(
-                    to,
-                    Reply::Refused {
-                        why: "Baton understands text, photos and documents.".into(),
-                    },
-                )];
-            }
-        };
-        if file.size > MAX_DOWNLOAD_BYTES {
-            return vec![Effect::reply(
-                to,
-                Reply::Refused {
-                    why: "That file is over Telegram's 20 MB download limit.".into(),
-                },
-            )];
-        }
-        let (key, cancel) = self.downloads.begin(to.lane, file_preview(&file));
-        vec![Effect::Download(Download {
-            update_id,
-            to,
-            file,
-            cancel,
-            key,
-        })]
-    }
-
-    /// A download ended: a saved file becomes an item like a text would.
-    pub fn on_fetched(&self, download: &Download, fetched: Fetched) -> Vec<Effect> {
-        self.downloads.end(download.to.lane, download.key);
-        let lane = download.to.lane;
-        match fetched {
-            Fetched::Saved(path) => {
-                let caption = &download.file.caption;
-                let prompt = if caption.is_empty() {
-                    "Look at the attached file."
-                } else {
-                    caption
-                };
-                let prompt = format!("{prompt}\n\n(Attached file: {path})");
-                let item = item(
-                    download.update_id,
-                    lane,
-                    download.file.origin.clone(),
-                    prompt,
-                    vec![path],
-                );
-                let id = item.id.clone();
-                self.admitted(download.to, Some(&id), self.door.submit(item))
-            }
-            Fetched::Failed(error) => {
-                warn!(%lane, %error, "router: could not download a file");
-                vec![Effect::reply(
-                    download.to,
-                    Reply::Refused {
-                        why: format!("Could not download that file: {error}"),
-                    },
-                )]
-            }
-            Fetched::Cancelled => {
-                info!(%lane, "router: a stop cancelled a download");
-                Vec::new()
             }
         }
     }
@@ -326,20 +257,8 @@ impl Router<'_> {
         vec![
             Effect::reply(to, Reply::Stopped { run, removed }),
             Effect::Unqueued(unqueued),
+            Effect::SweepFiles,
         ]
-    }
-}
-
-fn file_preview(file: &FileRef) -> String {
-    let kind = match file.origin {
-        Origin::Photo => "photo",
-        _ => "file",
-    };
-    let caption: String = file.caption.chars().take(50).collect();
-    if caption.is_empty() {
-        format!("({kind}, still downloading)")
-    } else {
-        format!("{caption} ({kind}, still downloading)")
     }
 }
 

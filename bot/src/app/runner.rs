@@ -117,6 +117,8 @@ impl App {
             .await;
         // The run is over: its agent's send_file calls are refused from here on.
         drop(registration);
+        // However it ended, the item's files are done with.
+        self.sweep_files();
         let snapshots = shown.snapshots.take();
         let mut preempted = false;
         match over.report {

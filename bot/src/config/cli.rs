@@ -233,6 +233,38 @@ pub struct Settings {
         hide_env_values = true
     )]
     pub default_driver: Option<OsString>,
+    /// Base URL of an OpenAI-compatible transcription server for voice notes and audio, with or without a trailing /v1 (https://api.openai.com/v1, http://localhost:8000); default: (unset: voice is off)
+    #[arg(
+        long,
+        env = "BATON_TRANSCRIBE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub transcribe_url: Option<OsString>,
+    /// Bearer key sent to the transcription server; default: (none)
+    #[arg(
+        long,
+        env = "BATON_TRANSCRIBE_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub transcribe_key: Option<OsString>,
+    /// Transcription model name; default: gpt-4o-transcribe
+    #[arg(
+        long,
+        env = "BATON_TRANSCRIBE_MODEL",
+        value_name = "MODEL",
+        hide_env_values = true
+    )]
+    pub transcribe_model: Option<OsString>,
+    /// Seconds a transcription may take before it counts as failed (at least 1); default: 120
+    #[arg(
+        long,
+        env = "BATON_TRANSCRIBE_TIMEOUT_SECS",
+        value_name = "SECS",
+        hide_env_values = true
+    )]
+    pub transcribe_timeout_secs: Option<OsString>,
     /// Log filter, e.g. info or baton_bot=debug,info; default: info
     #[arg(
         long = "log",

@@ -517,7 +517,7 @@ fn help_lists_every_setting_with_its_default() {
     let help = help();
     let command = Cli::command();
     let settings = setting_args();
-    assert_eq!(settings.len(), 21, "{settings:?}");
+    assert_eq!(settings.len(), 27, "{settings:?}");
     for arg in command.get_arguments().filter(|a| a.get_env().is_some()) {
         let env = arg.get_env().unwrap().to_str().unwrap();
         let meaning = arg
@@ -662,4 +662,40 @@ fn is_allowed_is_the_one_check() {
     assert!(is_allowed(&[3, 9], 9));
     assert!(!is_allowed(&[3, 9], 4));
     assert!(!is_allowed(&[], 0));
+}
+
+#[test]
+fn transcription_settings_are_read_and_checked() {
+    assert!(
+        Fixture::new().load().unwrap().transcribe.is_none(),
+        "voice is off by default"
+    );
+    let config = Fixture::new()
+        .set("BATON_TRANSCRIBE_URL", "http://localhost:8000/")
+        .set("BATON_TRANSCRIBE_KEY", "sk-secret")
+        .load()
+        .unwrap();
+    let transcribe = config.transcribe.clone().expect("voice on");
+    assert_eq!(
+        transcribe.endpoint.as_str(),
+        "http://localhost:8000/v1/audio/transcriptions"
+    );
+    assert_eq!(transcribe.model, "gpt-4o-transcribe");
+    assert_eq!(transcribe.timeout, Duration::from_secs(120));
+    assert!(
+        !format!("{config:?}").contains("sk-secret"),
+        "the key is never logged"
+    );
+    let model = Fixture::new()
+        .set("BATON_TRANSCRIBE_URL", "https://api.openai.com/v1")
+        .set("BATON_TRANSCRIBE_MODEL", "whisper-1")
+        .load()
+        .unwrap();
+    assert_eq!(model.transcribe.unwrap().model, "whisper-1");
+    assert!(
+        Fixture::new()
+            .set("BATON_TRANSCRIBE_URL", "ftp://x")
+            .error()
+            .starts_with("BATON_TRANSCRIBE_URL: ")
+    );
 }

@@ -77,6 +77,22 @@ impl Store {
         })
     }
 
+    /// The updates recorded and not yet done (a file still downloading, an album still
+    /// arriving when the process ended), in update order, with their payloads.
+    pub fn unfinished_updates(&self) -> Result<Vec<(i64, String)>, StoreError> {
+        let conn = self.read();
+        let mut stmt = conn
+            .prepare(
+                "SELECT update_id, payload FROM inbox WHERE done_at IS NULL ORDER BY update_id",
+            )
+            .map_err(|e| self.sqlite_error(e))?;
+        let rows = stmt
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(|e| self.sqlite_error(e))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| self.sqlite_error(e))
+    }
+
     /// Queues forgetting finished updates done before `before` (keep at least
     /// `REDELIVERY_WINDOW`). Answers how many were removed.
     pub fn prune_inbox(&self, before: DateTime<Utc>) -> Pending<usize> {

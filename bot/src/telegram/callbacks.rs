@@ -129,6 +129,8 @@ pub enum CallbackAction {
     RunNow { item: Token },
     /// A queued message leaves the queue without running.
     Unqueue { item: Token },
+    /// Transcribe the kept recording of this update again.
+    Transcribe { update: i64 },
     /// Close the menu without changing anything.
     Dismiss,
 }
@@ -168,6 +170,7 @@ impl CallbackAction {
             } => format!("q:{run}:{question}:{}", pick.encode()),
             CallbackAction::RunNow { item } => format!("rn:{item}"),
             CallbackAction::Unqueue { item } => format!("uq:{item}"),
+            CallbackAction::Transcribe { update } => format!("tr:{update}"),
             CallbackAction::Dismiss => "x".to_owned(),
         };
         debug_assert!(data.len() <= MAX_CALLBACK_BYTES, "{data}");
@@ -246,6 +249,9 @@ impl CallbackAction {
             "uq" => Token::new(value)
                 .map(|item| CallbackAction::Unqueue { item })
                 .map_err(|_| bad()),
+            "tr" => parse_number(value)
+                .map(|update| CallbackAction::Transcribe { update })
+                .ok_or_else(bad),
             "x" => no_value(CallbackAction::Dismiss),
             other => Err(CallbackError::UnknownKind(other.to_owned())),
         }
@@ -321,6 +327,7 @@ mod tests {
                     pick
                 }),
             token().prop_map(|item| CallbackAction::Unqueue { item }),
+            (0..i64::MAX).prop_map(|update| CallbackAction::Transcribe { update }),
             Just(CallbackAction::Dismiss),
         ]
     }

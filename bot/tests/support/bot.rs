@@ -119,7 +119,7 @@ impl Bot {
         Config::from_map(&vars, &PathBuf::from("/")).expect("test settings are valid")
     }
 
-    /// The bot's state dir (its SQLite database).
+    /// The bot's state directory (its database, and `files/` with each item's folder).
     pub fn state_dir(&self) -> &std::path::Path {
         self.state.path()
     }

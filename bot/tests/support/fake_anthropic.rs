@@ -78,6 +78,34 @@ pub struct Recorded {
 }
 
 impl Recorded {
+    /// The image blocks of the request's user messages: (media type, decoded bytes).
+    pub fn images(&self) -> Vec<(String, Vec<u8>)> {
+        use base64::Engine as _;
+        self.body["messages"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter(|m| m["role"] == "user")
+            .filter_map(|m| m["content"].as_array().cloned())
+            .flatten()
+            .filter(|block| block["type"] == "image" && block["source"]["type"] == "base64")
+            .map(|block| {
+                let data = block["source"]["data"].as_str().unwrap_or_default();
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(data)
+                    .unwrap_or_default();
+                (
+                    block["source"]["media_type"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    bytes,
+                )
+            })
+            .collect()
+    }
+
     /// The content blocks of the last message with role "user", as JSON text.
     pub fn last_user_content(&self) -> String {
         self.body["messages"]

@@ -1,6 +1,8 @@
-//! Fake OpenAI Responses API on 127.0.0.1: scripted SSE answers for the real codex CLI.
+//! Fake OpenAI APIs on 127.0.0.1: the Responses API with scripted SSE answers for the real
+//! codex CLI, and the audio transcription endpoint Baton sends voice notes to.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -200,4 +202,179 @@ fn exec_events(reasoning: &str, cmd: &str) -> Vec<Value> {
         json!({"type": "response.output_item.done", "output_index": 1, "item": call}),
         completed(9),
     ]
+}
+
+/// How the fake transcription endpoint answers each request.
+#[derive(Debug, Clone)]
+pub enum Transcription {
+    /// `{"text": ...}`, as the real endpoint answers `response_format=json`.
+    Text(String),
+    /// Waits `after`, then answers with the text.
+    Slow { after: Duration, text: String },
+    /// An HTTP error status with an OpenAI error body.
+    Error { status: u16, message: String },
+    /// A success with no speech in it (`{"text": ""}`).
+    Empty,
+}
+
+/// One upload the fake transcription endpoint received.
+#[derive(Debug, Clone, Default)]
+pub struct Upload {
+    pub file_name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+    pub model: String,
+    pub response_format: String,
+    pub authorization: Option<String>,
+}
+
+struct AudioState {
+    answer: Transcription,
+    uploads: Vec<Upload>,
+}
+
+/// A fake OpenAI-compatible `POST /v1/audio/transcriptions` that can go down (connection
+/// refused) and come back on the same port.
+pub struct FakeTranscriber {
+    addr: std::net::SocketAddr,
+    state: Arc<std::sync::Mutex<AudioState>>,
+    server: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl FakeTranscriber {
+    pub async fn start(answer: Transcription) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let fake = FakeTranscriber {
+            addr: listener.local_addr().expect("local addr"),
+            state: Arc::new(std::sync::Mutex::new(AudioState {
+                answer,
+                uploads: Vec::new(),
+            })),
+            server: std::sync::Mutex::new(None),
+        };
+        fake.serve(listener);
+        fake
+    }
+
+    fn serve(&self, listener: tokio::net::TcpListener) {
+        let app = Router::new()
+            .route("/v1/audio/transcriptions", post(transcriptions))
+            .with_state(self.state.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        *self.server.lock().unwrap() = Some(task);
+    }
+
+    /// The base URL as a user would configure it: `with_v1` adds the trailing `/v1`.
+    pub fn url(&self, with_v1: bool) -> String {
+        match with_v1 {
+            true => format!("http://{}/v1", self.addr),
+            false => format!("http://{}", self.addr),
+        }
+    }
+
+    pub fn answer_with(&self, answer: Transcription) {
+        self.state.lock().unwrap().answer = answer;
+    }
+
+    pub fn uploads(&self) -> Vec<Upload> {
+        self.state.lock().unwrap().uploads.clone()
+    }
+
+    /// Stops listening: connections are refused until [`up`](Self::up).
+    pub async fn down(&self) {
+        if let Some(task) = self.server.lock().unwrap().take() {
+            task.abort();
+        }
+        // The listener closes once the aborted task is dropped.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    /// Listens again on the same port.
+    pub async fn up(&self) {
+        let listener = tokio::net::TcpListener::bind(self.addr)
+            .await
+            .expect("rebind the fake's port");
+        self.serve(listener);
+    }
+}
+
+async fn transcriptions(
+    State(state): State<Arc<std::sync::Mutex<AudioState>>>,
+    headers: axum::http::HeaderMap,
+    mut form: axum::extract::Multipart,
+) -> Response {
+    let mut upload = Upload {
+        authorization: headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        ..Upload::default()
+    };
+    let mut has_file = false;
+    while let Ok(Some(field)) = form.next_field().await {
+        let name = field.name().unwrap_or_default().to_owned();
+        match name.as_str() {
+            "file" => {
+                has_file = true;
+                upload.file_name = field.file_name().unwrap_or_default().to_owned();
+                upload.content_type = field.content_type().unwrap_or_default().to_owned();
+                upload.bytes = field.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+            }
+            "model" => upload.model = field.text().await.unwrap_or_default(),
+            "response_format" => upload.response_format = field.text().await.unwrap_or_default(),
+            _ => {}
+        }
+    }
+    let answer = {
+        let mut state = state.lock().unwrap();
+        state.uploads.push(upload.clone());
+        state.answer.clone()
+    };
+    let invalid = |message: &str| {
+        fake_api::error_response(
+            400,
+            json!({"error": {"message": message, "type": "invalid_request_error",
+                "param": null, "code": null}}),
+        )
+    };
+    // As the real endpoint: both fields are required, and the file's extension must name a
+    // supported format (`.oga` is refused although it is the same Ogg).
+    if !has_file || upload.model.is_empty() {
+        return invalid("you must provide a model parameter and a file");
+    }
+    const FORMATS: &[&str] = &[
+        "flac", "mp3", "mp4", "mpeg", "mpga", "m4a", "ogg", "wav", "webm",
+    ];
+    let extension = upload.file_name.rsplit('.').next().unwrap_or_default();
+    if !FORMATS.contains(&extension) {
+        return invalid(&format!(
+            "Invalid file format. Supported formats: {FORMATS:?}"
+        ));
+    }
+    match answer {
+        Transcription::Text(text) => transcript(&text),
+        Transcription::Slow { after, text } => {
+            tokio::time::sleep(after).await;
+            transcript(&text)
+        }
+        Transcription::Error { status, message } => fake_api::error_response(
+            status,
+            json!({"error": {"message": message, "type": "server_error", "param": null, "code": null}}),
+        ),
+        Transcription::Empty => transcript(""),
+    }
+}
+
+fn transcript(text: &str) -> Response {
+    use axum::response::IntoResponse;
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        json!({ "text": text, "usage": {"type": "tokens", "input_tokens": 10, "output_tokens": 5, "total_tokens": 15} })
+            .to_string(),
+    )
+        .into_response()
 }

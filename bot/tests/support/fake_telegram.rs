@@ -293,6 +293,75 @@ impl FakeTelegram {
         self.push_message(chat, user, None, photo)
     }
 
+    /// Queues an audio file (music, a recorded call) with an optional caption.
+    pub fn push_audio(&self, chat: i64, user: i64, bytes: &[u8], file_name: &str) -> i64 {
+        let file_id = self.add_file("music", "mp3", bytes);
+        let audio = json!({ "audio": {
+            "file_id": file_id, "file_unique_id": format!("u{file_id}"), "duration": 2,
+            "file_name": file_name, "mime_type": "audio/mpeg", "file_size": bytes.len()
+        }});
+        self.push_message(chat, user, None, audio)
+    }
+
+    /// Queues a video with an optional caption.
+    pub fn push_video(&self, chat: i64, user: i64, bytes: &[u8], caption: Option<&str>) -> i64 {
+        let file_id = self.add_file("videos", "mp4", bytes);
+        let mut video = json!({ "video": {
+            "file_id": file_id, "file_unique_id": format!("u{file_id}"), "width": 320,
+            "height": 240, "duration": 12, "mime_type": "video/mp4", "file_size": bytes.len()
+        }});
+        if let Some(caption) = caption {
+            video["caption"] = json!(caption);
+        }
+        self.push_message(chat, user, None, video)
+    }
+
+    /// Queues a round video note.
+    pub fn push_video_note(&self, chat: i64, user: i64, bytes: &[u8]) -> i64 {
+        let file_id = self.add_file("video_notes", "mp4", bytes);
+        let note = json!({ "video_note": {
+            "file_id": file_id, "file_unique_id": format!("u{file_id}"), "length": 240,
+            "duration": 5, "file_size": bytes.len()
+        }});
+        self.push_message(chat, user, None, note)
+    }
+
+    /// Queues an album: one photo message per image, all with the same `media_group_id`, the
+    /// caption on the first, as Telegram sends them; returns their update ids.
+    pub fn push_album(
+        &self,
+        chat: i64,
+        user: i64,
+        photos: &[&[u8]],
+        caption: Option<&str>,
+    ) -> Vec<i64> {
+        let group = format!("album{}", self.shared.lock().files.len() + 1);
+        photos
+            .iter()
+            .enumerate()
+            .map(|(n, bytes)| {
+                let file_id = self.add_file("photos", "jpg", bytes);
+                let mut photo = json!({ "media_group_id": group, "photo": [{
+                    "file_id": file_id, "file_unique_id": format!("u{file_id}"),
+                    "width": 64, "height": 64, "file_size": bytes.len()
+                }]});
+                if let (0, Some(caption)) = (n, caption) {
+                    photo["caption"] = json!(caption);
+                }
+                self.push_message(chat, user, None, photo)
+            })
+            .collect()
+    }
+
+    /// Queues a sticker, which the bot does not take.
+    pub fn push_sticker(&self, chat: i64, user: i64) -> i64 {
+        let sticker = json!({ "sticker": {
+            "file_id": "sticker1", "file_unique_id": "usticker1", "type": "regular",
+            "width": 512, "height": 512, "is_animated": false, "is_video": false
+        }});
+        self.push_message(chat, user, None, sticker)
+    }
+
     /// Queues a press of an inline button under the bot's message `message`.
     pub fn push_callback(&self, chat: i64, user: i64, message: i32, data: &str) -> i64 {
         self.update(|store| {
@@ -327,7 +396,7 @@ impl FakeTelegram {
         let file_id = self.add_file("documents", "bin", bytes);
         let mut document = json!({ "document": {
             "file_id": file_id, "file_unique_id": format!("u{file_id}"),
-            "file_name": file_name, "file_size": bytes.len()
+            "file_name": file_name, "mime_type": mime_of(file_name), "file_size": bytes.len()
         }});
         if let Some(caption) = caption {
             document["caption"] = json!(caption);
@@ -1214,4 +1283,18 @@ fn parse_tag(inner: &str) -> Result<(String, HashMap<String, String>), String> {
         attributes.insert(key, value);
     }
     Ok((name, attributes))
+}
+
+/// The MIME type Telegram reports for a document by its name.
+fn mime_of(file_name: &str) -> &'static str {
+    match file_name.rsplit('.').next().unwrap_or_default() {
+        "txt" | "log" => "text/plain",
+        "rs" => "text/rust",
+        "pdf" => "application/pdf",
+        "zip" => "application/zip",
+        "tar" => "application/x-tar",
+        "gz" | "tgz" => "application/gzip",
+        "png" => "image/png",
+        _ => "application/octet-stream",
+    }
 }
