@@ -18,6 +18,7 @@ pub enum Invariant {
     NoLoss,
     NoDuplication,
     Order,
+    Priority,
     StopBinding,
     Ownership,
     Cron,
@@ -26,11 +27,12 @@ pub enum Invariant {
 }
 
 impl Invariant {
-    pub const ALL: [Invariant; 9] = [
+    pub const ALL: [Invariant; 10] = [
         Invariant::Exclusion,
         Invariant::NoLoss,
         Invariant::NoDuplication,
         Invariant::Order,
+        Invariant::Priority,
         Invariant::StopBinding,
         Invariant::Ownership,
         Invariant::Cron,
@@ -44,6 +46,7 @@ impl Invariant {
             Invariant::NoLoss => "no_loss",
             Invariant::NoDuplication => "no_duplication",
             Invariant::Order => "order",
+            Invariant::Priority => "priority",
             Invariant::StopBinding => "stop_binding",
             Invariant::Ownership => "ownership",
             Invariant::Cron => "cron",
@@ -364,13 +367,27 @@ impl<'a> Checker<'a> {
         for stamped in self.facts {
             match &stamped.fact {
                 Fact::RetryAccepted { run } => {
+                    // Judged from the moment the stalled agent was killed,
+                    // which is before the runner asks for the retry: a
+                    // cancellation that returned before that kill came
+                    // certainly before the retry call.
+                    let killed = self
+                        .facts
+                        .iter()
+                        .filter(|e| {
+                            matches!(e.fact, Fact::Exited { run: r, .. } if r == *run)
+                                && e.end <= stamped.end
+                        })
+                        .max_by_key(|e| e.end)
+                        .unwrap_or(stamped);
                     let cancelled = self.facts.iter().any(|n| {
                         matches!(n.fact, Fact::Named { run: Some(r), .. } if r == *run)
-                            && before(n, stamped)
+                            && (before(n, stamped) || before(n, killed))
                     });
                     if cancelled {
-                        let message =
-                            format!("a retry of r{run} was accepted after it was cancelled");
+                        let message = format!(
+                            "a retry of r{run} was accepted though it was cancelled before its agent was killed"
+                        );
                         self.fail(Invariant::Ownership, message);
                     }
                 }
@@ -410,6 +427,46 @@ impl<'a> Checker<'a> {
                     self.fail(Invariant::Ownership, message);
                 }
                 _ => {}
+            }
+        }
+        // No run resumes a session that a /new of its lane forgot: every run
+        // that reported it was admitted before that /new, and the /new
+        // returned before this run was admitted.
+        for stamped in self.facts {
+            let Fact::Captured {
+                run,
+                lane,
+                resume: Some(id),
+                ..
+            } = &stamped.fact
+            else {
+                continue;
+            };
+            let Some(admitted) = self.admitted(*run) else {
+                continue;
+            };
+            let reporters: Vec<Run> = self
+                .facts
+                .iter()
+                .filter_map(|s| match &s.fact {
+                    Fact::SessionAccepted { run, id: i, .. } if i == id => Some(*run),
+                    _ => None,
+                })
+                .collect();
+            let forgotten = self.facts.iter().any(|n| {
+                matches!(n.fact, Fact::NewSession { lane: l } if l == *lane)
+                    && before(n, admitted)
+                    && !reporters.is_empty()
+                    && reporters
+                        .iter()
+                        .all(|r| self.admitted(*r).is_some_and(|a| before(a, n)))
+            });
+            if forgotten {
+                let message = format!(
+                    "r{run} in lane {} resumes session {id}, which a /new had forgotten",
+                    self.lane(*lane)
+                );
+                self.fail(Invariant::Ownership, message);
             }
         }
         for (lane, id) in sessions {
@@ -480,6 +537,150 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// A preempted fire goes back to the head of its lane's cron work:
+    /// no cron item that waited in that lane when it was requeued starts
+    /// before it does again.
+    fn requeued_first(&mut self) {
+        for requeued in self.facts {
+            let Fact::Requeued { item: fire } = &requeued.fact else {
+                continue;
+            };
+            let Some(lane) = self.facts.iter().find_map(|s| match &s.fact {
+                Fact::Admitted { item, lane, .. } if item == fire && before(s, requeued) => {
+                    Some(*lane)
+                }
+                _ => None,
+            }) else {
+                continue;
+            };
+            let again = self.facts.iter().find(|s| {
+                matches!(&s.fact, Fact::Admitted { item, .. } if item == fire)
+                    && before(requeued, s)
+            });
+            let removed = self
+                .facts
+                .iter()
+                .find(|s| matches!(&s.fact, Fact::Removed { item } if item == fire));
+            for queued in self.facts {
+                let Fact::Queued {
+                    item: other,
+                    lane: l,
+                    kind: Kind::Cron,
+                } = &queued.fact
+                else {
+                    continue;
+                };
+                if *l != lane || other == fire || !before(queued, requeued) {
+                    continue;
+                }
+                // Certainly still waiting when the fire was requeued.
+                let Some(started) = self
+                    .facts
+                    .iter()
+                    .find(|s| matches!(&s.fact, Fact::Admitted { item, .. } if item == other))
+                else {
+                    continue;
+                };
+                if !before(requeued, started) {
+                    continue;
+                }
+                let overtaken = match (again, removed) {
+                    (Some(again), _) => before(started, again),
+                    (None, Some(removed)) => before(started, removed),
+                    (None, None) => true,
+                };
+                if overtaken {
+                    let message = format!(
+                        "lane {}: preempted fire {fire} was requeued behind {other}, which started first",
+                        self.lane(lane)
+                    );
+                    self.fail(Invariant::Cron, message);
+                }
+            }
+        }
+    }
+
+    /// No fire of a cancelled job starts once the cancel returned, even one
+    /// that was already queued.
+    fn cancelled_fire_never_starts(&mut self) {
+        for cancel in self.facts {
+            let Fact::CronCancelled { job } = cancel.fact else {
+                continue;
+            };
+            for fire in self.facts {
+                let Fact::CronFire {
+                    job: j,
+                    item: fired,
+                } = &fire.fact
+                else {
+                    continue;
+                };
+                if *j != job {
+                    continue;
+                }
+                let late = self.facts.iter().any(|s| {
+                    matches!(&s.fact, Fact::Admitted { item, .. } if item == fired)
+                        && before(cancel, s)
+                });
+                if late {
+                    let name = &self.report.cron[job].name;
+                    let message = format!(
+                        "fire {fired} of job {name} started after the job's cancel returned"
+                    );
+                    self.fail(Invariant::Cron, message);
+                }
+            }
+        }
+    }
+
+    /// User work goes before cron work across lanes: no cron item starts
+    /// while a user item waits in a lane that is certainly idle.
+    fn priority(&mut self) {
+        for started in self.facts {
+            let Fact::Admitted {
+                item: fire,
+                kind: Kind::Cron,
+                ..
+            } = &started.fact
+            else {
+                continue;
+            };
+            for queued in self.facts {
+                let Fact::Queued {
+                    item: waiting,
+                    lane,
+                    kind,
+                } = &queued.fact
+                else {
+                    continue;
+                };
+                if *kind == Kind::Cron || !before(queued, started) {
+                    continue;
+                }
+                let still_waiting = self.facts.iter().all(|s| match &s.fact {
+                    Fact::Admitted { item, .. } | Fact::Removed { item } if item == waiting => {
+                        before(started, s)
+                    }
+                    _ => true,
+                });
+                // Every run of its lane ended before, or began after.
+                let idle = self.facts.iter().all(|s| match s.fact {
+                    Fact::Admitted { run, lane: l, .. } if l == *lane => {
+                        before(started, s) || self.finished(run).is_some_and(|f| before(f, started))
+                    }
+                    _ => true,
+                });
+                if still_waiting && idle {
+                    let message = format!(
+                        "cron item {fire} started while user item {waiting} waited in idle lane {}",
+                        self.lane(*lane)
+                    );
+                    self.fail(Invariant::Priority, message);
+                }
+            }
+        }
+    }
+
     fn snapshot(&mut self) {
         for stamped in self.facts {
             if let Fact::Snapshot { problems } = &stamped.fact {
@@ -512,6 +713,9 @@ pub fn check(
     checker.stop_binding();
     checker.ownership(sessions);
     checker.cron();
+    checker.requeued_first();
+    checker.cancelled_fire_never_starts();
+    checker.priority();
     checker.snapshot();
     for message in stuck {
         checker.fail(Invariant::Progress, message.clone());

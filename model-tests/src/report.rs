@@ -6,6 +6,7 @@
 //! title = "a queued item of another lane waits forever"
 //! invariant = "no_loss"          # the invariant the report is about
 //! capacity = 1                   # optional, default 1
+//! max_queue = 2                  # optional: user items a lane may queue, default the core's 20
 //! setup = ["submit A a1"]        # run in order before the actors start
 //! witness = "runner*3 user ..."  # optional: a failing interleaving (legacy)
 //! [[cron]]                       # optional: registered jobs
@@ -141,6 +142,8 @@ pub struct Report {
     pub title: String,
     pub invariant: Invariant,
     pub capacity: usize,
+    /// User items a lane may hold queued (the core's `max_queue`).
+    pub max_queue: usize,
     pub lanes: Vec<String>,
     pub cron: Vec<CronJob>,
     pub setup: Vec<(Op, String)>,
@@ -193,6 +196,8 @@ struct RawReport {
     invariant: toml::Spanned<String>,
     #[serde(default)]
     capacity: Option<usize>,
+    #[serde(default)]
+    max_queue: Option<usize>,
     #[serde(default)]
     setup: Vec<toml::Spanned<String>>,
     #[serde(default)]
@@ -531,6 +536,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Report, ReportError> {
         title: raw.title,
         invariant,
         capacity: raw.capacity.unwrap_or(1).max(1),
+        max_queue: raw
+            .max_queue
+            .unwrap_or_else(|| baton_core::Config::default().max_queue),
         lanes: parser.lanes,
         cron,
         setup,

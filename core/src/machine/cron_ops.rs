@@ -7,6 +7,7 @@ use crate::cron::{CronJob, CronKind, JobId};
 use crate::error::Error;
 use crate::event::{Event, RemovalReason};
 use crate::item::{Item, ItemId, LaneKey, Origin};
+use crate::planted::mutated;
 use crate::sync::CancelSignal;
 
 impl<C: CancelSignal> Machine<C> {
@@ -95,10 +96,16 @@ impl<C: CancelSignal> Machine<C> {
         let Some(pending) = entry.pending else {
             return Ok(report);
         };
+        let remove_queued = !mutated!(self.config, CronCancelKeepsQueuedFire);
         let Some(lane) = self.lanes.get_mut(&entry.lane) else {
             return Ok(report);
         };
-        if let Some(index) = lane.cron_queue.iter().position(|item| item.id == pending) {
+        if let Some(index) = lane
+            .cron_queue
+            .iter()
+            .position(|item| item.id == pending)
+            .filter(|_| remove_queued)
+        {
             lane.cron_queue.remove(index);
             self.queued -= 1;
             self.dedupe.end(&pending);

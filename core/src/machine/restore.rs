@@ -6,6 +6,7 @@ use crate::cron::{CronJob, CronKind};
 use crate::event::Event;
 use crate::journal::Recovered;
 use crate::lane::Lane;
+use crate::planted::mutated;
 use crate::run::Ticket;
 use crate::sync::CancelSignal;
 
@@ -14,8 +15,12 @@ impl<C: CancelSignal> Machine<C> {
     /// what capacity allows. Runs that were in flight are not restarted: the
     /// caller reports them as interrupted.
     pub fn restore(&mut self, recovered: Recovered, now: Millis) -> Vec<Ticket<C>> {
-        for id in recovered
-            .ended
+        let ended = if mutated!(self.config, RestoreForgetsEnded) {
+            &[][..]
+        } else {
+            &recovered.ended[..]
+        };
+        for id in ended
             .iter()
             .chain(recovered.in_flight.values().map(|item| &item.id))
         {
