@@ -263,6 +263,11 @@ impl<F: Model> CoreSystem<F> {
                     kind,
                 });
                 reply.text = format!("queued at {position}");
+                if kind == Kind::Interrupt && cancelled.is_none() {
+                    // A `!` must cancel the lane's run: naming none lets
+                    // the checker see one that stayed in flight.
+                    self.named(cx, CancelBy::Interrupt, lane, None);
+                }
                 if let Some(run) = cancelled {
                     let by = if kind == Kind::Interrupt {
                         CancelBy::Interrupt
@@ -499,6 +504,9 @@ impl<F: Model> System for CoreSystem<F> {
             lane,
             report.cancelled.as_ref().map(named_run),
         );
+        if clear {
+            cx.after(Fact::Cleared { lane });
+        }
         let mut text = match &report.cancelled {
             Some(view) => format!("stopped {}", view.run),
             None => "nothing to stop".to_owned(),

@@ -600,6 +600,63 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// A fire the user stopped (or a `/new` cancelled) is not requeued,
+    /// even if it had been preempted first.
+    fn stopped_fire_stays_stopped(&mut self) {
+        for finished in self.facts {
+            let Fact::Finished {
+                run,
+                item,
+                end: End::Preempted,
+            } = &finished.fact
+            else {
+                continue;
+            };
+            let stopped = self.facts.iter().any(|n| {
+                matches!(n.fact, Fact::Named { by: CancelBy::Stop | CancelBy::New, run: Some(r), .. } if r == *run)
+                    && before(n, finished)
+            });
+            if stopped {
+                let message = format!("fire {item} (r{run}) was requeued after a user stopped it");
+                self.fail(Invariant::Cron, message);
+            }
+        }
+    }
+
+    /// What a `stop LANE clear` or a `/new` removed never starts: an item
+    /// queued in the lane before it returned does not start after.
+    fn cleared_stays_cleared(&mut self) {
+        for cleared in self.facts {
+            let (lane, by) = match cleared.fact {
+                Fact::Cleared { lane } => (lane, "stop clear"),
+                Fact::NewSession { lane } => (lane, "/new"),
+                _ => continue,
+            };
+            for queued in self.facts {
+                let Fact::Queued { item, lane: l, .. } = &queued.fact else {
+                    continue;
+                };
+                if *l != lane || !before(queued, cleared) {
+                    continue;
+                }
+                let mut admissions = self
+                    .facts
+                    .iter()
+                    .filter(|s| matches!(&s.fact, Fact::Admitted { item: i, .. } if i == item));
+                let started_late = admissions
+                    .next()
+                    .is_some_and(|first| before(cleared, first));
+                if started_late {
+                    let message = format!(
+                        "{item} was queued in lane {} before a {by} returned, and started after it",
+                        self.lane(lane)
+                    );
+                    self.fail(Invariant::StopBinding, message);
+                }
+            }
+        }
+    }
+
     /// No fire of a cancelled job starts once the cancel returned, even one
     /// that was already queued.
     fn cancelled_fire_never_starts(&mut self) {
@@ -714,6 +771,8 @@ pub fn check(
     checker.ownership(sessions);
     checker.cron();
     checker.requeued_first();
+    checker.stopped_fire_stays_stopped();
+    checker.cleared_stays_cleared();
     checker.cancelled_fire_never_starts();
     checker.priority();
     checker.snapshot();

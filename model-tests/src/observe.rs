@@ -117,6 +117,10 @@ pub enum Fact {
         lane: usize,
         source: Option<usize>,
     },
+    /// A `stop LANE clear` returned: what was queued in the lane is gone.
+    Cleared {
+        lane: usize,
+    },
     CronFire {
         job: usize,
         item: String,

@@ -272,6 +272,15 @@ impl<F: Model> System for VariantSystem<F> {
         }
         self.inner.session(cx, run, id)
     }
+    fn media_group(&self, cx: &Cx, lane: usize, item: &str) -> Reply {
+        self.inner.media_group(cx, lane, item)
+    }
+    fn restart(&self, cx: &Cx) -> Reply {
+        self.inner.restart(cx)
+    }
+    fn shutdown(&self, cx: &Cx) -> Reply {
+        self.inner.shutdown(cx)
+    }
     fn quiescence(&self) -> Quiescence {
         self.inner.quiescence()
     }
