@@ -386,7 +386,7 @@ impl<'a> Checker<'a> {
                     });
                     if cancelled {
                         let message = format!(
-                            "a retry of r{run} was accepted though it was cancelled before its agent was killed"
+                            "a retry of r{run} was accepted after it was cancelled (before its agent was killed)"
                         );
                         self.fail(Invariant::Ownership, message);
                     }
