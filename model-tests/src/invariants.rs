@@ -19,6 +19,7 @@ pub enum Invariant {
     NoDuplication,
     Order,
     Priority,
+    Refusal,
     StopBinding,
     Ownership,
     Cron,
@@ -27,12 +28,13 @@ pub enum Invariant {
 }
 
 impl Invariant {
-    pub const ALL: [Invariant; 10] = [
+    pub const ALL: [Invariant; 11] = [
         Invariant::Exclusion,
         Invariant::NoLoss,
         Invariant::NoDuplication,
         Invariant::Order,
         Invariant::Priority,
+        Invariant::Refusal,
         Invariant::StopBinding,
         Invariant::Ownership,
         Invariant::Cron,
@@ -47,6 +49,7 @@ impl Invariant {
             Invariant::NoDuplication => "no_duplication",
             Invariant::Order => "order",
             Invariant::Priority => "priority",
+            Invariant::Refusal => "refusal",
             Invariant::StopBinding => "stop_binding",
             Invariant::Ownership => "ownership",
             Invariant::Cron => "cron",
@@ -594,7 +597,7 @@ impl<'a> Checker<'a> {
                         "lane {}: preempted fire {fire} was requeued behind {other}, which started first",
                         self.lane(lane)
                     );
-                    self.fail(Invariant::Cron, message);
+                    self.fail(Invariant::Priority, message);
                 }
             }
         }
@@ -738,6 +741,49 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// A full lane queue refuses the new item: nothing is queued while
+    /// `max_queue` user items certainly wait in the lane.
+    fn refusal(&mut self) {
+        let user = |kind: &Kind| *kind != Kind::Cron;
+        for queued in self.facts {
+            let Fact::Queued { item, lane, kind } = &queued.fact else {
+                continue;
+            };
+            if !user(kind) {
+                continue;
+            }
+            let waiting: Vec<&str> = self
+                .facts
+                .iter()
+                .filter_map(|s| match &s.fact {
+                    Fact::Queued {
+                        item: w,
+                        lane: l,
+                        kind: k,
+                    } if l == lane && user(k) && w != item && before(s, queued) => Some(w.as_str()),
+                    _ => None,
+                })
+                .filter(|w| {
+                    self.facts.iter().all(|s| match &s.fact {
+                        Fact::Admitted { item, .. } | Fact::Removed { item } if item == w => {
+                            before(queued, s)
+                        }
+                        _ => true,
+                    })
+                })
+                .collect();
+            if waiting.len() >= self.report.max_queue {
+                let message = format!(
+                    "lane {}: {item} was queued while {} already filled the queue (max_queue {}); it should have been refused",
+                    self.lane(*lane),
+                    waiting.join(" "),
+                    self.report.max_queue
+                );
+                self.fail(Invariant::Refusal, message);
+            }
+        }
+    }
+
     fn snapshot(&mut self) {
         for stamped in self.facts {
             if let Fact::Snapshot { problems } = &stamped.fact {
@@ -775,6 +821,7 @@ pub fn check(
     checker.cleared_stays_cleared();
     checker.cancelled_fire_never_starts();
     checker.priority();
+    checker.refusal();
     checker.snapshot();
     for message in stuck {
         checker.fail(Invariant::Progress, message.clone());

@@ -43,8 +43,8 @@ const CAUGHT_BY: [(&str, &str, &str); 25] = [
     ),
     (
         "full-queue-drops-oldest",
-        "scenarios/no_loss_full_queue_refuses.toml",
-        "no_loss",
+        "scenarios/refusal_full_queue.toml",
+        "refusal",
     ),
     (
         "submit-ignores-capacity",
@@ -78,8 +78,8 @@ const CAUGHT_BY: [(&str, &str, &str); 25] = [
     ),
     (
         "preempted-requeued-at-back",
-        "scenarios/cron_preempted_fire_back_at_head.toml",
-        "cron",
+        "scenarios/priority_preempted_fire_back_at_head.toml",
+        "priority",
     ),
     (
         "interrupt-not-first",
