@@ -67,6 +67,41 @@ pub enum Mutation {
     /// `machine/restore.rs` `restore`: ids that ended before the restart are
     /// not remembered, so a redelivery runs again.
     RestoreForgetsEnded,
+    /// `machine/submit.rs` `admissible`: work is admitted after shutdown
+    /// began (and then waits forever: the drain is off).
+    AdmitWhileShuttingDown,
+    /// `machine/submit.rs` `preempt_for`: user work waiting behind a cron
+    /// run of its own lane does not preempt it.
+    NoPreemptInLane,
+    /// `machine/submit.rs` `preempt_for_capacity`: user work waiting for
+    /// capacity held by cron runs of other lanes preempts none.
+    NoPreemptForCapacity,
+    /// `machine/submit.rs` `interrupt`: a `!` waits behind the lane's
+    /// queued items instead of at their head.
+    InterruptAtTail,
+    /// `machine/control.rs` `stop`: the lane's run is not cancelled.
+    StopCancelsNothing,
+    /// `machine/control.rs` `new_session`: the lane's run is not cancelled.
+    NewCancelsNothing,
+    /// `machine/control.rs` `new_session`: what was queued stays queued.
+    NewKeepsQueue,
+    /// `machine/run_ops.rs` `output`: output of any run id is accepted.
+    OutputFromAnyRun,
+    /// `machine/run_ops.rs` `finish`: the sessions a `/new` asked to forget
+    /// survive the end of the run it waited for.
+    SessionsKeptAfterNew,
+    /// `machine/run_ops.rs` `finish`: the freed capacity starts nothing.
+    FinishStartsNothing,
+    /// `machine/cron_ops.rs` `cron_claim`: a fire is claimed while an
+    /// earlier fire of the same job is still pending.
+    ClaimWhilePending,
+    /// `machine/cron_ops.rs` `cron_cancel`: the job stays registered.
+    CancelKeepsJob,
+    /// `machine/restore.rs` `restore`: a one-shot job whose fire was in
+    /// flight at the exit stays registered, and may fire again.
+    RestoreKeepsInterruptedOneShot,
+    /// `machine/restore.rs` `restore`: the restored queues start nothing.
+    RestoreStartsNothing,
     /// `lifecycle.rs` `agent_ended`: `finish` is called before the agent is
     /// reaped, so the lane and the capacity are freed while it still runs.
     FinishBeforeExit,

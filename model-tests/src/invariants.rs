@@ -784,6 +784,174 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Runs certainly in flight during the whole of `op`.
+    fn in_flight_during(&self, op: &Stamped) -> Vec<(Run, usize, Kind)> {
+        self.facts
+            .iter()
+            .filter_map(|s| match s.fact {
+                Fact::Admitted {
+                    run, lane, kind, ..
+                } if before(s, op) && self.finished(run).is_none_or(|f| before(op, f)) => {
+                    Some((run, lane, kind))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Nothing shows the run was ever asked to stop: no operation named
+    /// it, its runner saw no cancellation, it did not end cancelled. (An
+    /// interrupt's preemption for capacity names no run in its answer;
+    /// those two signs stand for it.)
+    fn never_cancelled(&self, run: Run) -> bool {
+        !self.facts.iter().any(|s| match s.fact {
+            Fact::Named { run: Some(r), .. } | Fact::Killed { run: r } => r == run,
+            Fact::Finished { run: r, end, .. } => {
+                r == run && matches!(end, End::Cancelled | End::Preempted)
+            }
+            _ => false,
+        })
+    }
+
+    /// User work waiting preempts cron work in its way: a cron run holding
+    /// the user item's lane, or, when every slot is held by runs nobody
+    /// asked to stop and the user item's lane is idle, a cron run holding
+    /// one of them.
+    fn preemption(&mut self) {
+        for queued in self.facts {
+            let Fact::Queued { item, lane, kind } = &queued.fact else {
+                continue;
+            };
+            if *kind == Kind::Cron {
+                continue;
+            }
+            let flying = self.in_flight_during(queued);
+            let in_lane = flying
+                .iter()
+                .find(|(run, l, k)| l == lane && *k == Kind::Cron && self.never_cancelled(*run));
+            if let Some((run, ..)) = in_lane {
+                let message = format!(
+                    "{item} waited behind cron run r{run} of lane {}, which was never preempted",
+                    self.lane(*lane)
+                );
+                self.fail(Invariant::Priority, message);
+                continue;
+            }
+            let lane_idle = flying.iter().all(|(_, l, _)| l != lane);
+            let unnamed = flying.iter().all(|(run, ..)| self.never_cancelled(*run));
+            let cron = flying.iter().find(|(_, _, k)| *k == Kind::Cron);
+            if lane_idle
+                && unnamed
+                && flying.len() >= self.report.capacity
+                && let Some((run, l, _)) = cron
+            {
+                let message = format!(
+                    "{item} waited for capacity in lane {} while cron run r{run} of lane {} held a slot and none was preempted",
+                    self.lane(*lane),
+                    self.lane(*l)
+                );
+                self.fail(Invariant::Priority, message);
+            }
+        }
+    }
+
+    /// A `!` that cancelled its lane's run goes before the plain user items
+    /// waiting in that lane.
+    fn interrupt_ahead(&mut self) {
+        let same_op = |a: &Stamped, b: &Stamped| a.begin == b.begin && a.actor == b.actor;
+        for queued in self.facts {
+            let Fact::Queued {
+                item: bang,
+                lane,
+                kind: Kind::Interrupt,
+            } = &queued.fact
+            else {
+                continue;
+            };
+            let cancelled = self.facts.iter().any(|n| {
+                matches!(n.fact, Fact::Named { by: CancelBy::Interrupt, lane: l, run: Some(_), .. } if l == *lane)
+                    && same_op(n, queued)
+            });
+            let start = |item: &str| {
+                self.facts
+                    .iter()
+                    .find(|s| matches!(&s.fact, Fact::Admitted { item: i, .. } if i == item))
+            };
+            let Some(bang_start) = start(bang).filter(|_| cancelled) else {
+                continue;
+            };
+            for other in self.facts {
+                let Fact::Queued {
+                    item: waiting,
+                    lane: l,
+                    kind: Kind::User | Kind::Copy,
+                } = &other.fact
+                else {
+                    continue;
+                };
+                if l != lane || !before(other, queued) {
+                    continue;
+                }
+                if let Some(waiting_start) = start(waiting)
+                    && before(queued, waiting_start)
+                    && before(waiting_start, bang_start)
+                {
+                    let message = format!(
+                        "lane {}: {waiting} started before interrupt {bang}, which goes first",
+                        self.lane(*lane)
+                    );
+                    self.fail(Invariant::Order, message);
+                }
+            }
+        }
+    }
+
+    /// A job has at most one fire pending: none is claimed while an earlier
+    /// fire of the same job certainly waits or runs.
+    fn one_fire_pending(&mut self) {
+        for later in self.facts {
+            let Fact::CronFire { job, item: second } = &later.fact else {
+                continue;
+            };
+            for earlier in self.facts {
+                let Fact::CronFire {
+                    job: j,
+                    item: first,
+                } = &earlier.fact
+                else {
+                    continue;
+                };
+                if j != job || first == second || !before(earlier, later) {
+                    continue;
+                }
+                let ended = self.facts.iter().find(|s| match &s.fact {
+                    Fact::Finished { item, end, .. } => item == first && *end != End::Preempted,
+                    Fact::Removed { item } => item == first,
+                    _ => false,
+                });
+                if ended.is_none_or(|e| before(later, e)) {
+                    let name = &self.report.cron[*job].name;
+                    let message = format!(
+                        "job {name} fired {second} while its fire {first} was still pending"
+                    );
+                    self.fail(Invariant::Cron, message);
+                }
+                // A one-shot job is gone once its fire completed or failed
+                // (a run in flight at a restart ends failed).
+                let retired = self.facts.iter().any(|s| {
+                    matches!(&s.fact, Fact::Finished { item, end: End::Completed | End::Failed, .. } if item == first)
+                        && before(s, later)
+                });
+                if retired && self.report.cron[*job].kind == baton_core::CronKind::OneShot {
+                    let name = &self.report.cron[*job].name;
+                    let message =
+                        format!("one-shot job {name} fired {second} after its fire {first} ended");
+                    self.fail(Invariant::Cron, message);
+                }
+            }
+        }
+    }
+
     fn snapshot(&mut self) {
         for stamped in self.facts {
             if let Fact::Snapshot { problems } = &stamped.fact {
@@ -822,6 +990,9 @@ pub fn check(
     checker.cancelled_fire_never_starts();
     checker.priority();
     checker.refusal();
+    checker.preemption();
+    checker.interrupt_ahead();
+    checker.one_fire_pending();
     checker.snapshot();
     for message in stuck {
         checker.fail(Invariant::Progress, message.clone());

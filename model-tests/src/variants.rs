@@ -50,7 +50,7 @@ pub enum Variant {
 
 /// Every mutation planted in the core's machine, by its variant name (the
 /// lifecycle's two are the named variants above).
-const PLANTED: [(Mutation, &str); 18] = [
+const PLANTED: [(Mutation, &str); 32] = [
     (Mutation::DrainCronFirst, "drain-cron-first"),
     (Mutation::PopNewestAtDepth, "pop-newest-at-depth"),
     (Mutation::FullQueueDropsOldest, "full-queue-drops-oldest"),
@@ -81,6 +81,26 @@ const PLANTED: [(Mutation, &str); 18] = [
         "cron-cancel-keeps-queued-fire",
     ),
     (Mutation::RestoreForgetsEnded, "restore-forgets-ended"),
+    (
+        Mutation::AdmitWhileShuttingDown,
+        "admit-while-shutting-down",
+    ),
+    (Mutation::NoPreemptInLane, "no-preempt-in-lane"),
+    (Mutation::NoPreemptForCapacity, "no-preempt-for-capacity"),
+    (Mutation::InterruptAtTail, "interrupt-at-tail"),
+    (Mutation::StopCancelsNothing, "stop-cancels-nothing"),
+    (Mutation::NewCancelsNothing, "new-cancels-nothing"),
+    (Mutation::NewKeepsQueue, "new-keeps-queue"),
+    (Mutation::OutputFromAnyRun, "output-from-any-run"),
+    (Mutation::SessionsKeptAfterNew, "sessions-kept-after-new"),
+    (Mutation::FinishStartsNothing, "finish-starts-nothing"),
+    (Mutation::ClaimWhilePending, "claim-while-pending"),
+    (Mutation::CancelKeepsJob, "cancel-keeps-job"),
+    (
+        Mutation::RestoreKeepsInterruptedOneShot,
+        "restore-keeps-interrupted-one-shot",
+    ),
+    (Mutation::RestoreStartsNothing, "restore-starts-nothing"),
 ];
 
 impl Variant {

@@ -15,7 +15,7 @@ use baton_model_tests::variants::Variant;
 
 /// Which scenario catches which variant, and through which invariant; the
 /// table in `model-tests/README.md` says the same.
-const CAUGHT_BY: [(&str, &str, &str); 25] = [
+const CAUGHT_BY: [(&str, &str, &str); 39] = [
     ("drain-only-finishing-lane", "reports/DQ-1.toml", "no_loss"),
     ("lane-stop-flag", "reports/SP-1.toml", "stop_binding"),
     ("capacity-before-exit", "reports/SP-1.toml", "exclusion"),
@@ -116,6 +116,60 @@ const CAUGHT_BY: [(&str, &str, &str); 25] = [
         "restore-forgets-ended",
         "scenarios/restart_restores_queue.toml",
         "no_duplication",
+    ),
+    (
+        "admit-while-shutting-down",
+        "scenarios/shutdown_hands_back_queue.toml",
+        "no_loss",
+    ),
+    (
+        "no-preempt-in-lane",
+        "scenarios/cron_preempted_then_stopped.toml",
+        "priority",
+    ),
+    (
+        "no-preempt-for-capacity",
+        "scenarios/cron_preempted_across_lanes.toml",
+        "priority",
+    ),
+    (
+        "interrupt-at-tail",
+        "scenarios/order_interrupt_ahead_of_queue.toml",
+        "order",
+    ),
+    ("stop-cancels-nothing", "reports/SP-1.toml", "stop_binding"),
+    (
+        "new-cancels-nothing",
+        "scenarios/ownership_session_after_new.toml",
+        "stop_binding",
+    ),
+    (
+        "new-keeps-queue",
+        "scenarios/stop_binding_new_removes_queue.toml",
+        "stop_binding",
+    ),
+    ("output-from-any-run", "reports/ST-1.toml", "ownership"),
+    (
+        "sessions-kept-after-new",
+        "scenarios/ownership_session_after_new.toml",
+        "ownership",
+    ),
+    ("finish-starts-nothing", "reports/DQ-1.toml", "no_loss"),
+    (
+        "claim-while-pending",
+        "scenarios/cron_preempted_then_stopped.toml",
+        "cron",
+    ),
+    ("cancel-keeps-job", "reports/CR-1.toml", "cron"),
+    (
+        "restore-keeps-interrupted-one-shot",
+        "scenarios/restart_one_shot_interrupted.toml",
+        "cron",
+    ),
+    (
+        "restore-starts-nothing",
+        "scenarios/restart_restores_queue.toml",
+        "no_loss",
     ),
 ];
 

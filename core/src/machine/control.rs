@@ -47,7 +47,9 @@ impl<C: CancelSignal> Machine<C> {
     /// empties its queues. The cancellation is bound to that run's own
     /// signal, so it can never reach a later run.
     pub fn stop(&mut self, key: LaneKey, clear_queue: bool, now: Millis) -> StopReport {
-        self.cancel_current(key, CancelReason::Stop, now);
+        if !mutated!(self.config, StopCancelsNothing) {
+            self.cancel_current(key, CancelReason::Stop, now);
+        }
         let cancelled = self.current_view(key, now);
         let removed = if clear_queue && !mutated!(self.config, StopClearKeepsQueue) {
             self.remove_queued(key, RemovalReason::Stop, now)
@@ -70,9 +72,15 @@ impl<C: CancelSignal> Machine<C> {
     /// the agent sessions, at once if the lane is idle or else when its run
     /// finishes (so the old run cannot write its session back).
     pub fn new_session(&mut self, key: LaneKey, now: Millis) -> NewSessionReport {
-        self.cancel_current(key, CancelReason::NewSession, now);
+        if !mutated!(self.config, NewCancelsNothing) {
+            self.cancel_current(key, CancelReason::NewSession, now);
+        }
         let cancelled = self.current_view(key, now);
-        let removed = self.remove_queued(key, RemovalReason::NewSession, now);
+        let removed = if mutated!(self.config, NewKeepsQueue) {
+            Vec::new()
+        } else {
+            self.remove_queued(key, RemovalReason::NewSession, now)
+        };
         let at_once_after_stop = mutated!(self.config, NewForgetsAtOnceAfterStop);
         let lane = self.lane_mut(key);
         let stopped = lane

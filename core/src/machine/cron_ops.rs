@@ -49,7 +49,7 @@ impl<C: CancelSignal> Machine<C> {
             .cron
             .get(job)
             .ok_or_else(|| Error::UnknownJob(job.0.clone()))?;
-        if entry.pending.is_some() {
+        if entry.pending.is_some() && !mutated!(self.config, ClaimWhilePending) {
             return Ok(CronClaim::AlreadyPending);
         }
         let item = Item {
@@ -84,10 +84,12 @@ impl<C: CancelSignal> Machine<C> {
     /// Cancels a job: it will never be claimed again, and a fire still
     /// queued is removed. A fire already running is reported, not killed.
     pub fn cron_cancel(&mut self, job: &JobId, now: Millis) -> Result<CronCancelReport, Error> {
-        let entry = self
-            .cron
-            .remove(job)
-            .ok_or_else(|| Error::UnknownJob(job.0.clone()))?;
+        let entry = if mutated!(self.config, CancelKeepsJob) {
+            self.cron.get(job).cloned()
+        } else {
+            self.cron.remove(job)
+        }
+        .ok_or_else(|| Error::UnknownJob(job.0.clone()))?;
         self.emit(now, Event::CronCancelled { job: job.clone() });
         let mut report = CronCancelReport {
             removed: None,

@@ -50,7 +50,10 @@ impl<C: CancelSignal> Machine<C> {
             let interrupted = saved.pending.as_ref().is_some_and(|pending| {
                 recovered.in_flight.values().any(|item| &item.id == pending)
             });
-            if interrupted && saved.kind == CronKind::OneShot {
+            if interrupted
+                && saved.kind == CronKind::OneShot
+                && !mutated!(self.config, RestoreKeepsInterruptedOneShot)
+            {
                 self.emit(now, Event::CronEnded { job });
                 continue;
             }
@@ -71,6 +74,9 @@ impl<C: CancelSignal> Machine<C> {
         }
         self.next_seq = self.next_seq.max(recovered.next_seq);
         self.next_run = self.next_run.max(recovered.next_run);
+        if mutated!(self.config, RestoreStartsNothing) {
+            return Vec::new();
+        }
         self.drain(None, now)
     }
 }

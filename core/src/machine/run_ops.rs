@@ -94,6 +94,9 @@ impl<C: CancelSignal> Machine<C> {
     /// Output on its way to the user: accepted only while the run is in
     /// flight, so nothing can reopen a finished answer.
     pub fn output(&mut self, run: RunId, output: Output) -> Result<(), Error> {
+        if mutated!(self.config, OutputFromAnyRun) && self.current_run(run).is_err() {
+            return Ok(());
+        }
         let current = self.current_run(run)?;
         if let Output::Tool(status) = output {
             current.tool = Some(status);
@@ -128,7 +131,7 @@ impl<C: CancelSignal> Machine<C> {
             other => other,
         };
         let sessions_forgotten = std::mem::take(&mut lane.forget_sessions_on_finish);
-        if sessions_forgotten {
+        if sessions_forgotten && !mutated!(self.config, SessionsKeptAfterNew) {
             lane.sessions = [None, None];
         }
         self.emit(now, Event::Finished { run, outcome });
@@ -178,7 +181,11 @@ impl<C: CancelSignal> Machine<C> {
             .get(&key)
             .filter(|lane| lane.interrupts > 0 && !mutated!(self.config, InterruptNotFirst))
             .map(|_| key);
-        let tickets = self.drain(first, now);
+        let tickets = if mutated!(self.config, FinishStartsNothing) {
+            Vec::new()
+        } else {
+            self.drain(first, now)
+        };
         Ok(FinishReport {
             outcome,
             tickets,

@@ -11,7 +11,7 @@ use crate::sync::CancelSignal;
 
 impl<C: CancelSignal> Machine<C> {
     pub(super) fn admissible(&self, item: &Item) -> Result<(), Error> {
-        if self.shutting_down {
+        if self.shutting_down && !mutated!(self.config, AdmitWhileShuttingDown) {
             return Err(Error::ShuttingDown);
         }
         if self.dedupe.contains(&item.id) && !mutated!(self.config, DedupeForgotten) {
@@ -87,10 +87,12 @@ impl<C: CancelSignal> Machine<C> {
     /// the one holding its lane, or, when capacity is what blocks it, the
     /// oldest scheduled run in flight.
     fn preempt_for(&mut self, key: LaneKey, now: Millis) -> Option<RunId> {
+        let in_lane = !mutated!(self.config, NoPreemptInLane);
         let lane = self.lanes.get(&key)?;
         if let Some(run) = &lane.current
             && run.item.is_scheduled()
             && run.cancel_reason.is_none()
+            && in_lane
         {
             return self.cancel_current(key, CancelReason::Preempt, now);
         }
@@ -103,6 +105,9 @@ impl<C: CancelSignal> Machine<C> {
     /// preempted. Counting only when a scheduled run is in flight keeps this
     /// off the common path.
     fn preempt_for_capacity(&mut self, now: Millis) -> Option<RunId> {
+        if mutated!(self.config, NoPreemptForCapacity) {
+            return None;
+        }
         let victim = *self.preemptible.iter().next()?;
         let stopping = |lane: &crate::lane::Lane<C>| {
             lane.current
@@ -132,6 +137,7 @@ impl<C: CancelSignal> Machine<C> {
         self.admissible(&item)?;
         let key = item.lane;
         let max_queue = self.config.max_queue;
+        let at_tail = mutated!(self.config, InterruptAtTail);
         let lane = self.lane_mut(key);
         if lane.current.is_none() {
             return self.submit(item, now);
@@ -143,7 +149,11 @@ impl<C: CancelSignal> Machine<C> {
             .current
             .as_ref()
             .is_some_and(|run| run.item.is_scheduled());
-        let index = lane.interrupts;
+        let index = if at_tail {
+            lane.user_queue.len()
+        } else {
+            lane.interrupts
+        };
         lane.user_queue.insert(index, item.clone());
         lane.interrupts += 1;
         self.queued += 1;
