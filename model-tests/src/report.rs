@@ -636,4 +636,18 @@ mod tests {
         assert_eq!(error.line, 3);
         assert!(error.message.contains("unknown invariant"), "{error}");
     }
+
+    #[test]
+    fn report_reads_max_queue_and_defaults_to_the_cores() {
+        let actor = "[[actor]]\nname = \"a\"\nops = [\"submit A a1\"]\n";
+        let set = parse_text(&format!("{HEAD}max_queue = 2\n{actor}")).unwrap();
+        assert_eq!(set.max_queue, 2);
+        let unset = parse_text(&format!("{HEAD}{actor}")).unwrap();
+        assert_eq!(unset.max_queue, baton_core::Config::default().max_queue);
+        let refusal = parse_text(&format!(
+            "id = \"x\"\ntitle = \"t\"\ninvariant = \"refusal\"\n{actor}"
+        ))
+        .unwrap();
+        assert_eq!(refusal.invariant, Invariant::Refusal);
+    }
 }
