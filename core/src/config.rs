@@ -16,6 +16,9 @@ pub struct Config {
     pub default_preferences: Preferences,
     /// Whether to keep a journal of events for [`crate::Core::drain_journal`].
     pub journal: bool,
+    /// A bug planted on purpose, for the model checkers only.
+    #[cfg(feature = "planted-bugs")]
+    pub mutation: Option<crate::planted::Mutation>,
 }
 
 impl Default for Config {
@@ -27,6 +30,8 @@ impl Default for Config {
             max_retries: 2,
             default_preferences: Preferences::default(),
             journal: true,
+            #[cfg(feature = "planted-bugs")]
+            mutation: None,
         }
     }
 }

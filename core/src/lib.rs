@@ -39,6 +39,10 @@ pub mod journal;
 mod lane;
 pub mod lifecycle;
 pub mod machine;
+#[cfg(feature = "planted-bugs")]
+pub mod planted;
+#[cfg(not(feature = "planted-bugs"))]
+mod planted;
 pub mod prefs;
 mod ready;
 pub mod run;

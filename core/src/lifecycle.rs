@@ -27,6 +27,7 @@ use crate::engine::Core;
 use crate::error::Error;
 use crate::item::LaneKey;
 use crate::machine::{FinishReport, Output};
+use crate::planted::mutated;
 use crate::run::{Outcome, RunId, Ticket};
 use crate::sync::SyncFamily;
 
@@ -144,19 +145,6 @@ pub struct Over<C> {
     pub report: Result<FinishReport<C>, Error>,
 }
 
-/// A runner bug, planted on purpose in this very code so the model checkers
-/// can show they catch it (`model-tests`' wrong variants). The bot never
-/// builds one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Bug {
-    /// `finish` is called before the agent is reaped: the lane and the
-    /// capacity are freed while the old process still runs.
-    FinishBeforeExit,
-    /// Only the finishing lane's tickets are started; the others wait
-    /// forever.
-    StartOnlyOwnLane,
-}
-
 /// What the agent's end leads to once its process is gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Next {
@@ -175,7 +163,7 @@ enum Phase<C> {
         ending: Ending,
         reap_after: bool,
     },
-    /// [`Bug::FinishBeforeExit`]: finished, the agent not reaped yet.
+    /// The planted `FinishBeforeExit`: finished, the agent not reaped yet.
     ReapingAfterFinish(Box<Over<C>>),
     Over,
 }
@@ -189,7 +177,10 @@ pub struct Lifecycle<C> {
     resume: Option<String>,
     attempt: u32,
     phase: Phase<C>,
-    bug: Option<Bug>,
+    /// A runner bug planted on purpose (`crate::planted`): the bot never
+    /// builds one.
+    #[cfg(feature = "planted-bugs")]
+    mutation: Option<crate::planted::Mutation>,
 }
 
 impl<C> Lifecycle<C> {
@@ -200,14 +191,17 @@ impl<C> Lifecycle<C> {
             resume: ticket.resume.clone(),
             attempt: 0,
             phase: Phase::Fresh,
-            bug: None,
+            #[cfg(feature = "planted-bugs")]
+            mutation: None,
         }
     }
 
-    /// A lifecycle with `bug` planted, for the model checkers only.
-    pub fn with_bug(ticket: &Ticket<C>, bug: Bug) -> Self {
+    /// A lifecycle with `mutation` planted, for the model checkers only
+    /// (mutations of the core itself are ignored here).
+    #[cfg(feature = "planted-bugs")]
+    pub fn planted(ticket: &Ticket<C>, mutation: Option<crate::planted::Mutation>) -> Self {
         Lifecycle {
-            bug: Some(bug),
+            mutation,
             ..Lifecycle::new(ticket)
         }
     }
@@ -316,7 +310,7 @@ impl<C> Lifecycle<C> {
 
     /// The agent is done or must be: reaped first, then what comes next.
     fn agent_ended(&mut self, next: Next) -> Step<C> {
-        if let (Some(Bug::FinishBeforeExit), Next::Finish(outcome, ending)) = (self.bug, next) {
+        if let (true, Next::Finish(outcome, ending)) = (mutated!(self, FinishBeforeExit), next) {
             self.phase = Phase::Finishing {
                 ending,
                 reap_after: true,
@@ -328,7 +322,7 @@ impl<C> Lifecycle<C> {
     }
 
     fn to_start(&self, mut report: FinishReport<C>) -> FinishReport<C> {
-        if self.bug == Some(Bug::StartOnlyOwnLane) {
+        if mutated!(self, StartOnlyOwnLane) {
             report.tickets.retain(|ticket| ticket.lane() == self.lane);
         }
         report
@@ -586,11 +580,12 @@ mod tests {
         assert!(matches!(call(&core, &mut life, step), Step::Refused(_)));
     }
 
+    #[cfg(feature = "planted-bugs")]
     #[test]
     fn the_finish_before_exit_bug_frees_the_lane_while_the_agent_runs() {
         let core = core(1, 2);
         let ticket = submit(&core, "a1", 1).unwrap();
-        let mut life = Life::with_bug(&ticket, Bug::FinishBeforeExit);
+        let mut life = Life::planted(&ticket, Some(crate::planted::Mutation::FinishBeforeExit));
         let step = life.handle(Input::Begin);
         call(&core, &mut life, step);
         let step = life.handle(Input::CancelSeen);
@@ -601,12 +596,13 @@ mod tests {
         assert_eq!(over(life.handle(Input::Exited)).ending, Ending::Cancelled);
     }
 
+    #[cfg(feature = "planted-bugs")]
     #[test]
     fn the_start_only_own_lane_bug_drops_other_lanes_tickets() {
         let core = core(1, 2);
         let ticket = submit(&core, "a1", 1).unwrap();
         assert!(submit(&core, "b1", 2).is_none());
-        let mut life = Life::with_bug(&ticket, Bug::StartOnlyOwnLane);
+        let mut life = Life::planted(&ticket, Some(crate::planted::Mutation::StartOnlyOwnLane));
         let step = life.handle(Input::Begin);
         call(&core, &mut life, step);
         life.handle(Input::Ended(AgentEnd::Completed));

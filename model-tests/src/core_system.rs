@@ -9,7 +9,8 @@ use std::ops::Deref;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use baton_core::lifecycle::{AgentEnd, Answer, Bug, Input, Step};
+use baton_core::lifecycle::{AgentEnd, Answer, Input, Step};
+use baton_core::planted::Mutation;
 use baton_core::sync::{CancelSignal, Lock};
 use baton_core::{
     Admission, Config, Core, CronClaim, Driver, Error, Item, ItemId, JobId, LaneKey, Lifecycle,
@@ -119,8 +120,9 @@ pub struct CoreSystem<F: Model> {
     jobs: Vec<JobId>,
     job_lanes: Vec<usize>,
     runs: F::Mutex<Runs<F>>,
-    /// A runner bug planted in every lifecycle (wrong variants only).
-    bug: Option<Bug>,
+    /// A bug planted in the core and in every lifecycle (wrong variants
+    /// only).
+    mutation: Option<Mutation>,
 }
 
 pub fn lane_key(lane: usize) -> LaneKey {
@@ -165,13 +167,16 @@ fn end_of(outcome: Outcome) -> End {
 
 impl<F: Model> CoreSystem<F> {
     pub fn new(report: &Report) -> Self {
-        Self::with_bug(report, None)
+        Self::planted(report, None)
     }
 
-    /// The core driven by runners whose lifecycle carries `bug`.
-    pub fn with_bug(report: &Report, bug: Option<Bug>) -> Self {
+    /// The core, and the lifecycle its runners drive, with `mutation`
+    /// planted.
+    pub fn planted(report: &Report, mutation: Option<Mutation>) -> Self {
         let config = Config {
             capacity: report.capacity,
+            max_queue: report.max_queue,
+            mutation,
             ..Config::default()
         };
         let core = Core::<F>::new(config.clone(), || Millis(0));
@@ -186,7 +191,7 @@ impl<F: Model> CoreSystem<F> {
             lanes: report.lanes.clone(),
             jobs,
             job_lanes: report.cron.iter().map(|j| j.lane).collect(),
-            bug,
+            mutation,
             runs: F::Mutex::new(Runs {
                 held: HashMap::new(),
                 alive: HashSet::new(),
@@ -215,12 +220,15 @@ impl<F: Model> CoreSystem<F> {
             lane,
             kind,
         });
+        cx.after(Fact::Captured {
+            run,
+            lane,
+            driver: ticket.driver,
+            resume: ticket.resume.clone(),
+        });
         reply.started.push(Started { run, lane });
         reply.text.push_str(&format!(" start {}", ticket.run));
-        let life = match self.bug {
-            Some(bug) => Lifecycle::with_bug(&ticket, bug),
-            None => Lifecycle::new(&ticket),
-        };
+        let life = Lifecycle::planted(&ticket, self.mutation);
         let item = ticket.item.id.0.clone();
         self.runs(|runs| {
             runs.run_lanes.insert(run, lane);
@@ -255,6 +263,11 @@ impl<F: Model> CoreSystem<F> {
                     kind,
                 });
                 reply.text = format!("queued at {position}");
+                if kind == Kind::Interrupt && cancelled.is_none() {
+                    // A `!` must cancel the lane's run: naming none lets
+                    // the checker see one that stayed in flight.
+                    self.named(cx, CancelBy::Interrupt, lane, None);
+                }
                 if let Some(run) = cancelled {
                     let by = if kind == Kind::Interrupt {
                         CancelBy::Interrupt
@@ -491,6 +504,9 @@ impl<F: Model> System for CoreSystem<F> {
             lane,
             report.cancelled.as_ref().map(named_run),
         );
+        if clear {
+            cx.after(Fact::Cleared { lane });
+        }
         let mut text = match &report.cancelled {
             Some(view) => format!("stopped {}", view.run),
             None => "nothing to stop".to_owned(),

@@ -18,6 +18,8 @@ pub enum Invariant {
     NoLoss,
     NoDuplication,
     Order,
+    Priority,
+    Refusal,
     StopBinding,
     Ownership,
     Cron,
@@ -26,11 +28,13 @@ pub enum Invariant {
 }
 
 impl Invariant {
-    pub const ALL: [Invariant; 9] = [
+    pub const ALL: [Invariant; 11] = [
         Invariant::Exclusion,
         Invariant::NoLoss,
         Invariant::NoDuplication,
         Invariant::Order,
+        Invariant::Priority,
+        Invariant::Refusal,
         Invariant::StopBinding,
         Invariant::Ownership,
         Invariant::Cron,
@@ -44,6 +48,8 @@ impl Invariant {
             Invariant::NoLoss => "no_loss",
             Invariant::NoDuplication => "no_duplication",
             Invariant::Order => "order",
+            Invariant::Priority => "priority",
+            Invariant::Refusal => "refusal",
             Invariant::StopBinding => "stop_binding",
             Invariant::Ownership => "ownership",
             Invariant::Cron => "cron",
@@ -364,13 +370,27 @@ impl<'a> Checker<'a> {
         for stamped in self.facts {
             match &stamped.fact {
                 Fact::RetryAccepted { run } => {
+                    // Judged from the moment the stalled agent was killed,
+                    // which is before the runner asks for the retry: a
+                    // cancellation that returned before that kill came
+                    // certainly before the retry call.
+                    let killed = self
+                        .facts
+                        .iter()
+                        .filter(|e| {
+                            matches!(e.fact, Fact::Exited { run: r, .. } if r == *run)
+                                && e.end <= stamped.end
+                        })
+                        .max_by_key(|e| e.end)
+                        .unwrap_or(stamped);
                     let cancelled = self.facts.iter().any(|n| {
                         matches!(n.fact, Fact::Named { run: Some(r), .. } if r == *run)
-                            && before(n, stamped)
+                            && (before(n, stamped) || before(n, killed))
                     });
                     if cancelled {
-                        let message =
-                            format!("a retry of r{run} was accepted after it was cancelled");
+                        let message = format!(
+                            "a retry of r{run} was accepted after it was cancelled (before its agent was killed)"
+                        );
                         self.fail(Invariant::Ownership, message);
                     }
                 }
@@ -410,6 +430,46 @@ impl<'a> Checker<'a> {
                     self.fail(Invariant::Ownership, message);
                 }
                 _ => {}
+            }
+        }
+        // No run resumes a session that a /new of its lane forgot: every run
+        // that reported it was admitted before that /new, and the /new
+        // returned before this run was admitted.
+        for stamped in self.facts {
+            let Fact::Captured {
+                run,
+                lane,
+                resume: Some(id),
+                ..
+            } = &stamped.fact
+            else {
+                continue;
+            };
+            let Some(admitted) = self.admitted(*run) else {
+                continue;
+            };
+            let reporters: Vec<Run> = self
+                .facts
+                .iter()
+                .filter_map(|s| match &s.fact {
+                    Fact::SessionAccepted { run, id: i, .. } if i == id => Some(*run),
+                    _ => None,
+                })
+                .collect();
+            let forgotten = self.facts.iter().any(|n| {
+                matches!(n.fact, Fact::NewSession { lane: l } if l == *lane)
+                    && before(n, admitted)
+                    && !reporters.is_empty()
+                    && reporters
+                        .iter()
+                        .all(|r| self.admitted(*r).is_some_and(|a| before(a, n)))
+            });
+            if forgotten {
+                let message = format!(
+                    "r{run} in lane {} resumes session {id}, which a /new had forgotten",
+                    self.lane(*lane)
+                );
+                self.fail(Invariant::Ownership, message);
             }
         }
         for (lane, id) in sessions {
@@ -480,6 +540,418 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// A preempted fire goes back to the head of its lane's cron work:
+    /// no cron item that waited in that lane when it was requeued starts
+    /// before it does again.
+    fn requeued_first(&mut self) {
+        for requeued in self.facts {
+            let Fact::Requeued { item: fire } = &requeued.fact else {
+                continue;
+            };
+            let Some(lane) = self.facts.iter().find_map(|s| match &s.fact {
+                Fact::Admitted { item, lane, .. } if item == fire && before(s, requeued) => {
+                    Some(*lane)
+                }
+                _ => None,
+            }) else {
+                continue;
+            };
+            let again = self.facts.iter().find(|s| {
+                matches!(&s.fact, Fact::Admitted { item, .. } if item == fire)
+                    && before(requeued, s)
+            });
+            let removed = self
+                .facts
+                .iter()
+                .find(|s| matches!(&s.fact, Fact::Removed { item } if item == fire));
+            for queued in self.facts {
+                let Fact::Queued {
+                    item: other,
+                    lane: l,
+                    kind: Kind::Cron,
+                } = &queued.fact
+                else {
+                    continue;
+                };
+                if *l != lane || other == fire || !before(queued, requeued) {
+                    continue;
+                }
+                // Certainly still waiting when the fire was requeued.
+                let Some(started) = self
+                    .facts
+                    .iter()
+                    .find(|s| matches!(&s.fact, Fact::Admitted { item, .. } if item == other))
+                else {
+                    continue;
+                };
+                if !before(requeued, started) {
+                    continue;
+                }
+                let overtaken = match (again, removed) {
+                    (Some(again), _) => before(started, again),
+                    (None, Some(removed)) => before(started, removed),
+                    (None, None) => true,
+                };
+                if overtaken {
+                    let message = format!(
+                        "lane {}: preempted fire {fire} was requeued behind {other}, which started first",
+                        self.lane(lane)
+                    );
+                    self.fail(Invariant::Priority, message);
+                }
+            }
+        }
+    }
+
+    /// A fire the user stopped (or a `/new` cancelled) is not requeued,
+    /// even if it had been preempted first.
+    fn stopped_fire_stays_stopped(&mut self) {
+        for finished in self.facts {
+            let Fact::Finished {
+                run,
+                item,
+                end: End::Preempted,
+            } = &finished.fact
+            else {
+                continue;
+            };
+            let stopped = self.facts.iter().any(|n| {
+                matches!(n.fact, Fact::Named { by: CancelBy::Stop | CancelBy::New, run: Some(r), .. } if r == *run)
+                    && before(n, finished)
+            });
+            if stopped {
+                let message = format!("fire {item} (r{run}) was requeued after a user stopped it");
+                self.fail(Invariant::Cron, message);
+            }
+        }
+    }
+
+    /// What a `stop LANE clear` or a `/new` removed never starts: an item
+    /// queued in the lane before it returned does not start after.
+    fn cleared_stays_cleared(&mut self) {
+        for cleared in self.facts {
+            let (lane, by) = match cleared.fact {
+                Fact::Cleared { lane } => (lane, "stop clear"),
+                Fact::NewSession { lane } => (lane, "/new"),
+                _ => continue,
+            };
+            for queued in self.facts {
+                let Fact::Queued { item, lane: l, .. } = &queued.fact else {
+                    continue;
+                };
+                if *l != lane || !before(queued, cleared) {
+                    continue;
+                }
+                let mut admissions = self
+                    .facts
+                    .iter()
+                    .filter(|s| matches!(&s.fact, Fact::Admitted { item: i, .. } if i == item));
+                let started_late = admissions
+                    .next()
+                    .is_some_and(|first| before(cleared, first));
+                if started_late {
+                    let message = format!(
+                        "{item} was queued in lane {} before a {by} returned, and started after it",
+                        self.lane(lane)
+                    );
+                    self.fail(Invariant::StopBinding, message);
+                }
+            }
+        }
+    }
+
+    /// No fire of a cancelled job starts once the cancel returned, even one
+    /// that was already queued.
+    fn cancelled_fire_never_starts(&mut self) {
+        for cancel in self.facts {
+            let Fact::CronCancelled { job } = cancel.fact else {
+                continue;
+            };
+            for fire in self.facts {
+                let Fact::CronFire {
+                    job: j,
+                    item: fired,
+                } = &fire.fact
+                else {
+                    continue;
+                };
+                if *j != job {
+                    continue;
+                }
+                let late = self.facts.iter().any(|s| {
+                    matches!(&s.fact, Fact::Admitted { item, .. } if item == fired)
+                        && before(cancel, s)
+                });
+                if late {
+                    let name = &self.report.cron[job].name;
+                    let message = format!(
+                        "fire {fired} of job {name} started after the job's cancel returned"
+                    );
+                    self.fail(Invariant::Cron, message);
+                }
+            }
+        }
+    }
+
+    /// User work goes before cron work across lanes: no cron item starts
+    /// while a user item waits in a lane that is certainly idle.
+    fn priority(&mut self) {
+        for started in self.facts {
+            let Fact::Admitted {
+                item: fire,
+                kind: Kind::Cron,
+                ..
+            } = &started.fact
+            else {
+                continue;
+            };
+            for queued in self.facts {
+                let Fact::Queued {
+                    item: waiting,
+                    lane,
+                    kind,
+                } = &queued.fact
+                else {
+                    continue;
+                };
+                if *kind == Kind::Cron || !before(queued, started) {
+                    continue;
+                }
+                let still_waiting = self.facts.iter().all(|s| match &s.fact {
+                    Fact::Admitted { item, .. } | Fact::Removed { item } if item == waiting => {
+                        before(started, s)
+                    }
+                    _ => true,
+                });
+                // Every run of its lane ended before, or began after.
+                let idle = self.facts.iter().all(|s| match s.fact {
+                    Fact::Admitted { run, lane: l, .. } if l == *lane => {
+                        before(started, s) || self.finished(run).is_some_and(|f| before(f, started))
+                    }
+                    _ => true,
+                });
+                if still_waiting && idle {
+                    let message = format!(
+                        "cron item {fire} started while user item {waiting} waited in idle lane {}",
+                        self.lane(*lane)
+                    );
+                    self.fail(Invariant::Priority, message);
+                }
+            }
+        }
+    }
+
+    /// A full lane queue refuses the new item: nothing is queued while
+    /// `max_queue` user items certainly wait in the lane.
+    fn refusal(&mut self) {
+        let user = |kind: &Kind| *kind != Kind::Cron;
+        for queued in self.facts {
+            let Fact::Queued { item, lane, kind } = &queued.fact else {
+                continue;
+            };
+            if !user(kind) {
+                continue;
+            }
+            let waiting: Vec<&str> = self
+                .facts
+                .iter()
+                .filter_map(|s| match &s.fact {
+                    Fact::Queued {
+                        item: w,
+                        lane: l,
+                        kind: k,
+                    } if l == lane && user(k) && w != item && before(s, queued) => Some(w.as_str()),
+                    _ => None,
+                })
+                .filter(|w| {
+                    self.facts.iter().all(|s| match &s.fact {
+                        Fact::Admitted { item, .. } | Fact::Removed { item } if item == w => {
+                            before(queued, s)
+                        }
+                        _ => true,
+                    })
+                })
+                .collect();
+            if waiting.len() >= self.report.max_queue {
+                let message = format!(
+                    "lane {}: {item} was queued while {} already filled the queue (max_queue {}); it should have been refused",
+                    self.lane(*lane),
+                    waiting.join(" "),
+                    self.report.max_queue
+                );
+                self.fail(Invariant::Refusal, message);
+            }
+        }
+    }
+
+    /// Runs certainly in flight during the whole of `op`.
+    fn in_flight_during(&self, op: &Stamped) -> Vec<(Run, usize, Kind)> {
+        self.facts
+            .iter()
+            .filter_map(|s| match s.fact {
+                Fact::Admitted {
+                    run, lane, kind, ..
+                } if before(s, op) && self.finished(run).is_none_or(|f| before(op, f)) => {
+                    Some((run, lane, kind))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Nothing shows the run was ever asked to stop: no operation named
+    /// it, its runner saw no cancellation, it did not end cancelled. (An
+    /// interrupt's preemption for capacity names no run in its answer;
+    /// those two signs stand for it.)
+    fn never_cancelled(&self, run: Run) -> bool {
+        !self.facts.iter().any(|s| match s.fact {
+            Fact::Named { run: Some(r), .. } | Fact::Killed { run: r } => r == run,
+            Fact::Finished { run: r, end, .. } => {
+                r == run && matches!(end, End::Cancelled | End::Preempted)
+            }
+            _ => false,
+        })
+    }
+
+    /// User work waiting preempts cron work in its way: a cron run holding
+    /// the user item's lane, or, when every slot is held by runs nobody
+    /// asked to stop and the user item's lane is idle, a cron run holding
+    /// one of them.
+    fn preemption(&mut self) {
+        for queued in self.facts {
+            let Fact::Queued { item, lane, kind } = &queued.fact else {
+                continue;
+            };
+            if *kind == Kind::Cron {
+                continue;
+            }
+            let flying = self.in_flight_during(queued);
+            let in_lane = flying
+                .iter()
+                .find(|(run, l, k)| l == lane && *k == Kind::Cron && self.never_cancelled(*run));
+            if let Some((run, ..)) = in_lane {
+                let message = format!(
+                    "{item} waited behind cron run r{run} of lane {}, which was never preempted",
+                    self.lane(*lane)
+                );
+                self.fail(Invariant::Priority, message);
+                continue;
+            }
+            let lane_idle = flying.iter().all(|(_, l, _)| l != lane);
+            let unnamed = flying.iter().all(|(run, ..)| self.never_cancelled(*run));
+            let cron = flying.iter().find(|(_, _, k)| *k == Kind::Cron);
+            if lane_idle
+                && unnamed
+                && flying.len() >= self.report.capacity
+                && let Some((run, l, _)) = cron
+            {
+                let message = format!(
+                    "{item} waited for capacity in lane {} while cron run r{run} of lane {} held a slot and none was preempted",
+                    self.lane(*lane),
+                    self.lane(*l)
+                );
+                self.fail(Invariant::Priority, message);
+            }
+        }
+    }
+
+    /// A `!` that cancelled its lane's run goes before the plain user items
+    /// waiting in that lane.
+    fn interrupt_ahead(&mut self) {
+        let same_op = |a: &Stamped, b: &Stamped| a.begin == b.begin && a.actor == b.actor;
+        for queued in self.facts {
+            let Fact::Queued {
+                item: bang,
+                lane,
+                kind: Kind::Interrupt,
+            } = &queued.fact
+            else {
+                continue;
+            };
+            let cancelled = self.facts.iter().any(|n| {
+                matches!(n.fact, Fact::Named { by: CancelBy::Interrupt, lane: l, run: Some(_), .. } if l == *lane)
+                    && same_op(n, queued)
+            });
+            let start = |item: &str| {
+                self.facts
+                    .iter()
+                    .find(|s| matches!(&s.fact, Fact::Admitted { item: i, .. } if i == item))
+            };
+            let Some(bang_start) = start(bang).filter(|_| cancelled) else {
+                continue;
+            };
+            for other in self.facts {
+                let Fact::Queued {
+                    item: waiting,
+                    lane: l,
+                    kind: Kind::User | Kind::Copy,
+                } = &other.fact
+                else {
+                    continue;
+                };
+                if l != lane || !before(other, queued) {
+                    continue;
+                }
+                if let Some(waiting_start) = start(waiting)
+                    && before(queued, waiting_start)
+                    && before(waiting_start, bang_start)
+                {
+                    let message = format!(
+                        "lane {}: {waiting} started before interrupt {bang}, which goes first",
+                        self.lane(*lane)
+                    );
+                    self.fail(Invariant::Order, message);
+                }
+            }
+        }
+    }
+
+    /// A job has at most one fire pending: none is claimed while an earlier
+    /// fire of the same job certainly waits or runs.
+    fn one_fire_pending(&mut self) {
+        for later in self.facts {
+            let Fact::CronFire { job, item: second } = &later.fact else {
+                continue;
+            };
+            for earlier in self.facts {
+                let Fact::CronFire {
+                    job: j,
+                    item: first,
+                } = &earlier.fact
+                else {
+                    continue;
+                };
+                if j != job || first == second || !before(earlier, later) {
+                    continue;
+                }
+                let ended = self.facts.iter().find(|s| match &s.fact {
+                    Fact::Finished { item, end, .. } => item == first && *end != End::Preempted,
+                    Fact::Removed { item } => item == first,
+                    _ => false,
+                });
+                if ended.is_none_or(|e| before(later, e)) {
+                    let name = &self.report.cron[*job].name;
+                    let message = format!(
+                        "job {name} fired {second} while its fire {first} was still pending"
+                    );
+                    self.fail(Invariant::Cron, message);
+                }
+                // A one-shot job is gone once its fire completed or failed
+                // (a run in flight at a restart ends failed).
+                let retired = self.facts.iter().any(|s| {
+                    matches!(&s.fact, Fact::Finished { item, end: End::Completed | End::Failed, .. } if item == first)
+                        && before(s, later)
+                });
+                if retired && self.report.cron[*job].kind == baton_core::CronKind::OneShot {
+                    let name = &self.report.cron[*job].name;
+                    let message =
+                        format!("one-shot job {name} fired {second} after its fire {first} ended");
+                    self.fail(Invariant::Cron, message);
+                }
+            }
+        }
+    }
+
     fn snapshot(&mut self) {
         for stamped in self.facts {
             if let Fact::Snapshot { problems } = &stamped.fact {
@@ -512,6 +984,15 @@ pub fn check(
     checker.stop_binding();
     checker.ownership(sessions);
     checker.cron();
+    checker.requeued_first();
+    checker.stopped_fire_stays_stopped();
+    checker.cleared_stays_cleared();
+    checker.cancelled_fire_never_starts();
+    checker.priority();
+    checker.refusal();
+    checker.preemption();
+    checker.interrupt_ahead();
+    checker.one_fire_pending();
     checker.snapshot();
     for message in stuck {
         checker.fail(Invariant::Progress, message.clone());

@@ -52,6 +52,14 @@ pub enum Fact {
         lane: usize,
         kind: Kind,
     },
+    /// What the run's ticket captured when it was issued: the driver its
+    /// agent runs on and the session it resumes.
+    Captured {
+        run: Run,
+        lane: usize,
+        driver: baton_core::Driver,
+        resume: Option<String>,
+    },
     Queued {
         item: String,
         lane: usize,
@@ -108,6 +116,10 @@ pub enum Fact {
     Resent {
         lane: usize,
         source: Option<usize>,
+    },
+    /// A `stop LANE clear` returned: what was queued in the lane is gone.
+    Cleared {
+        lane: usize,
     },
     CronFire {
         job: usize,

@@ -6,6 +6,7 @@
 //! title = "a queued item of another lane waits forever"
 //! invariant = "no_loss"          # the invariant the report is about
 //! capacity = 1                   # optional, default 1
+//! max_queue = 2                  # optional: user items a lane may queue, default the core's 20
 //! setup = ["submit A a1"]        # run in order before the actors start
 //! witness = "runner*3 user ..."  # optional: a failing interleaving (legacy)
 //! reason = "item b1 was ..."     # reports: a piece of the violation that
@@ -143,6 +144,8 @@ pub struct Report {
     pub title: String,
     pub invariant: Invariant,
     pub capacity: usize,
+    /// User items a lane may hold queued (the core's `max_queue`).
+    pub max_queue: usize,
     pub lanes: Vec<String>,
     pub cron: Vec<CronJob>,
     pub setup: Vec<(Op, String)>,
@@ -198,6 +201,8 @@ struct RawReport {
     invariant: toml::Spanned<String>,
     #[serde(default)]
     capacity: Option<usize>,
+    #[serde(default)]
+    max_queue: Option<usize>,
     #[serde(default)]
     setup: Vec<toml::Spanned<String>>,
     #[serde(default)]
@@ -538,6 +543,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Report, ReportError> {
         title: raw.title,
         invariant,
         capacity: raw.capacity.unwrap_or(1).max(1),
+        max_queue: raw
+            .max_queue
+            .unwrap_or_else(|| baton_core::Config::default().max_queue),
         lanes: parser.lanes,
         cron,
         setup,
@@ -635,5 +643,19 @@ mod tests {
         let error = parse_text(text).unwrap_err();
         assert_eq!(error.line, 3);
         assert!(error.message.contains("unknown invariant"), "{error}");
+    }
+
+    #[test]
+    fn report_reads_max_queue_and_defaults_to_the_cores() {
+        let actor = "[[actor]]\nname = \"a\"\nops = [\"submit A a1\"]\n";
+        let set = parse_text(&format!("{HEAD}max_queue = 2\n{actor}")).unwrap();
+        assert_eq!(set.max_queue, 2);
+        let unset = parse_text(&format!("{HEAD}{actor}")).unwrap();
+        assert_eq!(unset.max_queue, baton_core::Config::default().max_queue);
+        let refusal = parse_text(&format!(
+            "id = \"x\"\ntitle = \"t\"\ninvariant = \"refusal\"\n{actor}"
+        ))
+        .unwrap();
+        assert_eq!(refusal.invariant, Invariant::Refusal);
     }
 }

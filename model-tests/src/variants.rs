@@ -1,8 +1,9 @@
 //! Deliberately wrong designs, built only here, never in the bot: each
-//! reproduces one bug the audit found, to prove the scenarios catch it.
-//! The runner bugs are planted in the core's own run lifecycle (the code
-//! the bot ships, with a [`Bug`] that puts a step out of order); the others
-//! wrap the real core at its API seam, made of calls the bot could make.
+//! reproduces one bug, to prove the scenarios catch it. Most are planted in
+//! the core itself ([`Mutation`], the `planted-bugs` feature of baton-core:
+//! one wrong branch of `core/src/machine/` or of the run lifecycle the bot
+//! ships); the others wrap the real core at its API seam, made of calls the
+//! bot could make.
 
 use std::sync::Mutex;
 
@@ -13,14 +14,14 @@ use baton_core::{Driver, Origin};
 
 use crate::report::{Report, Timer};
 use crate::system::{Quiescence, Reply, RunnerReply, System};
-use baton_core::lifecycle::Bug;
+use baton_core::planted::Mutation;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Variant {
     /// The runner starts only what `finish` hands back for its own lane:
     /// the original drained only the chat that finished (DQ-1). Dropping
     /// the other lanes' tickets leaves their items waiting forever. The
-    /// lifecycle with [`Bug::StartOnlyOwnLane`].
+    /// lifecycle with [`Mutation::StartOnlyOwnLane`].
     DrainOnlyFinishingLane,
     /// A stop raises a lane-level flag that any run of the lane obeys, like
     /// the original's `stopRequested`: not bound to a run id, a stop that
@@ -29,7 +30,7 @@ pub enum Variant {
     /// The run is handed back (lane and capacity freed) before its agent
     /// process has exited, so the next run starts while the old one still
     /// runs: the original's "stop returns before the run ended" (SP-1, DR-2).
-    /// The lifecycle with [`Bug::FinishBeforeExit`].
+    /// The lifecycle with [`Mutation::FinishBeforeExit`].
     CapacityBeforeExit,
     /// Session ids are written with `set_session`, which asks nothing about
     /// the reporting run: an old run overwrites the session of a `/new`.
@@ -43,18 +44,89 @@ pub enum Variant {
     /// Output is shown even after the run finished, as the original's
     /// unserialised status callback did (ST-1).
     OutputAfterFinish,
+    /// The core with one wrong branch planted (see [`Mutation`]).
+    Planted(Mutation),
 }
 
+/// Every mutation planted in the core's machine, by its variant name (the
+/// lifecycle's two are the named variants above).
+const PLANTED: [(Mutation, &str); 32] = [
+    (Mutation::DrainCronFirst, "drain-cron-first"),
+    (Mutation::PopNewestAtDepth, "pop-newest-at-depth"),
+    (Mutation::FullQueueDropsOldest, "full-queue-drops-oldest"),
+    (Mutation::SubmitIgnoresCapacity, "submit-ignores-capacity"),
+    (Mutation::DedupeForgotten, "dedupe-forgotten"),
+    (
+        Mutation::InterruptCancelsNothing,
+        "interrupt-cancels-nothing",
+    ),
+    (Mutation::RetryAfterCancel, "retry-after-cancel"),
+    (Mutation::SpawnAfterCancel, "spawn-after-cancel"),
+    (Mutation::SessionAfterNew, "session-after-new"),
+    (
+        Mutation::PreemptedRequeuedAtBack,
+        "preempted-requeued-at-back",
+    ),
+    (Mutation::InterruptNotFirst, "interrupt-not-first"),
+    (Mutation::PreemptedFireDropped, "preempted-fire-dropped"),
+    (
+        Mutation::NewForgetsAtOnceAfterStop,
+        "new-forgets-at-once-after-stop",
+    ),
+    (Mutation::StopKeepsPreemption, "stop-keeps-preemption"),
+    (Mutation::StopClearKeepsQueue, "stop-clear-keeps-queue"),
+    (Mutation::ShutdownDropsQueue, "shutdown-drops-queue"),
+    (
+        Mutation::CronCancelKeepsQueuedFire,
+        "cron-cancel-keeps-queued-fire",
+    ),
+    (Mutation::RestoreForgetsEnded, "restore-forgets-ended"),
+    (
+        Mutation::AdmitWhileShuttingDown,
+        "admit-while-shutting-down",
+    ),
+    (Mutation::NoPreemptInLane, "no-preempt-in-lane"),
+    (Mutation::NoPreemptForCapacity, "no-preempt-for-capacity"),
+    (Mutation::InterruptAtTail, "interrupt-at-tail"),
+    (Mutation::StopCancelsNothing, "stop-cancels-nothing"),
+    (Mutation::NewCancelsNothing, "new-cancels-nothing"),
+    (Mutation::NewKeepsQueue, "new-keeps-queue"),
+    (Mutation::OutputFromAnyRun, "output-from-any-run"),
+    (Mutation::SessionsKeptAfterNew, "sessions-kept-after-new"),
+    (Mutation::FinishStartsNothing, "finish-starts-nothing"),
+    (Mutation::ClaimWhilePending, "claim-while-pending"),
+    (Mutation::CancelKeepsJob, "cancel-keeps-job"),
+    (
+        Mutation::RestoreKeepsInterruptedOneShot,
+        "restore-keeps-interrupted-one-shot",
+    ),
+    (Mutation::RestoreStartsNothing, "restore-starts-nothing"),
+];
+
 impl Variant {
-    pub const ALL: [Variant; 7] = [
-        Variant::DrainOnlyFinishingLane,
-        Variant::LaneStopFlag,
-        Variant::CapacityBeforeExit,
-        Variant::SessionFromAnyRun,
-        Variant::CronRemovedBeforeRun,
-        Variant::RetryWithoutOwnership,
-        Variant::OutputAfterFinish,
-    ];
+    pub const ALL: [Variant; 7 + PLANTED.len()] = {
+        let mut all = [Variant::OutputAfterFinish; 7 + PLANTED.len()];
+        let named = [
+            Variant::DrainOnlyFinishingLane,
+            Variant::LaneStopFlag,
+            Variant::CapacityBeforeExit,
+            Variant::SessionFromAnyRun,
+            Variant::CronRemovedBeforeRun,
+            Variant::RetryWithoutOwnership,
+            Variant::OutputAfterFinish,
+        ];
+        let mut i = 0;
+        while i < named.len() {
+            all[i] = named[i];
+            i += 1;
+        }
+        let mut j = 0;
+        while j < PLANTED.len() {
+            all[named.len() + j] = Variant::Planted(PLANTED[j].0);
+            j += 1;
+        }
+        all
+    };
 
     pub fn name(self) -> &'static str {
         match self {
@@ -65,6 +137,10 @@ impl Variant {
             Variant::CronRemovedBeforeRun => "cron-removed-before-run",
             Variant::RetryWithoutOwnership => "retry-without-ownership",
             Variant::OutputAfterFinish => "output-after-finish",
+            Variant::Planted(mutation) => PLANTED
+                .iter()
+                .find(|(m, _)| *m == mutation)
+                .map_or("planted-lifecycle-mutation", |(_, name)| *name),
         }
     }
 
@@ -72,12 +148,13 @@ impl Variant {
         Variant::ALL.into_iter().find(|v| v.name() == name)
     }
 
-    /// The runner bug this variant plants in the core's lifecycle, if it is
+    /// The bug this variant plants in the core or its lifecycle, if it is
     /// one.
-    pub fn bug(self) -> Option<Bug> {
+    pub fn mutation(self) -> Option<Mutation> {
         match self {
-            Variant::DrainOnlyFinishingLane => Some(Bug::StartOnlyOwnLane),
-            Variant::CapacityBeforeExit => Some(Bug::FinishBeforeExit),
+            Variant::DrainOnlyFinishingLane => Some(Mutation::StartOnlyOwnLane),
+            Variant::CapacityBeforeExit => Some(Mutation::FinishBeforeExit),
+            Variant::Planted(mutation) => Some(mutation),
             _ => None,
         }
     }
@@ -93,7 +170,7 @@ pub struct VariantSystem<F: Model> {
 impl<F: Model> VariantSystem<F> {
     pub fn new(report: &Report, variant: Variant) -> Self {
         VariantSystem {
-            inner: CoreSystem::with_bug(report, variant.bug()),
+            inner: CoreSystem::planted(report, variant.mutation()),
             variant,
             stop_flags: Mutex::new(vec![false; report.lanes.len()]),
         }
@@ -214,6 +291,15 @@ impl<F: Model> System for VariantSystem<F> {
             return self.inner.record_session(cx, run, id, true);
         }
         self.inner.session(cx, run, id)
+    }
+    fn media_group(&self, cx: &Cx, lane: usize, item: &str) -> Reply {
+        self.inner.media_group(cx, lane, item)
+    }
+    fn restart(&self, cx: &Cx) -> Reply {
+        self.inner.restart(cx)
+    }
+    fn shutdown(&self, cx: &Cx) -> Reply {
+        self.inner.shutdown(cx)
     }
     fn quiescence(&self) -> Quiescence {
         self.inner.quiescence()

@@ -6,6 +6,7 @@ use crate::clock::Millis;
 use crate::error::Error;
 use crate::event::{Event, RemovalReason};
 use crate::item::{Item, LaneKey};
+use crate::planted::mutated;
 use crate::prefs::{Driver, Preferences};
 use crate::run::{CancelReason, RunId, RunView};
 use crate::sync::CancelSignal;
@@ -46,9 +47,11 @@ impl<C: CancelSignal> Machine<C> {
     /// empties its queues. The cancellation is bound to that run's own
     /// signal, so it can never reach a later run.
     pub fn stop(&mut self, key: LaneKey, clear_queue: bool, now: Millis) -> StopReport {
-        self.cancel_current(key, CancelReason::Stop, now);
+        if !mutated!(self.config, StopCancelsNothing) {
+            self.cancel_current(key, CancelReason::Stop, now);
+        }
         let cancelled = self.current_view(key, now);
-        let removed = if clear_queue {
+        let removed = if clear_queue && !mutated!(self.config, StopClearKeepsQueue) {
             self.remove_queued(key, RemovalReason::Stop, now)
         } else {
             Vec::new()
@@ -69,11 +72,22 @@ impl<C: CancelSignal> Machine<C> {
     /// the agent sessions, at once if the lane is idle or else when its run
     /// finishes (so the old run cannot write its session back).
     pub fn new_session(&mut self, key: LaneKey, now: Millis) -> NewSessionReport {
-        self.cancel_current(key, CancelReason::NewSession, now);
+        if !mutated!(self.config, NewCancelsNothing) {
+            self.cancel_current(key, CancelReason::NewSession, now);
+        }
         let cancelled = self.current_view(key, now);
-        let removed = self.remove_queued(key, RemovalReason::NewSession, now);
+        let removed = if mutated!(self.config, NewKeepsQueue) {
+            Vec::new()
+        } else {
+            self.remove_queued(key, RemovalReason::NewSession, now)
+        };
+        let at_once_after_stop = mutated!(self.config, NewForgetsAtOnceAfterStop);
         let lane = self.lane_mut(key);
-        let forgotten_now = lane.current.is_none();
+        let stopped = lane
+            .current
+            .as_ref()
+            .is_some_and(|run| run.cancel_reason == Some(CancelReason::Stop));
+        let forgotten_now = lane.current.is_none() || (at_once_after_stop && stopped);
         if forgotten_now {
             lane.sessions = [None, None];
             self.emit(now, Event::SessionForgotten { lane: key });
@@ -187,7 +201,9 @@ impl<C: CancelSignal> Machine<C> {
             let items = lane.take_queued();
             lane.ready = None;
             self.queued -= items.len();
-            queued.extend(items);
+            if !mutated!(self.config, ShutdownDropsQueue) {
+                queued.extend(items);
+            }
         }
         ShutdownReport { queued, cancelled }
     }

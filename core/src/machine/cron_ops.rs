@@ -7,6 +7,7 @@ use crate::cron::{CronJob, CronKind, JobId};
 use crate::error::Error;
 use crate::event::{Event, RemovalReason};
 use crate::item::{Item, ItemId, LaneKey, Origin};
+use crate::planted::mutated;
 use crate::sync::CancelSignal;
 
 impl<C: CancelSignal> Machine<C> {
@@ -48,7 +49,7 @@ impl<C: CancelSignal> Machine<C> {
             .cron
             .get(job)
             .ok_or_else(|| Error::UnknownJob(job.0.clone()))?;
-        if entry.pending.is_some() {
+        if entry.pending.is_some() && !mutated!(self.config, ClaimWhilePending) {
             return Ok(CronClaim::AlreadyPending);
         }
         let item = Item {
@@ -83,10 +84,12 @@ impl<C: CancelSignal> Machine<C> {
     /// Cancels a job: it will never be claimed again, and a fire still
     /// queued is removed. A fire already running is reported, not killed.
     pub fn cron_cancel(&mut self, job: &JobId, now: Millis) -> Result<CronCancelReport, Error> {
-        let entry = self
-            .cron
-            .remove(job)
-            .ok_or_else(|| Error::UnknownJob(job.0.clone()))?;
+        let entry = if mutated!(self.config, CancelKeepsJob) {
+            self.cron.get(job).cloned()
+        } else {
+            self.cron.remove(job)
+        }
+        .ok_or_else(|| Error::UnknownJob(job.0.clone()))?;
         self.emit(now, Event::CronCancelled { job: job.clone() });
         let mut report = CronCancelReport {
             removed: None,
@@ -95,10 +98,16 @@ impl<C: CancelSignal> Machine<C> {
         let Some(pending) = entry.pending else {
             return Ok(report);
         };
+        let remove_queued = !mutated!(self.config, CronCancelKeepsQueuedFire);
         let Some(lane) = self.lanes.get_mut(&entry.lane) else {
             return Ok(report);
         };
-        if let Some(index) = lane.cron_queue.iter().position(|item| item.id == pending) {
+        if let Some(index) = lane
+            .cron_queue
+            .iter()
+            .position(|item| item.id == pending)
+            .filter(|_| remove_queued)
+        {
             lane.cron_queue.remove(index);
             self.queued -= 1;
             self.dedupe.end(&pending);

@@ -31,6 +31,7 @@ use crate::dedupe::Dedupe;
 use crate::event::{Event, JournalEntry};
 use crate::item::{Item, LaneKey};
 use crate::lane::{Lane, Run};
+use crate::planted::mutated;
 use crate::ready::ReadyRings;
 use crate::run::{CancelReason, RunId, RunPhase, Ticket};
 use crate::sync::CancelSignal;
@@ -189,7 +190,13 @@ impl<C: CancelSignal> Machine<C> {
     }
 
     fn start_next(&mut self, key: LaneKey, now: Millis) -> Option<Ticket<C>> {
-        let item = self.lanes.get_mut(&key)?.pop_next()?;
+        let pop_newest = mutated!(self.config, PopNewestAtDepth);
+        let lane = self.lanes.get_mut(&key)?;
+        let item = if pop_newest && lane.user_queue.len() >= 3 {
+            lane.user_queue.pop_back()
+        } else {
+            lane.pop_next()
+        }?;
         self.queued -= 1;
         Some(self.start_item(key, item, now))
     }
@@ -211,6 +218,11 @@ impl<C: CancelSignal> Machine<C> {
         {
             tickets.extend(self.start_next(key, now));
         }
+        let (before, after) = if mutated!(self.config, DrainCronFirst) {
+            (crate::QueueKind::Cron, crate::QueueKind::User)
+        } else {
+            (crate::QueueKind::User, crate::QueueKind::Cron)
+        };
         while self.has_capacity() {
             let lanes = &self.lanes;
             let is_current = |key: LaneKey, mark| {
@@ -220,8 +232,8 @@ impl<C: CancelSignal> Machine<C> {
             };
             let Some(key) = self
                 .ready
-                .pop(crate::QueueKind::User, is_current)
-                .or_else(|| self.ready.pop(crate::QueueKind::Cron, is_current))
+                .pop(before, is_current)
+                .or_else(|| self.ready.pop(after, is_current))
             else {
                 break;
             };
@@ -233,12 +245,13 @@ impl<C: CancelSignal> Machine<C> {
     /// Asks the lane's run to stop. A later, stronger reason replaces a
     /// preemption (a user's stop means the scheduled item must not come back).
     fn cancel_current(&mut self, key: LaneKey, reason: CancelReason, now: Millis) -> Option<RunId> {
+        let stop_outranks = !mutated!(self.config, StopKeepsPreemption);
         let run = self.lanes.get_mut(&key)?.current.as_mut()?;
         let id = run.id;
         let replace = match run.cancel_reason {
             None => true,
             Some(CancelReason::Preempt) => {
-                matches!(reason, CancelReason::Stop | CancelReason::NewSession)
+                stop_outranks && matches!(reason, CancelReason::Stop | CancelReason::NewSession)
             }
             Some(_) => false,
         };

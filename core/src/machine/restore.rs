@@ -6,6 +6,7 @@ use crate::cron::{CronJob, CronKind};
 use crate::event::Event;
 use crate::journal::Recovered;
 use crate::lane::Lane;
+use crate::planted::mutated;
 use crate::run::Ticket;
 use crate::sync::CancelSignal;
 
@@ -14,8 +15,12 @@ impl<C: CancelSignal> Machine<C> {
     /// what capacity allows. Runs that were in flight are not restarted: the
     /// caller reports them as interrupted.
     pub fn restore(&mut self, recovered: Recovered, now: Millis) -> Vec<Ticket<C>> {
-        for id in recovered
-            .ended
+        let ended = if mutated!(self.config, RestoreForgetsEnded) {
+            &[][..]
+        } else {
+            &recovered.ended[..]
+        };
+        for id in ended
             .iter()
             .chain(recovered.in_flight.values().map(|item| &item.id))
         {
@@ -45,7 +50,10 @@ impl<C: CancelSignal> Machine<C> {
             let interrupted = saved.pending.as_ref().is_some_and(|pending| {
                 recovered.in_flight.values().any(|item| &item.id == pending)
             });
-            if interrupted && saved.kind == CronKind::OneShot {
+            if interrupted
+                && saved.kind == CronKind::OneShot
+                && !mutated!(self.config, RestoreKeepsInterruptedOneShot)
+            {
                 self.emit(now, Event::CronEnded { job });
                 continue;
             }
@@ -66,6 +74,9 @@ impl<C: CancelSignal> Machine<C> {
         }
         self.next_seq = self.next_seq.max(recovered.next_seq);
         self.next_run = self.next_run.max(recovered.next_run);
+        if mutated!(self.config, RestoreStartsNothing) {
+            return Vec::new();
+        }
         self.drain(None, now)
     }
 }

@@ -7,6 +7,7 @@ use crate::clock::Millis;
 use crate::error::Error;
 use crate::event::Event;
 use crate::lane::Run;
+use crate::planted::mutated;
 use crate::run::{CancelReason, Outcome, RunId, RunPhase};
 use crate::sync::CancelSignal;
 
@@ -23,8 +24,9 @@ impl<C: CancelSignal> Machine<C> {
     /// The runner asks to spawn the agent process. Refused once the run was
     /// cancelled, so a run stopped before spawning never spawns.
     pub fn spawned(&mut self, run: RunId, now: Millis) -> Result<(), Error> {
+        let heed_cancel = !mutated!(self.config, SpawnAfterCancel);
         let current = self.current_run(run)?;
-        if current.cancel_reason.is_some() {
+        if current.cancel_reason.is_some() && heed_cancel {
             return Err(Error::Cancelled(run));
         }
         if current.phase == RunPhase::Running {
@@ -39,8 +41,9 @@ impl<C: CancelSignal> Machine<C> {
     /// `spawned` again. Returns the attempt number (1 for the first retry).
     pub fn retry(&mut self, run: RunId, now: Millis) -> Result<u32, Error> {
         let max = self.config.max_retries;
+        let heed_cancel = !mutated!(self.config, RetryAfterCancel);
         let current = self.current_run(run)?;
-        if current.cancel_reason.is_some() {
+        if current.cancel_reason.is_some() && heed_cancel {
             return Err(Error::Cancelled(run));
         }
         if current.attempt >= max {
@@ -61,6 +64,7 @@ impl<C: CancelSignal> Machine<C> {
         session: String,
         now: Millis,
     ) -> Result<(), Error> {
+        let heed_new = !mutated!(self.config, SessionAfterNew);
         let key = *self.runs.get(&run).ok_or(Error::StaleRun(run))?;
         let lane = self.lanes.get_mut(&key).ok_or(Error::StaleRun(run))?;
         let current = lane
@@ -68,7 +72,9 @@ impl<C: CancelSignal> Machine<C> {
             .as_ref()
             .filter(|c| c.id == run)
             .ok_or(Error::StaleRun(run))?;
-        if current.cancel_reason == Some(CancelReason::NewSession) || lane.forget_sessions_on_finish
+        if heed_new
+            && (current.cancel_reason == Some(CancelReason::NewSession)
+                || lane.forget_sessions_on_finish)
         {
             return Err(Error::Cancelled(run));
         }
@@ -88,6 +94,9 @@ impl<C: CancelSignal> Machine<C> {
     /// Output on its way to the user: accepted only while the run is in
     /// flight, so nothing can reopen a finished answer.
     pub fn output(&mut self, run: RunId, output: Output) -> Result<(), Error> {
+        if mutated!(self.config, OutputFromAnyRun) && self.current_run(run).is_err() {
+            return Ok(());
+        }
         let current = self.current_run(run)?;
         if let Output::Tool(status) = output {
             current.tool = Some(status);
@@ -113,25 +122,29 @@ impl<C: CancelSignal> Machine<C> {
         let job_alive = finished.item.origin.cron_job().is_some_and(|job| {
             self.cron.get(job).and_then(|entry| entry.pending.as_ref()) == Some(&finished.item.id)
         });
-        let preempted = finished.cancel_reason == Some(CancelReason::Preempt) && job_alive;
+        let preempted = finished.cancel_reason == Some(CancelReason::Preempt)
+            && job_alive
+            && !mutated!(self.config, PreemptedFireDropped);
         let outcome = match outcome {
             Outcome::Cancelled | Outcome::Preempted if preempted => Outcome::Preempted,
             Outcome::Preempted => Outcome::Cancelled,
             other => other,
         };
         let sessions_forgotten = std::mem::take(&mut lane.forget_sessions_on_finish);
-        if sessions_forgotten {
+        if sessions_forgotten && !mutated!(self.config, SessionsKeptAfterNew) {
             lane.sessions = [None, None];
         }
         self.emit(now, Event::Finished { run, outcome });
         let mut cron_ended = None;
         if outcome == Outcome::Preempted {
             let item = finished.item.id.clone();
-            self.lanes
-                .get_mut(&key)
-                .expect("checked above")
-                .cron_queue
-                .push_front(finished.item);
+            let at_back = mutated!(self.config, PreemptedRequeuedAtBack);
+            let cron_queue = &mut self.lanes.get_mut(&key).expect("checked above").cron_queue;
+            if at_back {
+                cron_queue.push_back(finished.item);
+            } else {
+                cron_queue.push_front(finished.item);
+            }
             self.queued += 1;
             self.emit(
                 now,
@@ -166,9 +179,13 @@ impl<C: CancelSignal> Machine<C> {
         let first = self
             .lanes
             .get(&key)
-            .filter(|lane| lane.interrupts > 0)
+            .filter(|lane| lane.interrupts > 0 && !mutated!(self.config, InterruptNotFirst))
             .map(|_| key);
-        let tickets = self.drain(first, now);
+        let tickets = if mutated!(self.config, FinishStartsNothing) {
+            Vec::new()
+        } else {
+            self.drain(first, now)
+        };
         Ok(FinishReport {
             outcome,
             tickets,

@@ -5,15 +5,16 @@ use crate::clock::Millis;
 use crate::error::Error;
 use crate::event::{Event, QueueKind};
 use crate::item::{Item, ItemId, LaneKey};
+use crate::planted::mutated;
 use crate::run::{CancelReason, RunId};
 use crate::sync::CancelSignal;
 
 impl<C: CancelSignal> Machine<C> {
     pub(super) fn admissible(&self, item: &Item) -> Result<(), Error> {
-        if self.shutting_down {
+        if self.shutting_down && !mutated!(self.config, AdmitWhileShuttingDown) {
             return Err(Error::ShuttingDown);
         }
-        if self.dedupe.contains(&item.id) {
+        if self.dedupe.contains(&item.id) && !mutated!(self.config, DedupeForgotten) {
             return Err(Error::Duplicate(item.id.clone()));
         }
         Ok(())
@@ -26,8 +27,10 @@ impl<C: CancelSignal> Machine<C> {
         self.admissible(&item)?;
         let key = item.lane;
         let scheduled = item.is_scheduled();
-        let has_capacity = self.has_capacity();
+        let has_capacity = self.has_capacity() || mutated!(self.config, SubmitIgnoresCapacity);
         let max_queue = self.config.max_queue;
+        let drop_oldest = mutated!(self.config, FullQueueDropsOldest);
+        let mut dropped = 0;
         let lane = self.lane_mut(key);
         if lane.current.is_none() && lane.queued() == 0 && has_capacity {
             self.dedupe.admit(item.id.clone());
@@ -35,7 +38,12 @@ impl<C: CancelSignal> Machine<C> {
             return Ok(Admission::Started(self.start_item(key, item, now)));
         }
         if !scheduled && lane.user_queue.len() >= max_queue {
-            return Err(Error::QueueFull(max_queue));
+            if !drop_oldest {
+                return Err(Error::QueueFull(max_queue));
+            }
+            lane.user_queue.pop_front();
+            lane.interrupts = lane.interrupts.saturating_sub(1);
+            dropped = 1;
         }
         // An idle lane with work queued is only possible while capacity is
         // full: the drain leaves nothing startable behind.
@@ -50,6 +58,7 @@ impl<C: CancelSignal> Machine<C> {
             (QueueKind::User, index, index + 1)
         };
         self.queued += 1;
+        self.queued -= dropped;
         self.dedupe.admit(item.id.clone());
         let id = item.id.clone();
         self.emit(now, Event::Admitted { item });
@@ -78,10 +87,12 @@ impl<C: CancelSignal> Machine<C> {
     /// the one holding its lane, or, when capacity is what blocks it, the
     /// oldest scheduled run in flight.
     fn preempt_for(&mut self, key: LaneKey, now: Millis) -> Option<RunId> {
+        let in_lane = !mutated!(self.config, NoPreemptInLane);
         let lane = self.lanes.get(&key)?;
         if let Some(run) = &lane.current
             && run.item.is_scheduled()
             && run.cancel_reason.is_none()
+            && in_lane
         {
             return self.cancel_current(key, CancelReason::Preempt, now);
         }
@@ -94,6 +105,9 @@ impl<C: CancelSignal> Machine<C> {
     /// preempted. Counting only when a scheduled run is in flight keeps this
     /// off the common path.
     pub(super) fn preempt_for_capacity(&mut self, now: Millis) -> Option<RunId> {
+        if mutated!(self.config, NoPreemptForCapacity) {
+            return None;
+        }
         let victim = *self.preemptible.iter().next()?;
         let stopping = |lane: &crate::lane::Lane<C>| {
             lane.current
@@ -123,6 +137,7 @@ impl<C: CancelSignal> Machine<C> {
         self.admissible(&item)?;
         let key = item.lane;
         let max_queue = self.config.max_queue;
+        let at_tail = mutated!(self.config, InterruptAtTail);
         let lane = self.lane_mut(key);
         if lane.current.is_none() {
             return self.submit(item, now);
@@ -134,7 +149,11 @@ impl<C: CancelSignal> Machine<C> {
             .current
             .as_ref()
             .is_some_and(|run| run.item.is_scheduled());
-        let index = lane.interrupts;
+        let index = if at_tail {
+            lane.user_queue.len()
+        } else {
+            lane.interrupts
+        };
         lane.user_queue.insert(index, item.clone());
         lane.interrupts += 1;
         self.queued += 1;
@@ -157,7 +176,11 @@ impl<C: CancelSignal> Machine<C> {
         } else {
             CancelReason::Interrupt
         };
-        let cancelled = self.cancel_current(key, reason, now);
+        let cancelled = if mutated!(self.config, InterruptCancelsNothing) {
+            None
+        } else {
+            self.cancel_current(key, reason, now)
+        };
         // A run already stopping frees no slot for this item beyond its own.
         self.preempt_for_capacity(now);
         Ok(Admission::Queued {
