@@ -91,12 +91,29 @@ pub fn is_agent() -> bool {
 }
 
 /// Runs as the fake agent; the bot reads stdout, the prompt is on stdin.
+///
+/// With `--input-format stream-json` (the bot's claude runs keep stdin open for
+/// their answers) the prompt is the text of the first line's user message, as
+/// the real CLI reads it; otherwise it is all of stdin.
 pub fn run() -> ExitCode {
     let started = monotonic_ns();
+    let streamed = std::env::args().any(|arg| arg == "--input-format");
     let mut prompt = String::new();
-    if let Err(error) = std::io::stdin().read_to_string(&mut prompt) {
+    let read = if streamed {
+        std::io::stdin().read_line(&mut prompt).map(drop)
+    } else {
+        std::io::stdin().read_to_string(&mut prompt).map(drop)
+    };
+    if let Err(error) = read {
         eprintln!("fake agent: stdin: {error}");
         return ExitCode::FAILURE;
+    }
+    if streamed {
+        let line: Value = serde_json::from_str(&prompt).unwrap_or(Value::Null);
+        prompt = line["message"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
     }
     let Some(ask) = Ask::parse(&prompt) else {
         eprintln!("fake agent: prompt {prompt:?} is not a bench prompt");
