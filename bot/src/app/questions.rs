@@ -119,16 +119,11 @@ impl Questions {
 
     /// Questions of `run` past `timeout`, taken.
     pub fn take_overdue(&self, run: RunId, timeout: Duration) -> Vec<Open> {
-        let mut state = self.state.lock();
-        let overdue: Vec<_> = state
+        self.state
+            .lock()
             .open
-            .iter()
-            .filter(|(key, open)| key.0 == run && open.asked_at.elapsed() >= timeout)
-            .map(|(key, _)| *key)
-            .collect();
-        overdue
-            .into_iter()
-            .filter_map(|key| state.open.remove(&key))
+            .extract_if(|key, open| key.0 == run && open.asked_at.elapsed() >= timeout)
+            .map(|(_, open)| open)
             .collect()
     }
 
@@ -157,17 +152,12 @@ impl Questions {
 
     /// Denies of `run` whose window passed without a reason, taken.
     pub fn take_unreasoned(&self, run: RunId) -> Vec<Open> {
-        let mut state = self.state.lock();
         let now = Instant::now();
-        let lanes: Vec<LaneKey> = state
+        self.state
+            .lock()
             .reasons
-            .iter()
-            .filter(|(_, awaited)| awaited.open.run == run && awaited.until <= now)
-            .map(|(lane, _)| *lane)
-            .collect();
-        lanes
-            .into_iter()
-            .filter_map(|lane| state.reasons.remove(&lane).map(|a| a.open))
+            .extract_if(|_, awaited| awaited.open.run == run && awaited.until <= now)
+            .map(|(_, awaited)| awaited.open)
             .collect()
     }
 
@@ -175,26 +165,16 @@ impl Questions {
     /// agent is gone).
     pub fn take_run(&self, run: RunId) -> Vec<Open> {
         let mut state = self.state.lock();
-        let keys: Vec<_> = state
+        let mut taken: Vec<Open> = state
             .open
-            .keys()
-            .filter(|key| key.0 == run)
-            .copied()
-            .collect();
-        let mut taken: Vec<Open> = keys
-            .into_iter()
-            .filter_map(|key| state.open.remove(&key))
-            .collect();
-        let lanes: Vec<LaneKey> = state
-            .reasons
-            .iter()
-            .filter(|(_, awaited)| awaited.open.run == run)
-            .map(|(lane, _)| *lane)
+            .extract_if(|key, _| key.0 == run)
+            .map(|(_, open)| open)
             .collect();
         taken.extend(
-            lanes
-                .into_iter()
-                .filter_map(|lane| state.reasons.remove(&lane).map(|a| a.open)),
+            state
+                .reasons
+                .extract_if(|_, awaited| awaited.open.run == run)
+                .map(|(_, awaited)| awaited.open),
         );
         taken
     }

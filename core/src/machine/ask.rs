@@ -29,16 +29,7 @@ impl<C: CancelSignal> Machine<C> {
     /// The user answered `question` of `run`: accepted at most once, and
     /// only while the run is live and not cancelled.
     pub fn answer(&mut self, run: RunId, question: QuestionId, now: Millis) -> Result<(), Error> {
-        let current = self.current_run(run)?;
-        let index = current
-            .questions
-            .iter()
-            .position(|(id, _)| *id == question)
-            .ok_or(Error::Unanswerable(run, question))?;
-        if current.cancel_reason.is_some() {
-            return Err(Error::Cancelled(run));
-        }
-        current.questions.remove(index);
+        self.close_question(run, question, true)?;
         self.emit(now, Event::Answered { run, question });
         Ok(())
     }
@@ -51,14 +42,29 @@ impl<C: CancelSignal> Machine<C> {
         question: QuestionId,
         now: Millis,
     ) -> Result<(), Error> {
+        self.close_question(run, question, false)?;
+        self.emit(now, Event::Withdrawn { run, question });
+        Ok(())
+    }
+
+    /// Takes `question` off the open questions of the live `run`; an answer
+    /// is also refused once the run was cancelled.
+    fn close_question(
+        &mut self,
+        run: RunId,
+        question: QuestionId,
+        answering: bool,
+    ) -> Result<(), Error> {
         let current = self.current_run(run)?;
         let index = current
             .questions
             .iter()
             .position(|(id, _)| *id == question)
             .ok_or(Error::Unanswerable(run, question))?;
+        if answering && current.cancel_reason.is_some() {
+            return Err(Error::Cancelled(run));
+        }
         current.questions.remove(index);
-        self.emit(now, Event::Withdrawn { run, question });
         Ok(())
     }
 }
