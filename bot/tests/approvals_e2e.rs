@@ -359,3 +359,56 @@ async fn plan_mode_shows_the_plan_and_the_tap_reaches_the_model() {
     );
     bot.shut_down().await;
 }
+
+/// A stranger's tap changes nothing; a restart while the question waits
+/// ends its run as interrupted, and the old buttons then say the run is
+/// gone instead of reaching a new run of the same lane.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strangers_tap_and_a_tap_after_a_restart_change_nothing() {
+    let mut bot = Bot::start(
+        vec![
+            // The interrupted run asks the model nothing more.
+            touch("restarted.txt"),
+            touch("after.txt"),
+            Reply::text(&["Asked again."]),
+        ],
+        ASKING,
+    )
+    .await;
+    bot.send(CHAT, "create restarted.txt");
+    let asked = question(&bot, "touch restarted.txt").await;
+    let allow = support::bot::buttons(&asked)[0].1.clone();
+    assert_eq!(
+        bot.press_as(support::bot::STRANGER, CHAT, asked.id, &allow)
+            .await,
+        "Not allowed."
+    );
+    assert!(
+        bot.telegram
+            .store()
+            .visible(CHAT)
+            .iter()
+            .any(|m| m.id == asked.id && m.reply_markup.is_some()),
+        "the stranger's tap left the question open"
+    );
+    bot.shut_down().await;
+    bot.serve(ASKING);
+    // A new run of the same lane asks a question of its own.
+    bot.send(CHAT, "create after.txt");
+    let later = question(&bot, "touch after.txt").await;
+    assert_eq!(bot.press_as(USER, CHAT, asked.id, &allow).await, GONE);
+    assert!(!bot.sandbox.workdir.join("restarted.txt").exists());
+    assert!(
+        bot.telegram
+            .store()
+            .visible(CHAT)
+            .iter()
+            .any(|m| m.id == later.id && m.reply_markup.is_some()),
+        "the old tap did not answer the new question"
+    );
+    assert_eq!(bot.press(&later, "Allow").await, "Allowed");
+    bot.wait_shown(CHAT, "the new run's answer", "Asked again.")
+        .await;
+    assert!(bot.sandbox.workdir.join("after.txt").exists());
+    bot.shut_down().await;
+}
