@@ -412,3 +412,49 @@ async fn a_strangers_tap_and_a_tap_after_a_restart_change_nothing() {
     assert!(bot.sandbox.workdir.join("after.txt").exists());
     bot.shut_down().await;
 }
+
+/// `!text` and `/new` while a question waits deny it as `/stop` does: the
+/// question says so, nothing it asked for runs, and what `!` carried runs
+/// next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupt_or_a_new_session_while_a_question_waits_denies_it() {
+    let mut bot = Bot::start(
+        vec![
+            touch("first.txt"),
+            Reply::text(&["Took the interrupt."]),
+            touch("second.txt"),
+        ],
+        ASKING,
+    )
+    .await;
+    let denied = |store: &support::fake_telegram::Store, id: i32| {
+        store.visible(CHAT).iter().any(|m| {
+            m.id == id
+                && m.text.contains("Denied: the run was stopped.")
+                && m.reply_markup.is_none()
+        })
+    };
+    bot.send(CHAT, "create first.txt");
+    let first = question(&bot, "touch first.txt").await;
+    bot.send(CHAT, "!never mind, just say hi");
+    bot.wait_shown(CHAT, "the interrupt's answer", "Took the interrupt.")
+        .await;
+    bot.wait("the first question to say it was denied", |s| {
+        denied(s, first.id)
+    })
+    .await;
+    bot.send(CHAT, "create second.txt");
+    let second = question(&bot, "touch second.txt").await;
+    bot.send(CHAT, "/new");
+    bot.wait("the second question to say it was denied", |s| {
+        denied(s, second.id)
+    })
+    .await;
+    bot.idle_status(CHAT).await;
+    for file in ["first.txt", "second.txt"] {
+        assert!(!bot.sandbox.workdir.join(file).exists(), "{file}");
+    }
+    let allow = support::bot::buttons(&second)[0].1.clone();
+    assert_eq!(bot.press_as(USER, CHAT, second.id, &allow).await, GONE);
+    bot.shut_down().await;
+}
