@@ -43,6 +43,21 @@ async fn question(bot: &Bot, needle: &str) -> StoredMessage {
         .expect("shown")
 }
 
+fn colour_question() -> Reply {
+    Reply::ToolUse {
+        name: "AskUserQuestion".into(),
+        input: json!({"questions": [{
+            "question": "Which colour should the button be?",
+            "header": "Colour",
+            "options": [
+                {"label": "Red", "description": "A red button"},
+                {"label": "Blue", "description": "A blue button"}
+            ],
+            "multiSelect": false
+        }]}),
+    }
+}
+
 fn tool_results(bot: &Bot) -> String {
     bot.anthropic
         .agent_requests()
@@ -268,18 +283,7 @@ async fn an_unanswered_question_is_denied_after_the_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agents_own_question_is_answered_by_a_tap() {
-    let ask = Reply::ToolUse {
-        name: "AskUserQuestion".into(),
-        input: json!({"questions": [{
-            "question": "Which colour should the button be?",
-            "header": "Colour",
-            "options": [
-                {"label": "Red", "description": "A red button"},
-                {"label": "Blue", "description": "A blue button"}
-            ],
-            "multiSelect": false
-        }]}),
-    };
+    let ask = colour_question();
     let mut bot = Bot::start(vec![ask, Reply::text(&["Blue it is."])], ASKING).await;
     bot.send(CHAT, "make a button");
     let asked = question(&bot, "Which colour should the button be?").await;
@@ -290,6 +294,39 @@ async fn the_agents_own_question_is_answered_by_a_tap() {
     assert!(
         results.contains("Which colour should the button be?") && results.contains("Blue"),
         "{results}"
+    );
+    bot.shut_down().await;
+}
+
+/// A typed reply answers the agent's own question: the text reaches the
+/// model as the answer, and the question loses its buttons.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_typed_reply_answers_the_agents_own_question() {
+    let mut bot = Bot::start(
+        vec![colour_question(), Reply::text(&["Green it is."])],
+        ASKING,
+    )
+    .await;
+    bot.send(CHAT, "make a button");
+    let asked = question(&bot, "Which colour should the button be?").await;
+    bot.send(CHAT, "Green, like the logo");
+    bot.wait_shown(CHAT, "the note", "Sent to the agent as your answer.")
+        .await;
+    bot.wait_shown(CHAT, "the answer", "Green it is.").await;
+    let results = tool_results(&bot);
+    assert!(results.contains("Green, like the logo"), "{results}");
+    assert!(
+        bot.telegram
+            .store()
+            .visible(CHAT)
+            .iter()
+            .any(|m| m.id == asked.id && m.reply_markup.is_none()),
+        "the question lost its buttons"
+    );
+    assert_eq!(
+        bot.claude_turns(),
+        2,
+        "the reply was not queued as a run of its own"
     );
     bot.shut_down().await;
 }
