@@ -165,3 +165,65 @@ async fn codex_stop_while_a_question_waits_denies_it_and_ends_the_run() {
     assert_eq!(bot.press_as(USER, CHAT, asked.id, &allow).await, GONE);
     bot.shut_down().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_allow_for_this_session_is_not_asked_again() {
+    let mut bot = Bot::start_codex_with(
+        vec![
+            Reply::exec("touch twice-c.txt"),
+            Reply::exec("touch twice-c.txt"),
+            Reply::text(&["Touched it twice."]),
+        ],
+        UNTRUSTED,
+    )
+    .await;
+    bot.send(CHAT, "touch twice-c.txt twice");
+    let asked = question(&bot, "touch twice-c.txt").await;
+    assert_eq!(bot.press(&asked, "Allow for this session").await, "Allowed");
+    bot.wait_shown(CHAT, "the answer", "Touched it twice.")
+        .await;
+    settled(&bot, &asked, "Allowed for this session by User42").await;
+    let questions = bot
+        .everything_shown(CHAT)
+        .iter()
+        .filter(|t| t.contains("wants permission"))
+        .count();
+    assert_eq!(questions, 1, "asked once: {:#?}", bot.texts(CHAT));
+    assert_eq!(
+        model_inputs(&bot)
+            .matches("Process exited with code 0")
+            .count(),
+        // The third request carries both outputs, the second the first.
+        3
+    );
+    bot.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_stall_timer_does_not_count_the_wait_for_the_user() {
+    let mut settings = UNTRUSTED.to_vec();
+    // Longer than the CLI's start-up on a loaded machine, shorter than the wait.
+    settings.push(("BATON_STALL_TIMEOUT_SECS", "8"));
+    let mut bot = Bot::start_codex_with(
+        vec![
+            Reply::exec("touch late-c.txt"),
+            Reply::text(&["Late but fine."]),
+        ],
+        &settings,
+    )
+    .await;
+    bot.send(CHAT, "create late-c.txt");
+    let asked = question(&bot, "touch late-c.txt").await;
+    tokio::time::sleep(std::time::Duration::from_secs(12)).await;
+    assert_eq!(bot.press(&asked, "Allow").await, "Allowed");
+    bot.wait_shown(CHAT, "the answer", "Late but fine.").await;
+    assert!(bot.sandbox.workdir.join("late-c.txt").exists());
+    assert!(
+        bot.everything_shown(CHAT)
+            .iter()
+            .all(|t| !t.contains("stalled")),
+        "{:#?}",
+        bot.everything_shown(CHAT)
+    );
+    bot.shut_down().await;
+}
