@@ -115,8 +115,7 @@ pub trait AgentCli: Sync {
     fn launch(&self, req: &AgentRequest) -> Result<Launch, String>;
 
     /// The reader of `req`'s output; a CLI that is talked to while it runs knows the request.
-    fn stream(&self, req: &AgentRequest) -> Self::Stream {
-        let _ = req;
+    fn stream(&self, _req: &AgentRequest) -> Self::Stream {
         Self::Stream::default()
     }
 

@@ -71,6 +71,11 @@ impl CodexConfig {
             stall_timeout: Duration::from_secs(600),
         }
     }
+
+    /// Whether a run under this config can ask the user anything.
+    pub fn asks(&self) -> bool {
+        self.approval_policy != "never"
+    }
 }
 
 /// A TOML string literal, for `-c key="value"`.
@@ -98,13 +103,6 @@ fn mcp_overrides(server: &ToolServer) -> Vec<String> {
         // Baton's own tool needs no approval: the bot checks every call.
         format!("{key}.tools.{}.approval_mode=\"approve\"", crate::mcp::TOOL),
     ]
-}
-
-impl CodexConfig {
-    /// Whether a run under this config can ask the user anything.
-    pub fn asks(&self) -> bool {
-        self.approval_policy != "never"
-    }
 }
 
 /// Runs codex turns.

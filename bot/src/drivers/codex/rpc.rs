@@ -153,7 +153,13 @@ impl CodexParser {
         }
     }
 
-    fn on_response(&mut self, id: &Value, result: Option<Value>, error: Option<ErrorBody>) {
+    fn on_response(
+        &mut self,
+        id: &Value,
+        result: Option<Value>,
+        error: Option<ErrorBody>,
+        out: &mut Vec<AgentEvent>,
+    ) {
         let Some(id) = id.as_u64() else {
             // A steer's answer: the turn goes on either way.
             return;
@@ -181,6 +187,7 @@ impl CodexParser {
             THREAD => {
                 if let Ok(ThreadResult { thread }) = serde_json::from_value(result) {
                     self.writes.push(self.turn_request(&thread.id));
+                    self.session.see(thread.id.clone(), out);
                     self.thread = Some(thread.id);
                 }
             }
@@ -429,11 +436,8 @@ impl AgentStream for CodexParser {
         match (message.id, message.method) {
             (Some(id), Some(method)) => self.on_request(id, &method, message.params, out),
             (None, Some(method)) => self.on_notification(&method, message.params, out),
-            (Some(id), None) => self.on_response(&id, message.result, message.error),
+            (Some(id), None) => self.on_response(&id, message.result, message.error, out),
             (None, None) => {}
-        }
-        if let Some(thread) = self.thread.clone() {
-            self.session.see(thread, out);
         }
     }
 
