@@ -227,3 +227,28 @@ async fn codex_stall_timer_does_not_count_the_wait_for_the_user() {
     );
     bot.shut_down().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_unanswered_question_is_denied_after_the_timeout() {
+    let mut settings = UNTRUSTED.to_vec();
+    settings.push(("BATON_ASK_TIMEOUT_SECS", "2"));
+    let mut bot = Bot::start_codex_with(
+        vec![
+            Reply::exec("touch ignored-c.txt"),
+            Reply::text(&["Moving on."]),
+        ],
+        &settings,
+    )
+    .await;
+    bot.send(CHAT, "create ignored-c.txt");
+    let asked = question(&bot, "touch ignored-c.txt").await;
+    bot.wait_shown(CHAT, "the chat told", "No answer within 1 min: denied.")
+        .await;
+    bot.wait_shown(CHAT, "the answer", "Moving on.").await;
+    settled(&bot, &asked, "No answer within 1 min: denied.").await;
+    assert!(!bot.sandbox.workdir.join("ignored-c.txt").exists());
+    let inputs = model_inputs(&bot);
+    assert!(inputs.contains("rejected by user"), "{inputs}");
+    assert!(inputs.contains("did not answer"), "{inputs}");
+    bot.shut_down().await;
+}
