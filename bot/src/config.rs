@@ -154,6 +154,8 @@ pub struct Config {
     pub claude_allowed_tools: Vec<String>,
     pub codex_sandbox: CodexSandbox,
     pub codex_network: bool,
+    /// codex's `approval_policy`: `untrusted`, `on-request` or `never`.
+    pub codex_approval_policy: String,
     pub default_driver: Driver,
     /// The zone `/cron` reads and shows times in.
     pub tz: chrono_tz::Tz,
@@ -210,6 +212,7 @@ impl fmt::Debug for Config {
             .field("claude_allowed_tools", &self.claude_allowed_tools)
             .field("codex_sandbox", &self.codex_sandbox)
             .field("codex_network", &self.codex_network)
+            .field("codex_approval_policy", &self.codex_approval_policy)
             .field("default_driver", &self.default_driver)
             .field("tz", &self.tz)
             .field("cron_grace", &self.cron_grace)
@@ -463,6 +466,18 @@ impl Config {
                 ));
             }
         };
+        let codex_approval_policy =
+            match get(&settings.codex_approval_policy, "CODEX_APPROVAL_POLICY")?
+                .unwrap_or("on-request")
+            {
+                policy @ ("untrusted" | "on-request" | "never") => policy.to_owned(),
+                other => {
+                    return Err(ConfigError::setting(
+                        "CODEX_APPROVAL_POLICY",
+                        format!("{other:?} is not one of untrusted, on-request, never"),
+                    ));
+                }
+            };
         let default_driver =
             match get(&settings.default_driver, "BATON_DEFAULT_DRIVER")?.unwrap_or("claude") {
                 "claude" => Driver::Claude,
@@ -508,6 +523,7 @@ impl Config {
             claude_allowed_tools,
             codex_sandbox,
             codex_network,
+            codex_approval_policy,
             default_driver,
             tz,
             cron_grace: Duration::from_secs(cron_grace_secs as u64),

@@ -78,6 +78,7 @@ pub async fn serve(
             let mut codex = CodexConfig::new(bin);
             codex.sandbox = config.codex_sandbox;
             codex.network_access = config.codex_network;
+            codex.approval_policy = config.codex_approval_policy.clone();
             codex.stall_timeout = config.stall_timeout;
             codex.extra_env = extras.codex_env.clone();
             codex.codex_home = extras.codex_home.clone();

@@ -128,7 +128,7 @@ async fn codex_silent_model_is_killed_as_stalled() {
 }
 
 #[tokio::test]
-async fn codex_attaches_images_given_last_on_the_command_line() {
+async fn codex_attaches_images_as_local_images_of_the_turn() {
     let rig = agent_cli::codex(vec![Reply::text(&["an image"])]).await;
     let req = rig.sandbox.request_with_image("describe it", TINY_PNG);
     answered(turn(&rig.driver, req).await, "an image");

@@ -93,10 +93,29 @@ fn claude_args_keep_the_prompt_off_the_command_line_and_multi_value_flags_last()
     );
 }
 
+/// The first lines a run writes to `codex app-server`: the launch's stdin, then what the
+/// driver answers to the server's `initialize` and thread responses.
+fn codex_requests(driver: &CodexDriver, req: &AgentRequest) -> Vec<serde_json::Value> {
+    use baton_bot::drivers::AgentStream;
+    let launch = driver.launch(req).expect("a launch");
+    let mut parser = driver.stream(req);
+    let mut bytes = launch.stdin.clone();
+    parser.feed(r#"{"id":0,"result":{"userAgent":"codex"}}"#);
+    parser.feed(r#"{"id":1,"result":{"thread":{"id":"th-1"}}}"#);
+    for line in parser.take_writes() {
+        bytes.extend(line);
+    }
+    String::from_utf8(bytes)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
 #[test]
-fn codex_args_put_options_before_resume_and_images_last() {
+fn codex_runs_the_app_server_and_sends_the_request_over_stdin() {
     let mut config = CodexConfig::new(PathBuf::from("codex"));
-    config.config_overrides = vec!["model_provider=\"fake\"".into()];
+    config.config_overrides = vec!["model_provider=\"fake\"".into(), "model=\"o1\"".into()];
     let driver = CodexDriver::new(config);
     let mut req = request();
     req.images = vec![PathBuf::from("/w/a.png"), PathBuf::from("/w/b.jpg")];
@@ -104,28 +123,33 @@ fn codex_args_put_options_before_resume_and_images_last() {
     assert_eq!(
         args,
         [
-            "exec",
-            "--json",
-            "--skip-git-repo-check",
-            "--sandbox",
-            "workspace-write",
-            "-c",
-            "approval_policy=\"never\"",
+            "app-server",
             "-c",
             "sandbox_workspace_write.network_access=false",
-            "--model",
-            "m1",
-            "-c",
-            "model_reasoning_effort=\"high\"",
             "-c",
             "model_provider=\"fake\"",
-            "resume",
-            "sess-1",
-            "-",
-            "--image",
-            "/w/a.png",
-            "/w/b.jpg",
+            "-c",
+            "model=\"o1\"",
         ]
+    );
+    let sent = codex_requests(&driver, &req);
+    let methods: Vec<&str> = sent.iter().map(|m| m["method"].as_str().unwrap()).collect();
+    assert_eq!(
+        methods,
+        ["initialize", "initialized", "thread/resume", "turn/start"]
+    );
+    assert_eq!(
+        sent[2]["params"],
+        serde_json::json!({"threadId": "sess-1", "cwd": "/w", "approvalPolicy": "never",
+            "sandbox": "workspace-write", "excludeTurns": true})
+    );
+    assert_eq!(
+        sent[3]["params"],
+        serde_json::json!({"threadId": "th-1", "input": [
+            {"type": "text", "text": "do it", "text_elements": []},
+            {"type": "localImage", "path": "/w/a.png"},
+            {"type": "localImage", "path": "/w/b.jpg"},
+        ], "model": "m1", "effort": "high"})
     );
 }
 
@@ -134,21 +158,38 @@ fn codex_defaults_are_least_privilege_and_can_be_widened() {
     let config = CodexConfig::new(PathBuf::from("codex"));
     assert_eq!(config.sandbox, CodexSandbox::WorkspaceWrite);
     assert!(!config.network_access);
-    assert_eq!(config.approval_policy, "never");
+    assert_eq!(config.approval_policy, "on-request");
 
     let mut wide = config.clone();
     wide.sandbox = CodexSandbox::ReadOnly;
     wide.network_access = true;
-    let args = strings(CodexDriver::new(wide).args(&AgentRequest::default()));
-    assert!(
-        args.windows(2).any(|w| w == ["--sandbox", "read-only"]),
-        "{args:?}"
-    );
+    wide.approval_policy = "untrusted".into();
+    let driver = CodexDriver::new(wide);
+    let fresh = AgentRequest {
+        asks: true,
+        ..AgentRequest::default()
+    };
+    let args = strings(driver.args(&fresh));
     assert!(
         args.contains(&"sandbox_workspace_write.network_access=true".to_string()),
         "{args:?}"
     );
-    assert!(!args.contains(&"resume".to_string()));
+    let sent = codex_requests(&driver, &fresh);
+    assert_eq!(sent[2]["method"], "thread/start");
+    assert_eq!(sent[2]["params"]["sandbox"], "read-only");
+    assert_eq!(sent[2]["params"]["approvalPolicy"], "untrusted");
+}
+
+#[test]
+fn codex_asks_only_when_someone_answers_and_its_policy_can_ask() {
+    let mut config = CodexConfig::new(PathBuf::from("codex"));
+    config.approval_policy = "untrusted".into();
+    assert!(CodexDriver::new(config.clone()).asks());
+    let unanswered = AgentRequest::default();
+    let sent = codex_requests(&CodexDriver::new(config.clone()), &unanswered);
+    assert_eq!(sent[2]["params"]["approvalPolicy"], "never");
+    config.approval_policy = "never".into();
+    assert!(!CodexDriver::new(config).asks());
 }
 
 fn tool_server() -> ToolServer {

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use baton_bot::drivers::jsonl::RawLine;
-use baton_bot::drivers::process::{self, Launch, LineAction};
+use baton_bot::drivers::process::{self, Launch, LineAction, Reaction};
 use tokio_util::sync::CancellationToken;
 
 fn sh(script: &str, stdin: &str) -> Launch {
@@ -220,4 +220,38 @@ async fn process_spawn_failure_names_the_program() {
             .starts_with("cannot start /nonexistent/claude: "),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn process_answers_lines_and_a_cancel_writes_the_armed_interrupt_before_any_signal() {
+    // Echoes what it reads until told to stop, then exits cleanly.
+    let script = "echo ready; while read l; do echo \"got-$l\"; [ \"$l\" = stop ] && exit 0; done";
+    let mut launch = sh(script, "");
+    launch.keep_stdin_open = true;
+    // Far longer than the test: any signal would show as the exit.
+    launch.grace = Duration::from_secs(30);
+    let cancel = CancellationToken::new();
+    let mut lines = Vec::new();
+    let report = process::run(launch, &cancel, |line| {
+        let line = text(line);
+        let reaction = match line.as_str() {
+            "ready" => Reaction {
+                action: LineAction::Continue,
+                writes: vec![b"hello\n".to_vec()],
+                interrupt: Some(b"stop\n".to_vec()),
+            },
+            "got-hello" => {
+                cancel.cancel();
+                LineAction::Continue.into()
+            }
+            _ => LineAction::Continue.into(),
+        };
+        lines.push(line);
+        reaction
+    })
+    .await
+    .expect("sh starts");
+    assert_eq!(lines, ["ready", "got-hello", "got-stop"]);
+    assert!(report.cancel_requested);
+    assert_eq!((report.code, report.signal), (Some(0), None), "{report}");
 }

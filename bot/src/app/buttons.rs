@@ -236,13 +236,15 @@ impl Router<'_> {
             };
             return (text.into(), vec![Effect::Edit { to, html: None }]);
         }
-        let Some(open) = self.questions.take(run, id) else {
+        let Some(mut open) = self.questions.take(run, id) else {
             warn!(%run, %id, "buttons: the core took an answer it has no question for");
             return (
                 "This question is closed.".into(),
                 vec![Effect::Edit { to, html: None }],
             );
         };
+        // A tap can come before the runner has heard which message shows the question.
+        open.message = open.message.or(to.message);
         info!(lane = %to.lane, %run, %id, ?pick, "buttons: question answered");
         let decision = match (pick, &open.question.ask) {
             (Pick::Allow, _) => Decision::Allow,

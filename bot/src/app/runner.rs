@@ -25,7 +25,7 @@ use super::{App, Usage, target};
 use crate::cron::silent;
 use crate::drivers::process::InputLine;
 use crate::drivers::{
-    AgentCli, AgentEvent, AgentOutcome, AgentRequest, ToolServer, claude_control,
+    AgentCli, AgentEvent, AgentOutcome, AgentRequest, ToolServer, claude_control, codex,
 };
 use crate::platform::{RunCancel, Ticket};
 use crate::store::RunUsage;
@@ -339,8 +339,10 @@ impl App {
             resume,
             images: images(&ticket.item.attachments),
             tool_server: tool_server.cloned(),
-            asks: ticket.driver == Driver::Claude
-                && self.agents.claude.asks(ticket.mode.as_deref()),
+            asks: match (ticket.driver, &self.agents.codex) {
+                (Driver::Claude, _) => self.agents.claude.asks(ticket.mode.as_deref()),
+                (Driver::Codex, codex) => codex.as_ref().is_some_and(|codex| codex.asks()),
+            },
             mode: ticket.mode.clone(),
         };
         let (events, mut received) = mpsc::unbounded_channel();
@@ -353,13 +355,17 @@ impl App {
                 cancel,
                 Some(to_agent),
             )),
-            (Driver::Codex, Some(codex)) => Box::pin(codex.run(request, events, cancel)),
+            (Driver::Codex, Some(codex)) => {
+                Box::pin(codex.run_with(request, events, cancel, Some(to_agent)))
+            }
             (Driver::Codex, None) => {
                 let message =
                     "the codex CLI is not installed on this machine (set CODEX_BIN)".to_owned();
                 return (AgentEnd::Failed, Some(AgentOutcome::Failed { message }));
             }
         };
+        // The lane's stdin is for `/mode`, which only claude understands; codex's answers go
+        // through each question's own sender.
         if ticket.driver == Driver::Claude {
             self.run_inputs
                 .attach(ticket.run, ticket.lane(), answers.clone());
@@ -411,7 +417,10 @@ impl App {
         let lane = ticket.lane();
         let (report, heard) = match event {
             AgentEvent::Asked(question) => {
-                let encode = claude_control::answer;
+                let encode = match ticket.driver {
+                    Driver::Claude => claude_control::answer,
+                    Driver::Codex => codex::answer,
+                };
                 return self.on_asked(ticket, question, answers, encode).await;
             }
             AgentEvent::Withdrawn { request_id } => {

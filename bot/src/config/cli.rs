@@ -214,6 +214,14 @@ pub struct Settings {
         hide_env_values = true
     )]
     pub codex_network: Option<OsString>,
+    /// When codex asks you before it acts: untrusted (anything not known to be safe), on-request (when it wants out of its sandbox) or never; default: on-request
+    #[arg(
+        long,
+        env = "CODEX_APPROVAL_POLICY",
+        value_name = "POLICY",
+        hide_env_values = true
+    )]
+    pub codex_approval_policy: Option<OsString>,
     /// IANA time zone /cron reads times in and shows them in, e.g. Europe/Berlin; default: UTC
     #[arg(long, env = "BATON_TZ", value_name = "ZONE", hide_env_values = true)]
     pub tz: Option<OsString>,

@@ -76,6 +76,7 @@ fn defaults_apply_when_only_required_settings_are_given() {
     assert!(config.claude_allowed_tools.is_empty());
     assert_eq!(config.codex_sandbox, CodexSandbox::WorkspaceWrite);
     assert!(!config.codex_network);
+    assert_eq!(config.codex_approval_policy, "on-request");
     assert_eq!(config.default_driver, baton_core::Driver::Claude);
     assert_eq!(config.log_filter, "info");
     assert!(config.is_allowed(7));
@@ -102,6 +103,7 @@ fn every_setting_is_read_when_given() {
         .set("CLAUDE_ALLOWED_TOOLS", "Read, Edit,Bash(git status:*),")
         .set("CODEX_SANDBOX", "read-only")
         .set("CODEX_NETWORK", "on")
+        .set("CODEX_APPROVAL_POLICY", "untrusted")
         .set("BATON_DEFAULT_DRIVER", "codex")
         .set("BATON_TZ", "Europe/Berlin")
         .set("BATON_CRON_GRACE_SECS", "3600")
@@ -135,6 +137,7 @@ fn every_setting_is_read_when_given() {
     );
     assert_eq!(config.codex_sandbox, CodexSandbox::ReadOnly);
     assert!(config.codex_network);
+    assert_eq!(config.codex_approval_policy, "untrusted");
     assert_eq!(config.default_driver, baton_core::Driver::Codex);
     assert_eq!(config.log_filter, "baton_bot=debug,info");
 }
@@ -400,6 +403,12 @@ fn choices_are_checked() {
         r#"CODEX_NETWORK: "maybe" is not on or off"#
     );
     assert_eq!(
+        Fixture::new()
+            .set("CODEX_APPROVAL_POLICY", "always")
+            .error(),
+        r#"CODEX_APPROVAL_POLICY: "always" is not one of untrusted, on-request, never"#
+    );
+    assert_eq!(
         Fixture::new().set("BATON_DEFAULT_DRIVER", "gpt").error(),
         r#"BATON_DEFAULT_DRIVER: "gpt" is not claude or codex"#
     );
@@ -517,7 +526,7 @@ fn help_lists_every_setting_with_its_default() {
     let help = help();
     let command = Cli::command();
     let settings = setting_args();
-    assert_eq!(settings.len(), 27, "{settings:?}");
+    assert_eq!(settings.len(), 28, "{settings:?}");
     for arg in command.get_arguments().filter(|a| a.get_env().is_some()) {
         let env = arg.get_env().unwrap().to_str().unwrap();
         let meaning = arg

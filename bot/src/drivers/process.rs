@@ -53,6 +53,28 @@ pub enum LineAction {
     Withdrawn,
 }
 
+/// What the line handler wants after one line: its action, lines to write to the CLI's stdin
+/// (a JSON-RPC CLI's requests and replies, written before anything the run's input sends later),
+/// and, once there is something to interrupt, the CLI's own interrupt request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reaction {
+    pub action: LineAction,
+    pub writes: Vec<Vec<u8>>,
+    /// From now on a cancel first writes this line and starts the signals only a grace later,
+    /// so the CLI can end its turn cleanly (and record it for a resume).
+    pub interrupt: Option<Vec<u8>>,
+}
+
+impl From<LineAction> for Reaction {
+    fn from(action: LineAction) -> Self {
+        Reaction {
+            action,
+            writes: Vec::new(),
+            interrupt: None,
+        }
+    }
+}
+
 /// A line for the CLI's stdin once it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputLine {
@@ -157,23 +179,24 @@ const STALL_SIGNALS: &[i32] = &[libc::SIGTERM, libc::SIGKILL];
 /// Runs the CLI to its end, handing each stdout line to `on_line` in order.
 ///
 /// The CLI gets its own process group; cancelling sends SIGINT, then SIGTERM, then SIGKILL to the
-/// whole group, `grace` apart. Whatever way the CLI ends, its group is killed afterwards so no
-/// tool process outlives the run, and the CLI is always reaped.
-pub async fn run(
+/// whole group, `grace` apart, the first only a grace after the interrupt line the handler armed,
+/// if any. Whatever way the CLI ends, its group is killed afterwards so no tool process outlives
+/// the run, and the CLI is always reaped.
+pub async fn run<R: Into<Reaction>>(
     launch: Launch,
     cancel: &CancellationToken,
-    on_line: impl FnMut(RawLine) -> LineAction,
+    on_line: impl FnMut(RawLine) -> R,
 ) -> Result<ExitReport, SpawnError> {
     run_with_input(launch, cancel, None, on_line).await
 }
 
 /// [`run`], also writing each line of `input` to the CLI's stdin while it runs (answers to its
 /// questions, control requests); stdin must then be kept open.
-pub async fn run_with_input(
+pub async fn run_with_input<R: Into<Reaction>>(
     launch: Launch,
     cancel: &CancellationToken,
     mut input: Option<mpsc::UnboundedReceiver<InputLine>>,
-    mut on_line: impl FnMut(RawLine) -> LineAction,
+    mut on_line: impl FnMut(RawLine) -> R,
 ) -> Result<ExitReport, SpawnError> {
     let mut command = Command::new(&launch.program);
     command
@@ -201,6 +224,7 @@ pub async fn run_with_input(
     let mut write_tx = Some(write_tx);
     // Questions the CLI waits on; no stall is counted while there is one.
     let mut waiting: usize = 0;
+    let mut interrupt: Option<Vec<u8>> = None;
 
     let mut report = ExitReport::default();
     let mut stderr_tail: VecDeque<String> = VecDeque::new();
@@ -221,14 +245,25 @@ pub async fn run_with_input(
             output = out_rx.recv(), if stdout_open || stderr_open => {
                 stall_at = Instant::now() + launch.stall_timeout;
                 match output {
-                    Some(Output::Stdout(line)) => match on_line(line) {
-                        LineAction::Continue => {}
-                        LineAction::CloseStdin => {
-                            write_tx.take();
+                    Some(Output::Stdout(line)) => {
+                        let reaction: Reaction = on_line(line).into();
+                        if let Some(tx) = &write_tx {
+                            for bytes in reaction.writes {
+                                let _ = tx.send(bytes);
+                            }
                         }
-                        LineAction::Asked => waiting += 1,
-                        LineAction::Withdrawn => waiting = waiting.saturating_sub(1),
-                    },
+                        if reaction.interrupt.is_some() {
+                            interrupt = reaction.interrupt;
+                        }
+                        match reaction.action {
+                            LineAction::Continue => {}
+                            LineAction::CloseStdin => {
+                                write_tx.take();
+                            }
+                            LineAction::Asked => waiting += 1,
+                            LineAction::Withdrawn => waiting = waiting.saturating_sub(1),
+                        }
+                    }
                     Some(Output::Stderr(line)) => {
                         if stderr_tail.len() == STDERR_TAIL_LINES {
                             stderr_tail.pop_front();
@@ -264,7 +299,15 @@ pub async fn run_with_input(
             }
             () = cancel.cancelled(), if stopping.is_none() && !report.cancel_requested && !exited => {
                 report.cancel_requested = true;
-                stopping = Some(Stopping { next: CANCEL_SIGNALS, at: Instant::now() });
+                // A CLI that ends on its own interrupt leaves its tools orphaned before any
+                // signal: know them now.
+                guard.scan();
+                let asked_to_stop = match (interrupt.take(), &write_tx) {
+                    (Some(line), Some(tx)) => tx.send(line).is_ok(),
+                    _ => false,
+                };
+                let at = if asked_to_stop { Instant::now() + launch.grace } else { Instant::now() };
+                stopping = Some(Stopping { next: CANCEL_SIGNALS, at });
             }
             () = sleep_until(stall_at), if stopping.is_none() && !exited && waiting == 0 => {
                 report.stalled = true;

@@ -9,7 +9,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio_util::sync::CancellationToken;
 
 use super::jsonl::{self, Decoded, RawLine};
-use super::process::{self, ExitReport, InputLine, Launch, LineAction};
+use super::process::{self, ExitReport, InputLine, Launch, LineAction, Reaction};
 use super::{AgentEvent, AgentOutcome, AgentRequest};
 
 /// Time between the stop signals (SIGINT, SIGTERM, SIGKILL) on cancel or stall.
@@ -48,6 +48,18 @@ pub trait AgentStream: Default {
 
     /// What the lines said about the turn's end, once the process has ended.
     fn verdict(self, exit: &ExitReport) -> Verdict;
+
+    /// Lines to write to the CLI in reply to what it printed so far (a JSON-RPC client's
+    /// requests and answers); taken after every line.
+    fn take_writes(&mut self) -> Vec<Vec<u8>> {
+        Vec::new()
+    }
+
+    /// The CLI's own request to stop the turn, once there is a turn to stop; without one a
+    /// cancel goes straight to the signals.
+    fn interrupt(&self) -> Option<Vec<u8>> {
+        None
+    }
 
     /// Events for one line of output; a line that is not the expected JSON becomes a notice.
     fn feed(&mut self, line: &str) -> Vec<AgentEvent> {
@@ -102,6 +114,11 @@ pub trait AgentCli: Sync {
     /// The process to start for `req`; an error message when the request cannot be sent.
     fn launch(&self, req: &AgentRequest) -> Result<Launch, String>;
 
+    /// The reader of `req`'s output; a CLI that is talked to while it runs knows the request.
+    fn stream(&self, _req: &AgentRequest) -> Self::Stream {
+        Self::Stream::default()
+    }
+
     /// Runs one turn, sending events as they happen; never panics on odd CLI output.
     ///
     /// Stdin, when the launch keeps it open, is closed once the turn's result is seen.
@@ -128,7 +145,7 @@ pub trait AgentCli: Sync {
                 Ok(launch) => launch,
                 Err(message) => return AgentOutcome::Failed { message },
             };
-            let mut stream = Self::Stream::default();
+            let mut stream = self.stream(&req);
             let exit = process::run_with_input(launch, &cancel, input, |line| {
                 let had_result = stream.has_result();
                 let mut action = LineAction::Continue;
@@ -141,9 +158,12 @@ pub trait AgentCli: Sync {
                     let _ = events.send(event);
                 }
                 if !had_result && stream.has_result() {
-                    LineAction::CloseStdin
-                } else {
-                    action
+                    action = LineAction::CloseStdin;
+                }
+                Reaction {
+                    action,
+                    writes: stream.take_writes(),
+                    interrupt: stream.interrupt(),
                 }
             })
             .await;

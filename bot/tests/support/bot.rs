@@ -59,6 +59,14 @@ impl Bot {
         Bot::start_both(Start::Codex, codex, Vec::new()).await
     }
 
+    /// Like [`start_codex`](Self::start_codex), with `settings` over the defaults.
+    pub async fn start_codex_with(
+        codex: Vec<fake_openai::Reply>,
+        settings: &[(&str, &str)],
+    ) -> Bot {
+        Bot::launch(Start::Codex, Some(codex), Vec::new(), settings).await
+    }
+
     /// A bot with both CLIs, new chats starting with `start`.
     pub async fn start_both(
         start: Start,

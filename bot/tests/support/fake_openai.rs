@@ -20,8 +20,14 @@ pub enum Reply {
     /// An assistant message streamed as one `output_text.delta` per chunk.
     Text(Vec<String>),
     /// A reasoning summary, then an `exec_command` function call: codex runs `cmd` and asks again
-    /// with a `function_call_output`.
-    Exec { reasoning: String, cmd: String },
+    /// with a `function_call_output`. With `escalate` (the model's justification) the call asks
+    /// to run outside the sandbox (`sandbox_permissions: require_escalated`), which codex puts
+    /// to the user under the `on-request` approval policy.
+    Exec {
+        reasoning: String,
+        cmd: String,
+        escalate: Option<String>,
+    },
     /// A call of tool `name` of an MCP server's namespace (`mcp__<server>`), as the Responses
     /// API names tools in a namespace: codex calls the server and asks again with the output.
     McpCall {
@@ -44,6 +50,16 @@ impl Reply {
         Reply::Exec {
             reasoning: "**Planning a command**".into(),
             cmd: cmd.into(),
+            escalate: None,
+        }
+    }
+
+    /// `cmd`, asked to run outside the sandbox for `justification`.
+    pub fn escalated(cmd: &str, justification: &str) -> Self {
+        Reply::Exec {
+            reasoning: "**Planning a command**".into(),
+            cmd: cmd.into(),
+            escalate: Some(justification.into()),
         }
     }
 }
@@ -126,8 +142,22 @@ async fn responses(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> 
     });
     match shared.next_reply().unwrap_or_else(|| Reply::text(&["ok"])) {
         Reply::Text(chunks) => event_stream(message_events(&chunks), EVENT_PACE, None),
-        Reply::Exec { reasoning, cmd } => {
-            event_stream(exec_events(&reasoning, &cmd), EVENT_PACE, None)
+        Reply::Exec {
+            reasoning,
+            cmd,
+            escalate,
+        } => {
+            let mut arguments = json!({ "cmd": cmd });
+            if let Some(justification) = escalate {
+                arguments["sandbox_permissions"] = json!("require_escalated");
+                arguments["justification"] = json!(justification);
+            }
+            let call_id = format!("call_fake{}", shared.recorded().len());
+            event_stream(
+                exec_events(&reasoning, &arguments, &call_id),
+                EVENT_PACE,
+                None,
+            )
         }
         Reply::McpCall {
             namespace,
@@ -189,11 +219,12 @@ fn message_events(chunks: &[String]) -> Vec<Value> {
     events
 }
 
-fn exec_events(reasoning: &str, cmd: &str) -> Vec<Value> {
+/// A call id of its own per answer, as the real API gives: codex keys approvals by it.
+fn exec_events(reasoning: &str, arguments: &Value, call_id: &str) -> Vec<Value> {
     let reasoning = json!({"type": "reasoning", "id": "rs_fake",
         "summary": [{"type": "summary_text", "text": reasoning}]});
-    let call = json!({"type": "function_call", "id": "fc_fake", "call_id": "call_fake",
-        "name": "exec_command", "arguments": json!({"cmd": cmd}).to_string()});
+    let call = json!({"type": "function_call", "id": "fc_fake", "call_id": call_id,
+        "name": "exec_command", "arguments": arguments.to_string()});
     vec![
         created(),
         json!({"type": "response.output_item.added", "output_index": 0, "item": reasoning}),
