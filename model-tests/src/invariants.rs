@@ -25,10 +25,11 @@ pub enum Invariant {
     Cron,
     Progress,
     Snapshot,
+    Answers,
 }
 
 impl Invariant {
-    pub const ALL: [Invariant; 11] = [
+    pub const ALL: [Invariant; 12] = [
         Invariant::Exclusion,
         Invariant::NoLoss,
         Invariant::NoDuplication,
@@ -40,6 +41,7 @@ impl Invariant {
         Invariant::Cron,
         Invariant::Progress,
         Invariant::Snapshot,
+        Invariant::Answers,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,6 +57,7 @@ impl Invariant {
             Invariant::Cron => "cron",
             Invariant::Progress => "progress",
             Invariant::Snapshot => "snapshot",
+            Invariant::Answers => "answers",
         }
     }
 }
@@ -117,6 +120,13 @@ impl<'a> Checker<'a> {
         self.facts
             .iter()
             .find(|s| matches!(&s.fact, Fact::Finished { run: r, .. } if *r == run))
+    }
+
+    /// **Run now** made the item an interrupt: it may go first.
+    fn promoted(&self, item: &str) -> bool {
+        self.facts
+            .iter()
+            .any(|s| matches!(&s.fact, Fact::Promoted { item: i, .. } if i == item))
     }
 
     fn exclusion(&mut self) {
@@ -193,6 +203,25 @@ impl<'a> Checker<'a> {
                 format!("item {item} was admitted but neither finished nor reported removed");
             self.fail(Invariant::NoLoss, message);
         }
+        // Exactly one end: an item reported removed never started, unless
+        // it was a preempted fire put back in the queue.
+        for removed in self.facts {
+            let Fact::Removed { item } = &removed.fact else {
+                continue;
+            };
+            let requeued = self
+                .facts
+                .iter()
+                .any(|s| matches!(&s.fact, Fact::Requeued { item: i } if i == item));
+            let run = self.facts.iter().find_map(|s| match &s.fact {
+                Fact::Admitted { item: i, run, .. } if i == item => Some(*run),
+                _ => None,
+            });
+            if let (Some(run), false) = (run, requeued) {
+                let message = format!("item {item} was reported removed, and it started as r{run}");
+                self.fail(Invariant::NoLoss, message);
+            }
+        }
         if quiescence.queued > 0 {
             let message = format!(
                 "{} items still queued when all actors are done and nothing runs",
@@ -232,7 +261,7 @@ impl<'a> Checker<'a> {
         };
         for (i, (a, lane_a, arrived_a)) in arrivals.iter().enumerate() {
             for (b, lane_b, arrived_b) in &arrivals[i + 1..] {
-                if lane_a != lane_b || a == b || !before(arrived_a, arrived_b) {
+                if lane_a != lane_b || a == b || !before(arrived_a, arrived_b) || self.promoted(b) {
                     continue;
                 }
                 if let (Some(start_a), Some(start_b)) = (start(a), start(b))
@@ -267,7 +296,12 @@ impl<'a> Checker<'a> {
                     item,
                     kind: Kind::Interrupt,
                     lane: l,
-                } if *l == lane && same_op(a, named) => Some(item.as_str()),
+                }
+                | Fact::Promoted { item, lane: l }
+                    if *l == lane && same_op(a, named) =>
+                {
+                    Some(item.as_str())
+                }
                 _ => None,
             }) else {
                 continue;
@@ -889,7 +923,7 @@ impl<'a> Checker<'a> {
                 else {
                     continue;
                 };
-                if l != lane || !before(other, queued) {
+                if l != lane || !before(other, queued) || self.promoted(waiting) {
                     continue;
                 }
                 if let Some(waiting_start) = start(waiting)
@@ -952,6 +986,135 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// The first sign that `run` can no longer be answered: a stop, `!`,
+    /// `/new`, **Run now** or preemption that named it, or its end.
+    fn closed_run(&self, run: Run) -> Vec<(&'a Stamped, &'static str)> {
+        self.facts
+            .iter()
+            .filter_map(|s| match s.fact {
+                Fact::Named { run: Some(r), .. } if r == run => Some((s, "cancelled")),
+                Fact::Finished { run: r, .. } if r == run => Some((s, "ended")),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The accepted taps and withdrawals of `question`: what closed it.
+    fn closes(&self, question: &str) -> Vec<&'a Stamped> {
+        self.find(|f| {
+            matches!(f, Fact::Tapped { question: q, accepted: true, .. }
+                | Fact::Withdrawn { question: q, accepted: true, .. } if q == question)
+        })
+    }
+
+    /// Every answer reaches exactly the question it names, of the run that
+    /// asked it, at most once; nothing of a cancelled or finished run is
+    /// asked or answered; a refused tap changes nothing.
+    fn answers(&mut self) {
+        for stamped in self.facts {
+            match &stamped.fact {
+                Fact::Asked { run, question } => {
+                    if let Some((_, why)) = self
+                        .closed_run(*run)
+                        .iter()
+                        .find(|(c, _)| before(c, stamped))
+                    {
+                        let message = format!("r{run} asked {question} after it was {why}");
+                        self.fail(Invariant::Answers, message);
+                    }
+                }
+                Fact::Tapped {
+                    run,
+                    question,
+                    accepted,
+                }
+                | Fact::Withdrawn {
+                    run,
+                    question,
+                    accepted,
+                } => {
+                    let tap = matches!(stamped.fact, Fact::Tapped { .. });
+                    self.answer(stamped, *run, question, *accepted, tap);
+                }
+                _ => {}
+            }
+        }
+        let mut labels: Vec<&str> = self
+            .facts
+            .iter()
+            .filter_map(|s| match &s.fact {
+                Fact::Asked { question, .. } => Some(question.as_str()),
+                _ => None,
+            })
+            .collect();
+        labels.dedup();
+        for question in labels {
+            let closes = self.closes(question);
+            let taps = closes
+                .iter()
+                .filter(|s| matches!(s.fact, Fact::Tapped { .. }))
+                .count();
+            if closes.len() > 1 {
+                let message = if taps == closes.len() {
+                    format!("question {question} was answered {taps} times")
+                } else {
+                    format!(
+                        "question {question} was closed {} times ({taps} answers)",
+                        closes.len()
+                    )
+                };
+                self.fail(Invariant::Answers, message);
+            }
+        }
+    }
+
+    fn answer(&mut self, stamped: &Stamped, run: Run, question: &str, accepted: bool, tap: bool) {
+        let what = if tap { "a tap on" } else { "the withdrawal of" };
+        let Some(asked) = self
+            .facts
+            .iter()
+            .find(|s| matches!(&s.fact, Fact::Asked { question: q, .. } if q == question))
+        else {
+            if accepted {
+                let message = format!("{what} {question} was accepted, which no run asked");
+                self.fail(Invariant::Answers, message);
+            }
+            return;
+        };
+        let Fact::Asked { run: asker, .. } = asked.fact else {
+            unreachable!()
+        };
+        if asker != run {
+            let message = format!("{what} {question} named r{run}, but r{asker} asked it");
+            self.fail(Invariant::Answers, message);
+            return;
+        }
+        let closed_run = self.closed_run(run);
+        if accepted {
+            if let Some((_, why)) = closed_run.iter().find(|(c, _)| tap && before(c, stamped)) {
+                let message =
+                    format!("{what} {question} of r{run} was accepted after r{run} was {why}");
+                self.fail(Invariant::Answers, message);
+            }
+            return;
+        }
+        // Refused: only a close, a cancellation or the run's end that may
+        // have come first explains it. A refused tap must leave the question
+        // as it was, so the runner can still withdraw it.
+        let open =
+            before(asked, stamped) && self.closes(question).iter().all(|c| before(stamped, c));
+        let live = closed_run
+            .iter()
+            .all(|(c, why)| (!tap && *why == "cancelled") || before(stamped, c));
+        let cancelled_unseen = tap && !self.never_cancelled(run);
+        if open && live && !cancelled_unseen {
+            let message = format!(
+                "{what} {question} of r{run} was refused while it was open and r{run} was live"
+            );
+            self.fail(Invariant::Answers, message);
+        }
+    }
+
     fn snapshot(&mut self) {
         for stamped in self.facts {
             if let Fact::Snapshot { problems } = &stamped.fact {
@@ -994,6 +1157,7 @@ pub fn check(
     checker.interrupt_ahead();
     checker.one_fire_pending();
     checker.snapshot();
+    checker.answers();
     for message in stuck {
         checker.fail(Invariant::Progress, message.clone());
     }
