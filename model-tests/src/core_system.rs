@@ -667,6 +667,13 @@ impl<F: Model> System for CoreSystem<F> {
             snapshot.in_flight, snapshot.queued
         );
         cx.after(Fact::Snapshot { problems });
+        let shown = snapshot
+            .lanes
+            .iter()
+            .filter_map(|lane| lane.run.as_ref())
+            .flat_map(|run| run.waiting.iter().map(|q| (run.run.0, q.clone())))
+            .collect();
+        cx.after(Fact::Waiting { shown });
         Reply::text(text)
     }
 

@@ -1117,10 +1117,57 @@ impl<'a> Checker<'a> {
 
     fn snapshot(&mut self) {
         for stamped in self.facts {
-            if let Fact::Snapshot { problems } = &stamped.fact {
-                for problem in problems {
-                    self.fail(Invariant::Snapshot, format!("snapshot: {problem}"));
+            match &stamped.fact {
+                Fact::Snapshot { problems } => {
+                    for problem in problems {
+                        self.fail(Invariant::Snapshot, format!("snapshot: {problem}"));
+                    }
                 }
+                Fact::Waiting { shown } => self.waiting(stamped, shown),
+                _ => {}
+            }
+        }
+    }
+
+    /// A snapshot shows what each run waits for: every question certainly
+    /// open during it, and none that was closed, or whose run was
+    /// cancelled, before it began.
+    fn waiting(&mut self, snapshot: &Stamped, shown: &[(Run, String)]) {
+        for (run, question) in shown {
+            let closed = self
+                .closes(question)
+                .into_iter()
+                .any(|c| before(c, snapshot));
+            let cancelled = self
+                .closed_run(*run)
+                .iter()
+                .any(|(c, why)| *why == "cancelled" && before(c, snapshot));
+            if closed || cancelled {
+                let why = if closed {
+                    "closed"
+                } else {
+                    "denied by its run's cancellation"
+                };
+                let message =
+                    format!("a snapshot showed r{run} waiting for {question}, {why} before it");
+                self.fail(Invariant::Snapshot, message);
+            }
+        }
+        for asked in self.facts {
+            let Fact::Asked { run, question } = &asked.fact else {
+                continue;
+            };
+            let open = before(asked, snapshot)
+                && self.closes(question).iter().all(|c| before(snapshot, c))
+                && self
+                    .closed_run(*run)
+                    .iter()
+                    .all(|(c, _)| before(snapshot, c))
+                && self.never_cancelled(*run);
+            let listed = shown.iter().any(|(r, q)| r == run && q == question);
+            if open && !listed {
+                let message = format!("a snapshot did not show r{run} waiting for open {question}");
+                self.fail(Invariant::Snapshot, message);
             }
         }
     }
@@ -1162,4 +1209,93 @@ pub fn check(
         checker.fail(Invariant::Progress, message.clone());
     }
     checker.out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn at(begin: u64, end: u64, fact: Fact) -> Stamped {
+        Stamped {
+            begin,
+            end,
+            actor: None,
+            fact,
+        }
+    }
+
+    fn snapshot_violations(facts: &[Stamped]) -> Vec<String> {
+        let text = "id = \"x\"\ntitle = \"t\"\ninvariant = \"snapshot\"\n[[actor]]\nname = \"a\"\nops = []\n";
+        let report = crate::report::parse(Path::new("r.toml"), text).unwrap();
+        let quiet = Quiescence {
+            queued: 0,
+            in_flight: 0,
+        };
+        check(&report, facts, quiet, &[], &[])
+            .into_iter()
+            .filter(|v| v.invariant == Invariant::Snapshot)
+            .map(|v| v.message)
+            .collect()
+    }
+
+    fn asked() -> Stamped {
+        at(
+            1,
+            2,
+            Fact::Asked {
+                run: 1,
+                question: "q1".to_owned(),
+            },
+        )
+    }
+
+    fn shown(begin: u64, questions: &[&str]) -> Stamped {
+        let shown = questions.iter().map(|q| (1, (*q).to_owned())).collect();
+        at(begin, begin + 1, Fact::Waiting { shown })
+    }
+
+    #[test]
+    fn snapshot_must_show_an_open_question_and_only_while_it_is_open() {
+        assert!(snapshot_violations(&[asked(), shown(3, &["q1"])]).is_empty());
+        let missing = snapshot_violations(&[asked(), shown(3, &[])]);
+        assert!(
+            missing[0].contains("did not show r1 waiting for open q1"),
+            "{missing:?}"
+        );
+        let answered = at(
+            3,
+            4,
+            Fact::Tapped {
+                run: 1,
+                question: "q1".to_owned(),
+                accepted: true,
+            },
+        );
+        let stale = snapshot_violations(&[asked(), answered, shown(5, &["q1"])]);
+        assert!(stale[0].contains("q1, closed before it"), "{stale:?}");
+    }
+
+    #[test]
+    fn snapshot_must_not_show_a_stopped_run_waiting() {
+        let stop = at(
+            3,
+            4,
+            Fact::Named {
+                by: CancelBy::Stop,
+                lane: 0,
+                run: Some(1),
+                admitted: false,
+                cancel_set: true,
+            },
+        );
+        let shown_after = snapshot_violations(&[asked(), stop.clone(), shown(5, &["q1"])]);
+        assert!(
+            shown_after[0].contains("denied by its run's cancellation"),
+            "{shown_after:?}"
+        );
+        // Concurrent with the stop, either answer is right.
+        assert!(snapshot_violations(&[asked(), stop.clone(), shown(4, &["q1"])]).is_empty());
+        assert!(snapshot_violations(&[asked(), stop, shown(5, &[])]).is_empty());
+    }
 }

@@ -152,6 +152,10 @@ pub enum Fact {
         question: String,
         accepted: bool,
     },
+    /// What a `/status` snapshot showed each run waiting for.
+    Waiting {
+        shown: Vec<(Run, String)>,
+    },
     /// The runner withdrew the question: accepted or refused.
     Withdrawn {
         run: Run,
