@@ -58,7 +58,7 @@ impl Impl {
             .setup
             .iter()
             .chain(report.actors.iter().flat_map(|a| a.ops.iter()))
-            .find(|(op, _)| op.is_steering());
+            .find(|(op, _)| op.is_question_or_steering());
         match steering {
             Some((_, text)) => Err(format!(
                 "{}: operation {text:?} is not modelled for the original bot: its ask_user \

@@ -87,6 +87,22 @@ pub struct Violation {
     pub message: String,
 }
 
+/// Why a run's questions can no longer be answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RunClosed {
+    Cancelled,
+    Ended,
+}
+
+impl std::fmt::Display for RunClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RunClosed::Cancelled => "cancelled",
+            RunClosed::Ended => "ended",
+        })
+    }
+}
+
 struct Checker<'a> {
     report: &'a Report,
     facts: &'a [Stamped],
@@ -986,14 +1002,14 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// The first sign that `run` can no longer be answered: a stop, `!`,
-    /// `/new`, **Run now** or preemption that named it, or its end.
-    fn closed_run(&self, run: Run) -> Vec<(&'a Stamped, &'static str)> {
+    /// What shows that `run` can no longer be answered: a stop, `!`,
+    /// `/new`, **Run now** or preemption that named it, and its end.
+    fn closed_run(&self, run: Run) -> Vec<(&'a Stamped, RunClosed)> {
         self.facts
             .iter()
             .filter_map(|s| match s.fact {
-                Fact::Named { run: Some(r), .. } if r == run => Some((s, "cancelled")),
-                Fact::Finished { run: r, .. } if r == run => Some((s, "ended")),
+                Fact::Named { run: Some(r), .. } if r == run => Some((s, RunClosed::Cancelled)),
+                Fact::Finished { run: r, .. } if r == run => Some((s, RunClosed::Ended)),
                 _ => None,
             })
             .collect()
@@ -1105,7 +1121,7 @@ impl<'a> Checker<'a> {
             before(asked, stamped) && self.closes(question).iter().all(|c| before(stamped, c));
         let live = closed_run
             .iter()
-            .all(|(c, why)| (!tap && *why == "cancelled") || before(stamped, c));
+            .all(|(c, why)| (!tap && *why == RunClosed::Cancelled) || before(stamped, c));
         let cancelled_unseen = tap && !self.never_cancelled(run);
         if open && live && !cancelled_unseen {
             let message = format!(
@@ -1141,7 +1157,7 @@ impl<'a> Checker<'a> {
             let cancelled = self
                 .closed_run(*run)
                 .iter()
-                .any(|(c, why)| *why == "cancelled" && before(c, snapshot));
+                .any(|(c, why)| *why == RunClosed::Cancelled && before(c, snapshot));
             if closed || cancelled {
                 let why = if closed {
                     "closed"

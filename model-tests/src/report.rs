@@ -206,7 +206,7 @@ impl Op {
 
     /// Questions and steering buttons: added with the core's `ask` and
     /// `run_now`, after the original bot.
-    pub fn is_steering(&self) -> bool {
+    pub fn is_question_or_steering(&self) -> bool {
         matches!(
             self,
             Op::RunNow { .. }
@@ -755,7 +755,7 @@ mod tests {
                 }
             ]
         );
-        assert!(user.iter().all(|op| op.is_steering()));
+        assert!(user.iter().all(|op| op.is_question_or_steering()));
     }
 
     #[test]
