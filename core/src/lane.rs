@@ -40,11 +40,16 @@ impl<C> Run<C> {
             admitted_at: self.admitted_at,
             age_ms: now.saturating_sub(self.admitted_at),
             tool: self.tool.clone(),
-            waiting: self
-                .questions
-                .iter()
-                .map(|(_, summary)| summary.clone())
-                .collect(),
+            // A cancelled run's questions can no longer be answered: the
+            // stop resolved them as denied, so it waits for nothing.
+            waiting: if self.cancel_reason.is_some() {
+                Vec::new()
+            } else {
+                self.questions
+                    .iter()
+                    .map(|(_, summary)| summary.clone())
+                    .collect()
+            },
             cancel: self.cancel_reason,
         }
     }

@@ -102,6 +102,25 @@ pub enum Mutation {
     RestoreKeepsInterruptedOneShot,
     /// `machine/restore.rs` `restore`: the restored queues start nothing.
     RestoreStartsNothing,
+    /// `machine/ask.rs` `ask`: a run that was cancelled may still ask, so
+    /// the chat shows a question of a stopped run.
+    AskAfterCancel,
+    /// `machine/ask.rs` `close_question`: an answer leaves its question
+    /// open, so a second tap is accepted too.
+    AnswerTwice,
+    /// `machine/ask.rs` `close_question`: an answer is accepted from a run
+    /// that was cancelled.
+    AnswerAfterCancel,
+    /// `machine/ask.rs` `close_question`: a tap refused (its run was
+    /// cancelled) closes the question anyway.
+    RefusedTapCloses,
+    /// `machine/steer.rs` `run_now`: **Run now** on a message that has
+    /// already started puts it back at the head of its lane and cancels its
+    /// run, so it runs again.
+    RunNowRestartsStarted,
+    /// `machine/steer.rs` `cancel_queued`: **Cancel** on a message that has
+    /// already started reports it removed while it runs on.
+    CancelReportsStarted,
     /// `lifecycle.rs` `agent_ended`: `finish` is called before the agent is
     /// reaped, so the lane and the capacity are freed while it still runs.
     FinishBeforeExit,

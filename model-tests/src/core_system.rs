@@ -14,7 +14,7 @@ use baton_core::planted::Mutation;
 use baton_core::sync::{CancelSignal, Lock};
 use baton_core::{
     Admission, Config, Core, CronClaim, Driver, Error, Item, ItemId, JobId, LaneKey, Lifecycle,
-    Millis, Origin, Outcome, Preferences, RunId, RunPhase, RunView, TicketOf,
+    Millis, Origin, Outcome, Preferences, QuestionId, RunId, RunPhase, RunView, TicketOf,
 };
 
 use crate::family::Model;
@@ -44,6 +44,12 @@ struct Runs<F: Model> {
     item_lanes: HashMap<String, usize>,
     /// Runs of a process that restarted since: their agents are gone.
     dead: HashSet<Run>,
+    /// How each run's item came in: a run cancelled for **Run now** is
+    /// interrupted, or preempted if it is scheduled work.
+    run_kinds: HashMap<Run, Kind>,
+    /// Every question the core issued, by its label: the run that asked it
+    /// and its id, which a tap names (as the bot's callback data does).
+    questions: HashMap<String, (Run, QuestionId)>,
 }
 
 /// How many times one scenario may restart the process.
@@ -199,6 +205,8 @@ impl<F: Model> CoreSystem<F> {
                 cancels: HashMap::new(),
                 item_lanes: HashMap::new(),
                 dead: HashSet::new(),
+                run_kinds: HashMap::new(),
+                questions: HashMap::new(),
             }),
         }
     }
@@ -232,6 +240,7 @@ impl<F: Model> CoreSystem<F> {
         let item = ticket.item.id.0.clone();
         self.runs(|runs| {
             runs.run_lanes.insert(run, lane);
+            runs.run_kinds.insert(run, kind);
             runs.cancels.insert(run, ticket.cancel.clone());
             runs.held.insert(run, Held { life, item });
         });
@@ -658,6 +667,13 @@ impl<F: Model> System for CoreSystem<F> {
             snapshot.in_flight, snapshot.queued
         );
         cx.after(Fact::Snapshot { problems });
+        let shown = snapshot
+            .lanes
+            .iter()
+            .filter_map(|lane| lane.run.as_ref())
+            .flat_map(|run| run.waiting.iter().map(|q| (run.run.0, q.clone())))
+            .collect();
+        cx.after(Fact::Waiting { shown });
         Reply::text(text)
     }
 
@@ -708,6 +724,95 @@ impl<F: Model> System for CoreSystem<F> {
 
     fn restart(&self, cx: &Cx) -> Reply {
         self.restart_from_journal(cx)
+    }
+
+    fn run_now(&self, cx: &Cx, lane: usize, id: &str) -> Reply {
+        match self.core.run_now(lane_key(lane), &ItemId(id.to_owned())) {
+            Ok(report) => {
+                cx.after(Fact::Promoted {
+                    item: id.to_owned(),
+                    lane,
+                });
+                let cancelled = report.cancelled.map(|run| {
+                    let admitted = self
+                        .view(lane, run)
+                        .is_some_and(|v| v.phase == RunPhase::Admitted);
+                    (run, admitted)
+                });
+                let scheduled = cancelled.is_some_and(|(run, _)| {
+                    self.runs(|r| r.run_kinds.get(&run.0).copied()) == Some(Kind::Cron)
+                });
+                let by = if scheduled {
+                    CancelBy::Preempt
+                } else {
+                    CancelBy::Interrupt
+                };
+                self.named(cx, by, lane, cancelled);
+                let mut text = format!("runs next, at {}", report.position);
+                if let Some(run) = report.cancelled {
+                    text.push_str(&format!(", cancelled {run}"));
+                }
+                Reply::text(text)
+            }
+            Err(error) => Reply::text(format!("refused: {error}")),
+        }
+    }
+
+    fn cancel_queued(&self, cx: &Cx, lane: usize, id: &str) -> Reply {
+        match self
+            .core
+            .cancel_queued(lane_key(lane), &ItemId(id.to_owned()))
+        {
+            Ok(item) => Reply::text(format!("cancelled{}", self.removed(cx, &[item]))),
+            Err(error) => Reply::text(format!("refused: {error}")),
+        }
+    }
+
+    fn ask(&self, cx: &Cx, run: Run, question: &str) -> Reply {
+        match self.core.ask(RunId(run), question.to_owned()) {
+            Ok(id) => {
+                self.runs(|r| r.questions.insert(question.to_owned(), (run, id)));
+                cx.after(Fact::Asked {
+                    run,
+                    question: question.to_owned(),
+                });
+                Reply::text(format!("asked {id}"))
+            }
+            Err(error) => Reply::text(format!("refused: {error}")),
+        }
+    }
+
+    fn answer(&self, cx: &Cx, question: &str) -> Reply {
+        let Some((run, id)) = self.runs(|r| r.questions.get(question).copied()) else {
+            return Reply::text(format!("no question {question} shown yet"));
+        };
+        let result = self.core.answer(RunId(run), id);
+        cx.after(Fact::Tapped {
+            run,
+            question: question.to_owned(),
+            accepted: result.is_ok(),
+        });
+        match result {
+            Ok(()) => Reply::text(format!("answered {id} of r{run}")),
+            Err(error) => Reply::text(format!("refused: {error}")),
+        }
+    }
+
+    fn withdraw(&self, cx: &Cx, run: Run, question: &str) -> Reply {
+        let asked = self.runs(|r| r.questions.get(question).copied());
+        let Some((_, id)) = asked.filter(|(asker, _)| *asker == run) else {
+            return Reply::text(format!("r{run} asked no question {question}"));
+        };
+        let result = self.core.withdraw_question(RunId(run), id);
+        cx.after(Fact::Withdrawn {
+            run,
+            question: question.to_owned(),
+            accepted: result.is_ok(),
+        });
+        match result {
+            Ok(()) => Reply::text(format!("withdrew {id}")),
+            Err(error) => Reply::text(format!("refused: {error}")),
+        }
     }
 
     fn shutdown(&self, cx: &Cx) -> Reply {

@@ -47,6 +47,30 @@ impl Impl {
         }
     }
 
+    /// Whether this design can run `report`: the original bot had no
+    /// question a run waits on and no steering buttons, so a scenario
+    /// with those operations says nothing about it.
+    pub fn supports(self, report: &Report) -> Result<(), String> {
+        if self != Impl::Legacy {
+            return Ok(());
+        }
+        let steering = report
+            .setup
+            .iter()
+            .chain(report.actors.iter().flat_map(|a| a.ops.iter()))
+            .find(|(op, _)| op.is_question_or_steering());
+        match steering {
+            Some((_, text)) => Err(format!(
+                "{}: operation {text:?} is not modelled for the original bot: its ask_user \
+                 ended the query (codex-session.ts:1051) and a tap started a new one \
+                 (callback.ts:221-344; write it `submit LANE ITEM button`), and its queued \
+                 messages had no Run now or Cancel buttons",
+                report.path.display()
+            )),
+            None => Ok(()),
+        }
+    }
+
     pub fn system<F: Model>(self, report: &Report) -> Box<dyn System> {
         match self {
             Impl::Core => Box::new(CoreSystem::<F>::new(report)),

@@ -24,6 +24,11 @@
 //! - `PreferencesChanged` that switches the driver: `driver LANE DRIVER`;
 //! - `Started`, `Spawned`, `Retried`, `SessionRecorded` during a run,
 //!   `Finished`: the runner operations above;
+//! - `Moved` (**Run now**): `run_now LANE ITEM`; `Removed` with reason
+//!   `cancelled` (**Cancel**): `cancel_queued LANE ITEM`;
+//! - `Asked`, `Withdrawn`: the run's runner `ask QUESTION`, `withdraw
+//!   QUESTION` (questions named `q1`, `q2`, ...); `Answered`: the user's
+//!   `answer QUESTION`;
 //! - `ShutdownBegan`: `shutdown`; a `Checkpoint` after the first entry (the
 //!   journals of two process lifetimes, one after the other): `restart`,
 //!   and the restored state written after it is not replayed again;
@@ -40,7 +45,7 @@ use std::path::Path;
 
 use baton_core::{
     CancelReason, CronKind, Driver, Event, ItemId, JobId, JournalEntry, LaneKey, Origin, Outcome,
-    RemovalReason, RunId,
+    QuestionId, RemovalReason, RunId,
 };
 
 /// At most this many runs in flight at once: with the user, loom's limit
@@ -171,6 +176,7 @@ struct Builder {
     items: Names<ItemId>,
     jobs: Names<JobId>,
     sessions: Names<String>,
+    questions: Names<(RunId, QuestionId)>,
     cron: Vec<(String, String, CronKind)>,
     setup: Vec<String>,
     /// Operations per actor (0 is the user), and the actor of each in order.
@@ -408,7 +414,11 @@ impl Builder {
                     _ => {}
                 }
             }
-            Event::Removed { lane, reason, .. } => {
+            Event::Removed {
+                lane,
+                reason,
+                items,
+            } => {
                 let name = self.lane(*lane);
                 let same = self.continues_control(index, *lane);
                 match reason {
@@ -421,10 +431,13 @@ impl Builder {
                     RemovalReason::NewSession => self.user(format!("new {name}")),
                     RemovalReason::CronCancelled => {}
                     RemovalReason::Cancelled => {
-                        return Err(IncidentError(format!(
-                            "entry {}: a Cancel press on a queued message, which reports cannot express yet",
-                            entry.seq
-                        )));
+                        for item in items {
+                            let item = self.item(item, *lane);
+                            self.user(format!("cancel_queued {name} {item}"));
+                        }
+                        // A tap of its own: no stop or `/new` goes on.
+                        self.last_control = None;
+                        return Ok(());
                     }
                 }
                 self.last_control = Some((index, *lane));
@@ -441,15 +454,32 @@ impl Builder {
                 self.last_control = Some((index, *lane));
             }
             Event::ShutdownBegan => self.user("shutdown".to_owned()),
-            Event::Moved { .. } => {
-                return Err(IncidentError(format!(
-                    "entry {}: a Run now press, which reports cannot express yet",
-                    entry.seq
-                )));
+            // The run it cancels for the item, if any, follows from it.
+            Event::Moved { item, lane, .. } => {
+                let name = self.lane(*lane);
+                let item = self.item(item, *lane);
+                self.user(format!("run_now {name} {item}"));
             }
-            // Questions to the user change no scheduling: a run waiting for
-            // an answer is, for the checkers, a run that has not ended yet.
-            Event::Asked { .. } | Event::Answered { .. } | Event::Withdrawn { .. } => {}
+            Event::Asked { run, question } => {
+                if let Some(runner) = self.runner_of(*run) {
+                    let name = self
+                        .questions
+                        .get_or(&(*run, *question), |n| format!("q{}", n + 1));
+                    self.push(runner + 1, format!("ask {name}"));
+                }
+            }
+            Event::Answered { run, question } => {
+                // Only a question this journal shows asked can be tapped.
+                if let Some(name) = self.questions.names.get(&(*run, *question)).cloned() {
+                    self.user(format!("answer {name}"));
+                }
+            }
+            Event::Withdrawn { run, question } => {
+                let name = self.questions.names.get(&(*run, *question)).cloned();
+                if let (Some(name), Some(runner)) = (name, self.runner_of(*run)) {
+                    self.push(runner + 1, format!("withdraw {name}"));
+                }
+            }
             Event::Requeued { .. } | Event::CronEnded { .. } => {}
         }
         Ok(())

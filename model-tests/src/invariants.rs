@@ -25,10 +25,11 @@ pub enum Invariant {
     Cron,
     Progress,
     Snapshot,
+    Answers,
 }
 
 impl Invariant {
-    pub const ALL: [Invariant; 11] = [
+    pub const ALL: [Invariant; 12] = [
         Invariant::Exclusion,
         Invariant::NoLoss,
         Invariant::NoDuplication,
@@ -40,6 +41,7 @@ impl Invariant {
         Invariant::Cron,
         Invariant::Progress,
         Invariant::Snapshot,
+        Invariant::Answers,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,6 +57,7 @@ impl Invariant {
             Invariant::Cron => "cron",
             Invariant::Progress => "progress",
             Invariant::Snapshot => "snapshot",
+            Invariant::Answers => "answers",
         }
     }
 }
@@ -82,6 +85,22 @@ impl FromStr for Invariant {
 pub struct Violation {
     pub invariant: Invariant,
     pub message: String,
+}
+
+/// Why a run's questions can no longer be answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RunClosed {
+    Cancelled,
+    Ended,
+}
+
+impl std::fmt::Display for RunClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RunClosed::Cancelled => "cancelled",
+            RunClosed::Ended => "ended",
+        })
+    }
 }
 
 struct Checker<'a> {
@@ -117,6 +136,13 @@ impl<'a> Checker<'a> {
         self.facts
             .iter()
             .find(|s| matches!(&s.fact, Fact::Finished { run: r, .. } if *r == run))
+    }
+
+    /// **Run now** made the item an interrupt: it may go first.
+    fn promoted(&self, item: &str) -> bool {
+        self.facts
+            .iter()
+            .any(|s| matches!(&s.fact, Fact::Promoted { item: i, .. } if i == item))
     }
 
     fn exclusion(&mut self) {
@@ -193,6 +219,25 @@ impl<'a> Checker<'a> {
                 format!("item {item} was admitted but neither finished nor reported removed");
             self.fail(Invariant::NoLoss, message);
         }
+        // Exactly one end: an item reported removed never started, unless
+        // it was a preempted fire put back in the queue.
+        for removed in self.facts {
+            let Fact::Removed { item } = &removed.fact else {
+                continue;
+            };
+            let requeued = self
+                .facts
+                .iter()
+                .any(|s| matches!(&s.fact, Fact::Requeued { item: i } if i == item));
+            let run = self.facts.iter().find_map(|s| match &s.fact {
+                Fact::Admitted { item: i, run, .. } if i == item => Some(*run),
+                _ => None,
+            });
+            if let (Some(run), false) = (run, requeued) {
+                let message = format!("item {item} was reported removed, and it started as r{run}");
+                self.fail(Invariant::NoLoss, message);
+            }
+        }
         if quiescence.queued > 0 {
             let message = format!(
                 "{} items still queued when all actors are done and nothing runs",
@@ -232,7 +277,7 @@ impl<'a> Checker<'a> {
         };
         for (i, (a, lane_a, arrived_a)) in arrivals.iter().enumerate() {
             for (b, lane_b, arrived_b) in &arrivals[i + 1..] {
-                if lane_a != lane_b || a == b || !before(arrived_a, arrived_b) {
+                if lane_a != lane_b || a == b || !before(arrived_a, arrived_b) || self.promoted(b) {
                     continue;
                 }
                 if let (Some(start_a), Some(start_b)) = (start(a), start(b))
@@ -267,7 +312,12 @@ impl<'a> Checker<'a> {
                     item,
                     kind: Kind::Interrupt,
                     lane: l,
-                } if *l == lane && same_op(a, named) => Some(item.as_str()),
+                }
+                | Fact::Promoted { item, lane: l }
+                    if *l == lane && same_op(a, named) =>
+                {
+                    Some(item.as_str())
+                }
                 _ => None,
             }) else {
                 continue;
@@ -889,7 +939,7 @@ impl<'a> Checker<'a> {
                 else {
                     continue;
                 };
-                if l != lane || !before(other, queued) {
+                if l != lane || !before(other, queued) || self.promoted(waiting) {
                     continue;
                 }
                 if let Some(waiting_start) = start(waiting)
@@ -952,12 +1002,188 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// What shows that `run` can no longer be answered: a stop, `!`,
+    /// `/new`, **Run now** or preemption that named it, and its end.
+    fn closed_run(&self, run: Run) -> Vec<(&'a Stamped, RunClosed)> {
+        self.facts
+            .iter()
+            .filter_map(|s| match s.fact {
+                Fact::Named { run: Some(r), .. } if r == run => Some((s, RunClosed::Cancelled)),
+                Fact::Finished { run: r, .. } if r == run => Some((s, RunClosed::Ended)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The accepted taps and withdrawals of `question`: what closed it.
+    fn closes(&self, question: &str) -> Vec<&'a Stamped> {
+        self.find(|f| {
+            matches!(f, Fact::Tapped { question: q, accepted: true, .. }
+                | Fact::Withdrawn { question: q, accepted: true, .. } if q == question)
+        })
+    }
+
+    /// Every answer reaches exactly the question it names, of the run that
+    /// asked it, at most once; nothing of a cancelled or finished run is
+    /// asked or answered; a refused tap changes nothing.
+    fn answers(&mut self) {
+        for stamped in self.facts {
+            match &stamped.fact {
+                Fact::Asked { run, question } => {
+                    if let Some((_, why)) = self
+                        .closed_run(*run)
+                        .iter()
+                        .find(|(c, _)| before(c, stamped))
+                    {
+                        let message = format!("r{run} asked {question} after it was {why}");
+                        self.fail(Invariant::Answers, message);
+                    }
+                }
+                Fact::Tapped {
+                    run,
+                    question,
+                    accepted,
+                }
+                | Fact::Withdrawn {
+                    run,
+                    question,
+                    accepted,
+                } => {
+                    let tap = matches!(stamped.fact, Fact::Tapped { .. });
+                    self.answer(stamped, *run, question, *accepted, tap);
+                }
+                _ => {}
+            }
+        }
+        let mut labels: Vec<&str> = self
+            .facts
+            .iter()
+            .filter_map(|s| match &s.fact {
+                Fact::Asked { question, .. } => Some(question.as_str()),
+                _ => None,
+            })
+            .collect();
+        labels.dedup();
+        for question in labels {
+            let closes = self.closes(question);
+            let taps = closes
+                .iter()
+                .filter(|s| matches!(s.fact, Fact::Tapped { .. }))
+                .count();
+            if closes.len() > 1 {
+                let message = if taps == closes.len() {
+                    format!("question {question} was answered {taps} times")
+                } else {
+                    format!(
+                        "question {question} was closed {} times ({taps} answers)",
+                        closes.len()
+                    )
+                };
+                self.fail(Invariant::Answers, message);
+            }
+        }
+    }
+
+    fn answer(&mut self, stamped: &Stamped, run: Run, question: &str, accepted: bool, tap: bool) {
+        let what = if tap { "a tap on" } else { "the withdrawal of" };
+        let Some(asked) = self
+            .facts
+            .iter()
+            .find(|s| matches!(&s.fact, Fact::Asked { question: q, .. } if q == question))
+        else {
+            if accepted {
+                let message = format!("{what} {question} was accepted, which no run asked");
+                self.fail(Invariant::Answers, message);
+            }
+            return;
+        };
+        let Fact::Asked { run: asker, .. } = asked.fact else {
+            unreachable!()
+        };
+        if asker != run {
+            let message = format!("{what} {question} named r{run}, but r{asker} asked it");
+            self.fail(Invariant::Answers, message);
+            return;
+        }
+        let closed_run = self.closed_run(run);
+        if accepted {
+            if let Some((_, why)) = closed_run.iter().find(|(c, _)| tap && before(c, stamped)) {
+                let message =
+                    format!("{what} {question} of r{run} was accepted after r{run} was {why}");
+                self.fail(Invariant::Answers, message);
+            }
+            return;
+        }
+        // Refused: only a close, a cancellation or the run's end that may
+        // have come first explains it. A refused tap must leave the question
+        // as it was, so the runner can still withdraw it.
+        let open =
+            before(asked, stamped) && self.closes(question).iter().all(|c| before(stamped, c));
+        let live = closed_run
+            .iter()
+            .all(|(c, why)| (!tap && *why == RunClosed::Cancelled) || before(stamped, c));
+        let cancelled_unseen = tap && !self.never_cancelled(run);
+        if open && live && !cancelled_unseen {
+            let message = format!(
+                "{what} {question} of r{run} was refused while it was open and r{run} was live"
+            );
+            self.fail(Invariant::Answers, message);
+        }
+    }
+
     fn snapshot(&mut self) {
         for stamped in self.facts {
-            if let Fact::Snapshot { problems } = &stamped.fact {
-                for problem in problems {
-                    self.fail(Invariant::Snapshot, format!("snapshot: {problem}"));
+            match &stamped.fact {
+                Fact::Snapshot { problems } => {
+                    for problem in problems {
+                        self.fail(Invariant::Snapshot, format!("snapshot: {problem}"));
+                    }
                 }
+                Fact::Waiting { shown } => self.waiting(stamped, shown),
+                _ => {}
+            }
+        }
+    }
+
+    /// A snapshot shows what each run waits for: every question certainly
+    /// open during it, and none that was closed, or whose run was
+    /// cancelled, before it began.
+    fn waiting(&mut self, snapshot: &Stamped, shown: &[(Run, String)]) {
+        for (run, question) in shown {
+            let closed = self
+                .closes(question)
+                .into_iter()
+                .any(|c| before(c, snapshot));
+            let cancelled = self
+                .closed_run(*run)
+                .iter()
+                .any(|(c, why)| *why == RunClosed::Cancelled && before(c, snapshot));
+            if closed || cancelled {
+                let why = if closed {
+                    "closed"
+                } else {
+                    "denied by its run's cancellation"
+                };
+                let message =
+                    format!("a snapshot showed r{run} waiting for {question}, {why} before it");
+                self.fail(Invariant::Snapshot, message);
+            }
+        }
+        for asked in self.facts {
+            let Fact::Asked { run, question } = &asked.fact else {
+                continue;
+            };
+            let open = before(asked, snapshot)
+                && self.closes(question).iter().all(|c| before(snapshot, c))
+                && self
+                    .closed_run(*run)
+                    .iter()
+                    .all(|(c, _)| before(snapshot, c))
+                && self.never_cancelled(*run);
+            let listed = shown.iter().any(|(r, q)| r == run && q == question);
+            if open && !listed {
+                let message = format!("a snapshot did not show r{run} waiting for open {question}");
+                self.fail(Invariant::Snapshot, message);
             }
         }
     }
@@ -994,8 +1220,98 @@ pub fn check(
     checker.interrupt_ahead();
     checker.one_fire_pending();
     checker.snapshot();
+    checker.answers();
     for message in stuck {
         checker.fail(Invariant::Progress, message.clone());
     }
     checker.out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn at(begin: u64, end: u64, fact: Fact) -> Stamped {
+        Stamped {
+            begin,
+            end,
+            actor: None,
+            fact,
+        }
+    }
+
+    fn snapshot_violations(facts: &[Stamped]) -> Vec<String> {
+        let text = "id = \"x\"\ntitle = \"t\"\ninvariant = \"snapshot\"\n[[actor]]\nname = \"a\"\nops = []\n";
+        let report = crate::report::parse(Path::new("r.toml"), text).unwrap();
+        let quiet = Quiescence {
+            queued: 0,
+            in_flight: 0,
+        };
+        check(&report, facts, quiet, &[], &[])
+            .into_iter()
+            .filter(|v| v.invariant == Invariant::Snapshot)
+            .map(|v| v.message)
+            .collect()
+    }
+
+    fn asked() -> Stamped {
+        at(
+            1,
+            2,
+            Fact::Asked {
+                run: 1,
+                question: "q1".to_owned(),
+            },
+        )
+    }
+
+    fn shown(begin: u64, questions: &[&str]) -> Stamped {
+        let shown = questions.iter().map(|q| (1, (*q).to_owned())).collect();
+        at(begin, begin + 1, Fact::Waiting { shown })
+    }
+
+    #[test]
+    fn snapshot_must_show_an_open_question_and_only_while_it_is_open() {
+        assert!(snapshot_violations(&[asked(), shown(3, &["q1"])]).is_empty());
+        let missing = snapshot_violations(&[asked(), shown(3, &[])]);
+        assert!(
+            missing[0].contains("did not show r1 waiting for open q1"),
+            "{missing:?}"
+        );
+        let answered = at(
+            3,
+            4,
+            Fact::Tapped {
+                run: 1,
+                question: "q1".to_owned(),
+                accepted: true,
+            },
+        );
+        let stale = snapshot_violations(&[asked(), answered, shown(5, &["q1"])]);
+        assert!(stale[0].contains("q1, closed before it"), "{stale:?}");
+    }
+
+    #[test]
+    fn snapshot_must_not_show_a_stopped_run_waiting() {
+        let stop = at(
+            3,
+            4,
+            Fact::Named {
+                by: CancelBy::Stop,
+                lane: 0,
+                run: Some(1),
+                admitted: false,
+                cancel_set: true,
+            },
+        );
+        let shown_after = snapshot_violations(&[asked(), stop.clone(), shown(5, &["q1"])]);
+        assert!(
+            shown_after[0].contains("denied by its run's cancellation"),
+            "{shown_after:?}"
+        );
+        // Concurrent with the stop, either answer is right.
+        assert!(snapshot_violations(&[asked(), stop.clone(), shown(4, &["q1"])]).is_empty());
+        assert!(snapshot_violations(&[asked(), stop, shown(5, &[])]).is_empty());
+    }
 }

@@ -134,6 +134,34 @@ pub enum Fact {
     Snapshot {
         problems: Vec<String>,
     },
+    /// **Run now** was accepted: the queued item became its lane's
+    /// interrupt.
+    Promoted {
+        item: String,
+        lane: usize,
+    },
+    /// The core issued the run's question (labelled as the scenario names
+    /// it).
+    Asked {
+        run: Run,
+        question: String,
+    },
+    /// A tap on the question, naming its run: accepted or refused.
+    Tapped {
+        run: Run,
+        question: String,
+        accepted: bool,
+    },
+    /// What a `/status` snapshot showed each run waiting for.
+    Waiting {
+        shown: Vec<(Run, String)>,
+    },
+    /// The runner withdrew the question: accepted or refused.
+    Withdrawn {
+        run: Run,
+        question: String,
+        accepted: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

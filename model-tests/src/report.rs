@@ -25,9 +25,12 @@
 //! button|media_group]`, `restart`, `shutdown`, `interrupt LANE ITEM`, `stop LANE [clear]`, `new LANE`,
 //! `driver LANE claude|codex`, `retry_last LANE ITEM`, `recap LANE ITEM`,
 //! `cron_tick JOB...`, `cron_cancel JOB`, `timer stop_flag|interrupt_flag`,
-//! `snapshot`; runner operations: `take [LANE]`, `spawn`,
+//! `snapshot`, `run_now LANE ITEM`, `cancel_queued LANE ITEM`,
+//! `answer QUESTION`; runner operations: `take [LANE]`, `spawn`,
 //! `output [@ACTOR]`, `session ID [@ACTOR]`, `stall`,
-//! `finish completed|failed`.
+//! `ask QUESTION`, `withdraw QUESTION`, `finish completed|failed`.
+//! A question is a free name too: the `ask` that issues it is its only
+//! definition, and the taps and withdrawals that name it reach that run.
 
 use std::path::{Path, PathBuf};
 
@@ -119,6 +122,30 @@ pub enum Op {
     },
     /// The process exits and starts again.
     Restart,
+    /// **Run now** tapped under a queued message.
+    RunNow {
+        lane: usize,
+        item: String,
+    },
+    /// **Cancel** tapped under a queued message.
+    CancelQueued {
+        lane: usize,
+        item: String,
+    },
+    /// The runner's agent asks the user; `question` labels it.
+    Ask {
+        question: String,
+    },
+    /// A tap on a button of the question: it names that question of the
+    /// run that asked it.
+    Answer {
+        question: String,
+    },
+    /// The runner withdraws its question (the agent cancelled it, or it
+    /// timed out).
+    Withdraw {
+        question: String,
+    },
     /// The process is asked to stop (SIGTERM).
     Shutdown,
 }
@@ -175,6 +202,19 @@ impl Op {
     /// Restart and shutdown end the process: nothing else runs meanwhile.
     pub fn is_lifecycle(&self) -> bool {
         matches!(self, Op::Restart | Op::Shutdown)
+    }
+
+    /// Questions and steering buttons: added with the core's `ask` and
+    /// `run_now`, after the original bot.
+    pub fn is_question_or_steering(&self) -> bool {
+        matches!(
+            self,
+            Op::RunNow { .. }
+                | Op::CancelQueued { .. }
+                | Op::Ask { .. }
+                | Op::Answer { .. }
+                | Op::Withdraw { .. }
+        )
     }
 }
 
@@ -261,6 +301,10 @@ struct Parser<'a> {
     jobs: Vec<String>,
     actors: Vec<String>,
     ticks: u64,
+    /// Where each question is asked, and where each tap or withdrawal
+    /// names one: checked once every actor is read.
+    asked: Vec<(String, usize)>,
+    named: Vec<(String, usize)>,
 }
 
 impl Parser<'_> {
@@ -332,14 +376,34 @@ impl Parser<'_> {
                     origin,
                 }
             }
-            "interrupt" | "retry_last" | "recap" => {
+            "interrupt" | "retry_last" | "recap" | "run_now" | "cancel_queued" => {
                 want(2..=2)?;
                 let lane = self.lane(args[0]);
                 let item = args[1].to_owned();
                 match verb {
                     "interrupt" => Op::Interrupt { lane, item },
                     "retry_last" => Op::RetryLast { lane, item },
+                    "run_now" => Op::RunNow { lane, item },
+                    "cancel_queued" => Op::CancelQueued { lane, item },
                     _ => Op::Recap { lane, item },
+                }
+            }
+            "ask" | "answer" | "withdraw" => {
+                want(1..=1)?;
+                let question = args[0].to_owned();
+                if verb == "ask" {
+                    if self.asked.iter().any(|(q, _)| *q == question) {
+                        return Err(self.error(at, format!("question {question:?} is asked twice")));
+                    }
+                    self.asked.push((question.clone(), at));
+                    Op::Ask { question }
+                } else {
+                    self.named.push((question.clone(), at));
+                    if verb == "answer" {
+                        Op::Answer { question }
+                    } else {
+                        Op::Withdraw { question }
+                    }
                 }
             }
             "stop" => {
@@ -451,6 +515,21 @@ impl Parser<'_> {
         Ok((op, text))
     }
 
+    /// Every question a tap or withdrawal names is asked somewhere.
+    fn questions_asked(&self) -> Result<(), ReportError> {
+        match self
+            .named
+            .iter()
+            .find(|(q, _)| !self.asked.iter().any(|(a, _)| a == q))
+        {
+            Some((question, at)) => Err(self.error(
+                *at,
+                format!("question {question:?} is never asked (`ask {question}`)"),
+            )),
+            None => Ok(()),
+        }
+    }
+
     fn job(&self, at: usize, name: &str) -> Result<usize, ReportError> {
         self.jobs
             .iter()
@@ -478,6 +557,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Report, ReportError> {
         jobs: Vec::new(),
         actors: Vec::new(),
         ticks: 0,
+        asked: Vec::new(),
+        named: Vec::new(),
     };
     let raw: RawReport = toml::from_str(text).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
@@ -537,6 +618,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Report, ReportError> {
             ops,
         });
     }
+    parser.questions_asked()?;
     Ok(Report {
         path: path.to_owned(),
         id: raw.id,
@@ -633,6 +715,68 @@ mod tests {
                 .unwrap_err()
                 .message
                 .contains("no arguments")
+        );
+    }
+
+    #[test]
+    fn report_parses_questions_and_steering() {
+        let text = format!(
+            "{HEAD}[[actor]]\nname = \"r\"\nops = [\"take A\", \"spawn\", \"ask q1\", \"withdraw q1\"]\n\
+             [[actor]]\nname = \"u\"\nops = [\"answer q1\", \"run_now A a2\", \"cancel_queued A a3\"]\n"
+        );
+        let report = parse_text(&text).unwrap();
+        let question = || "q1".to_owned();
+        assert_eq!(
+            report.actors[0].ops[2].0,
+            Op::Ask {
+                question: question()
+            }
+        );
+        assert_eq!(
+            report.actors[0].ops[3].0,
+            Op::Withdraw {
+                question: question()
+            }
+        );
+        let user: Vec<&Op> = report.actors[1].ops.iter().map(|(op, _)| op).collect();
+        assert_eq!(
+            user,
+            [
+                &Op::Answer {
+                    question: question()
+                },
+                &Op::RunNow {
+                    lane: 0,
+                    item: "a2".to_owned()
+                },
+                &Op::CancelQueued {
+                    lane: 0,
+                    item: "a3".to_owned()
+                }
+            ]
+        );
+        assert!(user.iter().all(|op| op.is_question_or_steering()));
+    }
+
+    #[test]
+    fn report_refuses_a_question_asked_twice_or_never() {
+        let twice = format!(
+            "{HEAD}[[actor]]\nname = \"r\"\nops = [\"ask q1\"]\n\
+             [[actor]]\nname = \"s\"\nops = [\"ask q1\"]\n"
+        );
+        let error = parse_text(&twice).unwrap_err();
+        assert_eq!(error.line, 9, "{error}");
+        assert!(error.message.contains("asked twice"), "{error}");
+        let never = format!("{HEAD}[[actor]]\nname = \"u\"\nops = [\"snapshot\", \"answer q9\"]\n");
+        let error = parse_text(&never).unwrap_err();
+        assert_eq!(error.line, 6, "{error}");
+        assert!(error.message.contains("\"q9\" is never asked"), "{error}");
+        let bare = format!("{HEAD}[[actor]]\nname = \"u\"\nops = [\"run_now A\"]\n");
+        assert!(
+            parse_text(&bare)
+                .unwrap_err()
+                .message
+                .contains("wrong number of arguments")
         );
     }
 

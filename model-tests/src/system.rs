@@ -89,6 +89,27 @@ pub trait System: Send + Sync + 'static {
         Reply::text("shutdown is not modelled by this design")
     }
 
+    /// **Run now** under a queued message.
+    fn run_now(&self, _cx: &Cx, _lane: usize, _item: &str) -> Reply {
+        Reply::text("run_now is not modelled by this design")
+    }
+    /// **Cancel** under a queued message.
+    fn cancel_queued(&self, _cx: &Cx, _lane: usize, _item: &str) -> Reply {
+        Reply::text("cancel_queued is not modelled by this design")
+    }
+    /// The run's agent asks the user; the question is labelled `question`.
+    fn ask(&self, _cx: &Cx, _run: Run, _question: &str) -> Reply {
+        Reply::text("ask is not modelled by this design")
+    }
+    /// A tap on a button of `question`, which names the run that asked it.
+    fn answer(&self, _cx: &Cx, _question: &str) -> Reply {
+        Reply::text("answer is not modelled by this design")
+    }
+    /// The runner of `run` withdraws its `question`.
+    fn withdraw(&self, _cx: &Cx, _run: Run, _question: &str) -> Reply {
+        Reply::text("withdraw is not modelled by this design")
+    }
+
     fn quiescence(&self) -> Quiescence;
     /// Every agent session id the lanes remember now, with its lane.
     fn sessions(&self) -> Vec<(usize, String)>;

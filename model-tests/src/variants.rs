@@ -50,7 +50,7 @@ pub enum Variant {
 
 /// Every mutation planted in the core's machine, by its variant name (the
 /// lifecycle's two are the named variants above).
-const PLANTED: [(Mutation, &str); 32] = [
+const PLANTED: [(Mutation, &str); 38] = [
     (Mutation::DrainCronFirst, "drain-cron-first"),
     (Mutation::PopNewestAtDepth, "pop-newest-at-depth"),
     (Mutation::FullQueueDropsOldest, "full-queue-drops-oldest"),
@@ -101,6 +101,12 @@ const PLANTED: [(Mutation, &str); 32] = [
         "restore-keeps-interrupted-one-shot",
     ),
     (Mutation::RestoreStartsNothing, "restore-starts-nothing"),
+    (Mutation::AskAfterCancel, "ask-after-cancel"),
+    (Mutation::AnswerTwice, "answer-twice"),
+    (Mutation::AnswerAfterCancel, "answer-after-cancel"),
+    (Mutation::RefusedTapCloses, "refused-tap-closes"),
+    (Mutation::RunNowRestartsStarted, "run-now-restarts-started"),
+    (Mutation::CancelReportsStarted, "cancel-reports-started"),
 ];
 
 impl Variant {
@@ -300,6 +306,21 @@ impl<F: Model> System for VariantSystem<F> {
     }
     fn shutdown(&self, cx: &Cx) -> Reply {
         self.inner.shutdown(cx)
+    }
+    fn run_now(&self, cx: &Cx, lane: usize, item: &str) -> Reply {
+        self.inner.run_now(cx, lane, item)
+    }
+    fn cancel_queued(&self, cx: &Cx, lane: usize, item: &str) -> Reply {
+        self.inner.cancel_queued(cx, lane, item)
+    }
+    fn ask(&self, cx: &Cx, run: Run, question: &str) -> Reply {
+        self.inner.ask(cx, run, question)
+    }
+    fn answer(&self, cx: &Cx, question: &str) -> Reply {
+        self.inner.answer(cx, question)
+    }
+    fn withdraw(&self, cx: &Cx, run: Run, question: &str) -> Reply {
+        self.inner.withdraw(cx, run, question)
     }
     fn quiescence(&self) -> Quiescence {
         self.inner.quiescence()

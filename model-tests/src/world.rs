@@ -190,6 +190,20 @@ fn perform_now(world: &World, actor: Option<usize>, runner: &mut Runner, op: &Op
         Op::Snapshot => sys.snapshot(&cx),
         Op::MediaGroup { lane, item } => sys.media_group(&cx, *lane, item),
         Op::Restart | Op::Shutdown => lifecycle(world, &cx, op),
+        Op::RunNow { lane, item } => sys.run_now(&cx, *lane, item),
+        Op::CancelQueued { lane, item } => sys.cancel_queued(&cx, *lane, item),
+        Op::Answer { question } => sys.answer(&cx, question),
+        // The agent asks while it runs, whether or not its run was
+        // cancelled meanwhile: the core decides.
+        Op::Ask { question } => match runner.run {
+            Some(run) if runner.spawned => sys.ask(&cx, run, question),
+            Some(_) => Reply::text("no agent to ask"),
+            None => Reply::text("holds no run"),
+        },
+        Op::Withdraw { question } => match runner.run {
+            Some(run) => sys.withdraw(&cx, run, question),
+            None => Reply::text("holds no run"),
+        },
         Op::Take { lane } => {
             if let Some(run) = runner.run {
                 Reply::text(format!("still holds r{run}"))

@@ -30,6 +30,25 @@ fn repro_rejects_an_unknown_operation_naming_file_and_line() {
 }
 
 #[test]
+fn repro_refuses_questions_and_steering_for_the_original_bot() {
+    for file in [
+        "answers_double_tap_once.toml",
+        "steer_cancel_races_start.toml",
+    ] {
+        let path = common::dir("scenarios").join(file);
+        let child = common::repro(&[path.to_str().unwrap(), "--impl", "legacy"]);
+        assert_eq!(child.code, 2, "{}{}", child.stdout, child.stderr);
+        assert!(child.stderr.contains(file), "{}", child.stderr);
+        assert!(
+            child.stderr.contains("not modelled for the original bot"),
+            "{}",
+            child.stderr
+        );
+        assert_eq!(child.stderr.lines().count(), 1, "{}", child.stderr);
+    }
+}
+
+#[test]
 fn repro_rejects_an_unreadable_file() {
     let child = common::repro(&["/nonexistent/report.toml"]);
     assert_eq!(child.code, 2);

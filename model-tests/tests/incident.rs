@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use baton_core::journal::{self, Recovered};
 use baton_core::sync::StdSync;
 use baton_core::{
-    Admission, Config, Core, CronKind, Driver, Item, JobId, JournalEntry, LaneKey, Millis, Origin,
-    Outcome, Preferences, TicketOf,
+    Admission, Config, Core, CronKind, Driver, Item, ItemId, JobId, JournalEntry, LaneKey, Millis,
+    Origin, Outcome, Preferences, TicketOf,
 };
 use baton_model_tests::explore::{self, Impl};
 use baton_model_tests::incident::{self, Header};
@@ -388,4 +388,63 @@ fn incident_new_during_a_run_is_one_operation_and_a_stop_of_a_waiting_lane_clear
         ["take A", "session s1", "finish completed"],
         "{text}"
     );
+}
+
+#[test]
+fn incident_questions_and_steering_taps_become_their_operations() {
+    let mut d = Deployment::start(1);
+    let lane = LaneKey::chat(5);
+    let first = d.submit("m-1", 5, Origin::Text).unwrap();
+    d.core.spawned(first.run).unwrap();
+    let allow = d.core.ask(first.run, "may I run ls".to_owned()).unwrap();
+    d.sync();
+    d.core.answer(first.run, allow).unwrap();
+    let plan = d
+        .core
+        .ask(first.run, "approve the plan".to_owned())
+        .unwrap();
+    d.core.withdraw_question(first.run, plan).unwrap();
+    d.sync();
+    assert!(d.submit("m-2", 5, Origin::Text).is_none());
+    assert!(d.submit("m-3", 5, Origin::Voice).is_none());
+    d.core
+        .cancel_queued(lane, &ItemId("m-2".to_owned()))
+        .unwrap();
+    d.sync();
+    let report = d.core.run_now(lane, &ItemId("m-3".to_owned())).unwrap();
+    assert_eq!(report.cancelled, Some(first.run));
+    d.sync();
+    let next = d.finish(&first, Outcome::Cancelled).pop().unwrap();
+    d.finish(&next, Outcome::Completed);
+
+    let (report, text) = converted(&d.journal);
+    assert_eq!(
+        ops(&report, "user"),
+        [
+            "submit A a1 text",
+            "answer q1",
+            "submit A a2 text",
+            "submit A a3 voice",
+            "cancel_queued A a2",
+            "run_now A a3",
+        ],
+        "{text}"
+    );
+    assert_eq!(
+        ops(&report, "runner1"),
+        [
+            "take A",
+            "spawn",
+            "ask q1",
+            "ask q2",
+            "withdraw q2",
+            "finish completed",
+            "take A",
+            "finish completed",
+        ],
+        "{text}"
+    );
+    for id in ["m-1", "m-2", "m-3", "ls", "plan"] {
+        assert!(!text.contains(id), "{id} in the report:\n{text}");
+    }
 }

@@ -15,7 +15,7 @@ use baton_model_tests::variants::Variant;
 
 /// Which scenario catches which variant, and through which invariant; the
 /// table in `model-tests/README.md` says the same.
-const CAUGHT_BY: [(&str, &str, &str); 39] = [
+const CAUGHT_BY: [(&str, &str, &str); 45] = [
     ("drain-only-finishing-lane", "reports/DQ-1.toml", "no_loss"),
     ("lane-stop-flag", "reports/SP-1.toml", "stop_binding"),
     ("capacity-before-exit", "reports/SP-1.toml", "exclusion"),
@@ -169,6 +169,36 @@ const CAUGHT_BY: [(&str, &str, &str); 39] = [
     (
         "restore-starts-nothing",
         "scenarios/restart_restores_queue.toml",
+        "no_loss",
+    ),
+    (
+        "ask-after-cancel",
+        "scenarios/answers_tap_after_stop.toml",
+        "answers",
+    ),
+    (
+        "answer-twice",
+        "scenarios/answers_double_tap_once.toml",
+        "answers",
+    ),
+    (
+        "answer-after-cancel",
+        "scenarios/answers_tap_after_stop.toml",
+        "answers",
+    ),
+    (
+        "refused-tap-closes",
+        "scenarios/answers_tap_after_stop.toml",
+        "answers",
+    ),
+    (
+        "run-now-restarts-started",
+        "scenarios/steer_run_now_races_start.toml",
+        "no_duplication",
+    ),
+    (
+        "cancel-reports-started",
+        "scenarios/steer_cancel_races_start.toml",
         "no_loss",
     ),
 ];

@@ -7,6 +7,7 @@ use super::Machine;
 use crate::clock::Millis;
 use crate::error::Error;
 use crate::event::Event;
+use crate::planted::mutated;
 use crate::run::{QuestionId, RunId};
 use crate::sync::CancelSignal;
 
@@ -16,8 +17,9 @@ impl<C: CancelSignal> Machine<C> {
     /// (the runner then denies the request itself).
     pub fn ask(&mut self, run: RunId, summary: String, now: Millis) -> Result<QuestionId, Error> {
         let id = QuestionId(self.next_question);
+        let heed_cancel = !mutated!(self.config, AskAfterCancel);
         let current = self.current_run(run)?;
-        if current.cancel_reason.is_some() {
+        if current.cancel_reason.is_some() && heed_cancel {
             return Err(Error::Cancelled(run));
         }
         current.questions.push((id, summary));
@@ -55,16 +57,24 @@ impl<C: CancelSignal> Machine<C> {
         question: QuestionId,
         answering: bool,
     ) -> Result<(), Error> {
+        let heed_cancel = !mutated!(self.config, AnswerAfterCancel);
+        let keep_open = answering && mutated!(self.config, AnswerTwice);
+        let close_first = mutated!(self.config, RefusedTapCloses);
         let current = self.current_run(run)?;
         let index = current
             .questions
             .iter()
             .position(|(id, _)| *id == question)
             .ok_or(Error::Unanswerable(run, question))?;
-        if answering && current.cancel_reason.is_some() {
+        if close_first {
+            current.questions.remove(index);
+        }
+        if answering && current.cancel_reason.is_some() && heed_cancel {
             return Err(Error::Cancelled(run));
         }
-        current.questions.remove(index);
+        if !keep_open && !close_first {
+            current.questions.remove(index);
+        }
         Ok(())
     }
 }

@@ -8,6 +8,7 @@ use crate::clock::Millis;
 use crate::error::Error;
 use crate::event::{Event, RemovalReason};
 use crate::item::{Item, ItemId, LaneKey};
+use crate::planted::mutated;
 use crate::run::{CancelReason, RunId};
 use crate::sync::CancelSignal;
 
@@ -28,6 +29,16 @@ impl<C: CancelSignal> Machine<C> {
             .ok_or_else(|| Error::NotQueued(item.clone()))
     }
 
+    /// The item the lane's run is executing, if it is `item`: a steering
+    /// button tapped after its message started (planted bugs only).
+    fn started_item(&self, key: LaneKey, item: &ItemId) -> Option<Item> {
+        self.lanes
+            .get(&key)
+            .and_then(|lane| lane.current.as_ref())
+            .filter(|run| &run.item.id == item)
+            .map(|run| run.item.clone())
+    }
+
     /// **Run now**: the queued user item moves to the head of its lane
     /// (behind earlier interrupts, which the user asked for first) and the
     /// lane's run is cancelled, so the item takes exactly the capacity that
@@ -38,7 +49,22 @@ impl<C: CancelSignal> Machine<C> {
         item: &ItemId,
         now: Millis,
     ) -> Result<RunNowReport, Error> {
-        let from = self.user_index(key, item)?;
+        let from = match self.user_index(key, item) {
+            Ok(from) => from,
+            // The running message goes back to the head of its lane, as if
+            // it were still queued.
+            Err(_)
+                if mutated!(self.config, RunNowRestartsStarted)
+                    && let Some(copy) = self.started_item(key, item) =>
+            {
+                let lane = self.lanes.get_mut(&key).expect("it runs there");
+                lane.user_queue.insert(lane.interrupts, copy);
+                lane.interrupts += 1;
+                self.queued += 1;
+                lane.interrupts - 1
+            }
+            Err(error) => return Err(error),
+        };
         let lane = self.lanes.get_mut(&key).expect("found above");
         let to = if from < lane.interrupts {
             from
@@ -79,7 +105,25 @@ impl<C: CancelSignal> Machine<C> {
         item: &ItemId,
         now: Millis,
     ) -> Result<Item, Error> {
-        let index = self.user_index(key, item)?;
+        let index = match self.user_index(key, item) {
+            Ok(index) => index,
+            // Reported removed while it runs on.
+            Err(_)
+                if mutated!(self.config, CancelReportsStarted)
+                    && let Some(running) = self.started_item(key, item) =>
+            {
+                self.emit(
+                    now,
+                    Event::Removed {
+                        lane: key,
+                        items: vec![running.id.clone()],
+                        reason: RemovalReason::Cancelled,
+                    },
+                );
+                return Ok(running);
+            }
+            Err(error) => return Err(error),
+        };
         let lane = self.lanes.get_mut(&key).expect("found above");
         let removed = lane.user_queue.remove(index).expect("found above");
         if index < lane.interrupts {

@@ -45,7 +45,11 @@ impl MRun {
             admitted_at: self.admitted_at,
             age_ms: now.0 - self.admitted_at.0,
             tool: self.tool.clone(),
-            waiting: self.questions.iter().map(|(_, s)| s.clone()).collect(),
+            // A stop resolved a cancelled run's questions as denied.
+            waiting: match self.cancel {
+                Some(_) => Vec::new(),
+                None => self.questions.iter().map(|(_, s)| s.clone()).collect(),
+            },
             cancel: self.cancel,
         }
     }

@@ -132,6 +132,7 @@ fn run(options: &Options) -> Result<bool, String> {
     let mut any_violation = false;
     for path in &options.reports {
         let report = Arc::new(report::load(path).map_err(|e| e.to_string())?);
+        options.imp.supports(&report)?;
         let target = (options.imp == Impl::Legacy).then_some(report.invariant);
         let names = report.actor_names();
         if options.witness {
