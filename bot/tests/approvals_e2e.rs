@@ -8,54 +8,16 @@ mod support;
 use std::time::Duration;
 
 use serde_json::json;
-use support::bot::{Bot, USER, button_labels, shows};
+use support::bot::{Bot, QUESTION_CLOSED, USER, button_labels, shows};
 use support::fake_anthropic::Reply;
-use support::fake_telegram::StoredMessage;
 
 const CHAT: i64 = 404;
+const STOPPED: &str = "Denied: the run was stopped.";
 /// Bash needs permission: the rig pre-allows it, these tests do not.
 const ASKING: &[(&str, &str)] = &[("CLAUDE_ALLOWED_TOOLS", "Read")];
-const GONE: &str = "That run has ended; this question is closed.";
 
 fn touch(file: &str) -> Reply {
     Reply::bash(&format!("touch {file}"))
-}
-
-/// The question's message (not the answer's tool line) showing `needle`.
-async fn question(bot: &Bot, needle: &str) -> StoredMessage {
-    let is_question = |m: &StoredMessage| {
-        m.text.contains(needle)
-            && (m.text.contains("wants permission")
-                || m.text.starts_with('❓')
-                || m.text.starts_with('📋'))
-    };
-    bot.wait(&format!("the question {needle:?} with its buttons"), |s| {
-        s.visible(CHAT)
-            .iter()
-            .any(|m| is_question(m) && m.reply_markup.is_some())
-    })
-    .await;
-    bot.telegram
-        .store()
-        .visible(CHAT)
-        .into_iter()
-        .find(is_question)
-        .expect("shown")
-}
-
-fn colour_question() -> Reply {
-    Reply::ToolUse {
-        name: "AskUserQuestion".into(),
-        input: json!({"questions": [{
-            "question": "Which colour should the button be?",
-            "header": "Colour",
-            "options": [
-                {"label": "Red", "description": "A red button"},
-                {"label": "Blue", "description": "A blue button"}
-            ],
-            "multiSelect": false
-        }]}),
-    }
 }
 
 fn tool_results(bot: &Bot) -> String {
@@ -75,7 +37,7 @@ async fn allow_runs_the_command_and_a_tap_after_the_run_is_refused() {
     )
     .await;
     bot.send(CHAT, "create approved-a.txt");
-    let asked = question(&bot, "touch approved-a.txt").await;
+    let asked = bot.question(CHAT, "touch approved-a.txt").await;
     assert!(asked.text.contains("Bash"), "{}", asked.text);
     assert_eq!(
         button_labels(&asked),
@@ -91,7 +53,7 @@ async fn allow_runs_the_command_and_a_tap_after_the_run_is_refused() {
     assert!(bot.sandbox.workdir.join("approved-a.txt").exists());
     assert!(shows(&bot.telegram.store(), CHAT, "Allowed by User42"));
     bot.idle_status(CHAT).await;
-    assert_eq!(bot.press(&asked, "Deny").await, GONE);
+    assert_eq!(bot.press(&asked, "Deny").await, QUESTION_CLOSED);
     bot.shut_down().await;
 }
 
@@ -106,7 +68,7 @@ async fn deny_with_a_typed_reason_reaches_the_model_and_nothing_runs() {
     )
     .await;
     bot.send(CHAT, "create denied.txt");
-    let asked = question(&bot, "touch denied.txt").await;
+    let asked = bot.question(CHAT, "touch denied.txt").await;
     assert_eq!(bot.press(&asked, "Deny").await, "Denied");
     bot.wait_shown(CHAT, "the prompt for a reason", "Send the reason")
         .await;
@@ -147,7 +109,7 @@ async fn allow_for_this_session_is_not_asked_again_and_writes_no_settings() {
     )
     .await;
     bot.send(CHAT, "touch twice.txt twice");
-    let asked = question(&bot, "touch twice.txt").await;
+    let asked = bot.question(CHAT, "touch twice.txt").await;
     assert_eq!(bot.press(&asked, "Allow for this session").await, "Allowed");
     bot.wait_shown(CHAT, "the answer", "Touched it twice.")
         .await;
@@ -175,7 +137,7 @@ async fn a_double_tap_answers_once() {
     )
     .await;
     bot.send(CHAT, "create once.txt");
-    let asked = question(&bot, "touch once.txt").await;
+    let asked = bot.question(CHAT, "touch once.txt").await;
     let data = support::bot::buttons(&asked)[0].1.clone();
     let first = bot.telegram.push_callback(CHAT, USER, asked.id, &data);
     let second = bot.telegram.push_callback(CHAT, USER, asked.id, &data);
@@ -218,21 +180,17 @@ async fn stop_while_a_question_waits_denies_it_and_ends_the_run() {
     )
     .await;
     bot.send(CHAT, "create never.txt");
-    let asked = question(&bot, "touch never.txt").await;
+    let asked = bot.question(CHAT, "touch never.txt").await;
     bot.send(CHAT, "/stop");
     bot.wait_shown(CHAT, "the stop report", "Stopped").await;
-    bot.wait("the question to say it was denied", |s| {
-        s.visible(CHAT).iter().any(|m| {
-            m.id == asked.id
-                && m.text.contains("Denied: the run was stopped.")
-                && m.reply_markup.is_none()
-        })
-    })
-    .await;
+    bot.settled(&asked, STOPPED).await;
     bot.idle_status(CHAT).await;
     assert!(!bot.sandbox.workdir.join("never.txt").exists());
     let allow = support::bot::buttons(&asked)[0].1.clone();
-    assert_eq!(bot.press_as(USER, CHAT, asked.id, &allow).await, GONE);
+    assert_eq!(
+        bot.press_as(USER, CHAT, asked.id, &allow).await,
+        QUESTION_CLOSED
+    );
     bot.shut_down().await;
 }
 
@@ -247,7 +205,7 @@ async fn the_stall_timer_does_not_count_the_wait_for_the_user() {
     )
     .await;
     bot.send(CHAT, "create late.txt");
-    let asked = question(&bot, "touch late.txt").await;
+    let asked = bot.question(CHAT, "touch late.txt").await;
     tokio::time::sleep(Duration::from_secs(12)).await;
     assert_eq!(bot.press(&asked, "Allow").await, "Allowed");
     bot.wait_shown(CHAT, "the answer", "Late but fine.").await;
@@ -272,7 +230,7 @@ async fn an_unanswered_question_is_denied_after_the_timeout() {
     )
     .await;
     bot.send(CHAT, "create ignored.txt");
-    question(&bot, "touch ignored.txt").await;
+    bot.question(CHAT, "touch ignored.txt").await;
     bot.wait_shown(CHAT, "the chat told", "No answer within 1 min: denied.")
         .await;
     bot.wait_shown(CHAT, "the answer", "Moving on.").await;
@@ -283,10 +241,12 @@ async fn an_unanswered_question_is_denied_after_the_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agents_own_question_is_answered_by_a_tap() {
-    let ask = colour_question();
+    let ask = Reply::colour_question();
     let mut bot = Bot::start(vec![ask, Reply::text(&["Blue it is."])], ASKING).await;
     bot.send(CHAT, "make a button");
-    let asked = question(&bot, "Which colour should the button be?").await;
+    let asked = bot
+        .question(CHAT, "Which colour should the button be?")
+        .await;
     assert_eq!(button_labels(&asked), ["Red", "Blue"]);
     assert_eq!(bot.press(&asked, "Blue").await, "Answered");
     bot.wait_shown(CHAT, "the answer", "Blue it is.").await;
@@ -303,12 +263,14 @@ async fn the_agents_own_question_is_answered_by_a_tap() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_typed_reply_answers_the_agents_own_question() {
     let mut bot = Bot::start(
-        vec![colour_question(), Reply::text(&["Green it is."])],
+        vec![Reply::colour_question(), Reply::text(&["Green it is."])],
         ASKING,
     )
     .await;
     bot.send(CHAT, "make a button");
-    let asked = question(&bot, "Which colour should the button be?").await;
+    let asked = bot
+        .question(CHAT, "Which colour should the button be?")
+        .await;
     bot.send(CHAT, "Green, like the logo");
     bot.wait_shown(CHAT, "the note", "Sent to the agent as your answer.")
         .await;
@@ -352,7 +314,7 @@ async fn plan_mode_shows_the_plan_and_the_tap_reaches_the_model() {
     bot.send(CHAT, "/mode plan");
     bot.wait_shown(CHAT, "the mode set", "Mode: plan").await;
     bot.send(CHAT, "plan the file");
-    let first = question(&bot, "Report back").await;
+    let first = bot.question(CHAT, "Report back").await;
     assert!(first.text.contains("The plan"), "{}", first.text);
     assert_eq!(
         button_labels(&first),
@@ -366,7 +328,7 @@ async fn plan_mode_shows_the_plan_and_the_tap_reaches_the_model() {
         "Sent to the agent as the reason.",
     )
     .await;
-    let second = question(&bot, "Add a test").await;
+    let second = bot.question(CHAT, "Add a test").await;
     assert_eq!(bot.press(&second, "Approve plan").await, "Allowed");
     bot.wait_shown(CHAT, "the answer", "Plan approved, starting.")
         .await;
@@ -413,7 +375,7 @@ async fn a_strangers_tap_and_a_tap_after_a_restart_change_nothing() {
     )
     .await;
     bot.send(CHAT, "create restarted.txt");
-    let asked = question(&bot, "touch restarted.txt").await;
+    let asked = bot.question(CHAT, "touch restarted.txt").await;
     let allow = support::bot::buttons(&asked)[0].1.clone();
     assert_eq!(
         bot.press_as(support::bot::STRANGER, CHAT, asked.id, &allow)
@@ -432,8 +394,11 @@ async fn a_strangers_tap_and_a_tap_after_a_restart_change_nothing() {
     bot.serve(ASKING);
     // A new run of the same lane asks a question of its own.
     bot.send(CHAT, "create after.txt");
-    let later = question(&bot, "touch after.txt").await;
-    assert_eq!(bot.press_as(USER, CHAT, asked.id, &allow).await, GONE);
+    let later = bot.question(CHAT, "touch after.txt").await;
+    assert_eq!(
+        bot.press_as(USER, CHAT, asked.id, &allow).await,
+        QUESTION_CLOSED
+    );
     assert!(!bot.sandbox.workdir.join("restarted.txt").exists());
     assert!(
         bot.telegram
@@ -464,34 +429,24 @@ async fn an_interrupt_or_a_new_session_while_a_question_waits_denies_it() {
         ASKING,
     )
     .await;
-    let denied = |store: &support::fake_telegram::Store, id: i32| {
-        store.visible(CHAT).iter().any(|m| {
-            m.id == id
-                && m.text.contains("Denied: the run was stopped.")
-                && m.reply_markup.is_none()
-        })
-    };
     bot.send(CHAT, "create first.txt");
-    let first = question(&bot, "touch first.txt").await;
+    let first = bot.question(CHAT, "touch first.txt").await;
     bot.send(CHAT, "!never mind, just say hi");
     bot.wait_shown(CHAT, "the interrupt's answer", "Took the interrupt.")
         .await;
-    bot.wait("the first question to say it was denied", |s| {
-        denied(s, first.id)
-    })
-    .await;
+    bot.settled(&first, STOPPED).await;
     bot.send(CHAT, "create second.txt");
-    let second = question(&bot, "touch second.txt").await;
+    let second = bot.question(CHAT, "touch second.txt").await;
     bot.send(CHAT, "/new");
-    bot.wait("the second question to say it was denied", |s| {
-        denied(s, second.id)
-    })
-    .await;
+    bot.settled(&second, STOPPED).await;
     bot.idle_status(CHAT).await;
     for file in ["first.txt", "second.txt"] {
         assert!(!bot.sandbox.workdir.join(file).exists(), "{file}");
     }
     let allow = support::bot::buttons(&second)[0].1.clone();
-    assert_eq!(bot.press_as(USER, CHAT, second.id, &allow).await, GONE);
+    assert_eq!(
+        bot.press_as(USER, CHAT, second.id, &allow).await,
+        QUESTION_CLOSED
+    );
     bot.shut_down().await;
 }

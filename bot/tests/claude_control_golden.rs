@@ -50,21 +50,6 @@ fn touch(file: &str) -> Reply {
     Reply::bash(&format!("touch {file}"))
 }
 
-fn ask_colour() -> Reply {
-    Reply::ToolUse {
-        name: "AskUserQuestion".into(),
-        input: json!({"questions": [{
-            "question": "Which colour should the button be?",
-            "header": "Colour",
-            "options": [
-                {"label": "Red", "description": "A red button"},
-                {"label": "Blue", "description": "A blue button"}
-            ],
-            "multiSelect": false
-        }]}),
-    }
-}
-
 fn deny(reason: &str) -> Decision {
     Decision::Deny {
         reason: reason.into(),
@@ -106,7 +91,7 @@ fn scenarios() -> Vec<Scenario> {
         ),
         plain(
             "ask-user-question",
-            vec![ask_colour(), Reply::text(&["Blue it is."])],
+            vec![Reply::colour_question(), Reply::text(&["Blue it is."])],
             vec![Move::Answer(Decision::Choose {
                 answer: "Blue".into(),
             })],

@@ -5,42 +5,12 @@
 
 mod support;
 
-use support::bot::{Bot, USER, button_labels, buttons, shows};
+use support::bot::{Bot, QUESTION_CLOSED, USER, button_labels, buttons, shows};
 use support::fake_openai::Reply;
-use support::fake_telegram::StoredMessage;
 
 const CHAT: i64 = 505;
 /// Asks before anything not known to be safe, `touch` included.
 const UNTRUSTED: &[(&str, &str)] = &[("CODEX_APPROVAL_POLICY", "untrusted")];
-const GONE: &str = "That run has ended; this question is closed.";
-
-/// The question's message (not the answer's tool line) showing `needle`, once it has buttons.
-async fn question(bot: &Bot, needle: &str) -> StoredMessage {
-    let is_question =
-        |m: &StoredMessage| m.text.contains(needle) && m.text.contains("wants permission");
-    bot.wait(&format!("the question {needle:?} with its buttons"), |s| {
-        s.visible(CHAT)
-            .iter()
-            .any(|m| is_question(m) && m.reply_markup.is_some())
-    })
-    .await;
-    bot.telegram
-        .store()
-        .visible(CHAT)
-        .into_iter()
-        .find(is_question)
-        .expect("shown")
-}
-
-/// Waits until the question's message says `decided` and has no buttons left.
-async fn settled(bot: &Bot, asked: &StoredMessage, decided: &str) {
-    bot.wait(&format!("the question to say {decided:?}"), |s| {
-        s.visible(CHAT)
-            .iter()
-            .any(|m| m.id == asked.id && m.text.contains(decided) && m.reply_markup.is_none())
-    })
-    .await;
-}
 
 /// Every input item the model received, as JSON text.
 fn model_inputs(bot: &Bot) -> String {
@@ -62,7 +32,7 @@ async fn codex_allow_runs_the_command_and_the_question_shows_who_allowed_it() {
     )
     .await;
     bot.send(CHAT, "create approved-c.txt");
-    let asked = question(&bot, "touch approved-c.txt").await;
+    let asked = bot.question(CHAT, "touch approved-c.txt").await;
     assert!(asked.text.contains("Shell"), "{}", asked.text);
     assert_eq!(
         button_labels(&asked),
@@ -80,14 +50,14 @@ async fn codex_allow_runs_the_command_and_the_question_shows_who_allowed_it() {
     assert_eq!(bot.press(&asked, "Allow").await, "Allowed");
     bot.wait_shown(CHAT, "the answer", "Created it.").await;
     assert!(bot.sandbox.workdir.join("approved-c.txt").exists());
-    settled(&bot, &asked, "Allowed by User42").await;
+    bot.settled(&asked, "Allowed by User42").await;
     assert!(
         model_inputs(&bot).contains("Process exited with code 0"),
         "{}",
         model_inputs(&bot)
     );
     bot.idle_status(CHAT).await;
-    assert_eq!(bot.press(&asked, "Deny").await, GONE);
+    assert_eq!(bot.press(&asked, "Deny").await, QUESTION_CLOSED);
     bot.shut_down().await;
 }
 
@@ -108,7 +78,7 @@ async fn codex_deny_with_a_reason_reaches_the_model_and_nothing_runs() {
     )
     .await;
     bot.send(CHAT, "create denied-c.txt");
-    let asked = question(&bot, "touch denied-c.txt").await;
+    let asked = bot.question(CHAT, "touch denied-c.txt").await;
     assert!(
         asked
             .text
@@ -128,7 +98,7 @@ async fn codex_deny_with_a_reason_reaches_the_model_and_nothing_runs() {
     .await;
     bot.wait_shown(CHAT, "the answer", "Understood, not creating it.")
         .await;
-    settled(&bot, &asked, "Denied: wrong folder, REASON-78").await;
+    bot.settled(&asked, "Denied: wrong folder, REASON-78").await;
     assert!(!bot.sandbox.workdir.join("denied-c.txt").exists());
     let inputs = model_inputs(&bot);
     assert!(inputs.contains("rejected by user"), "{inputs}");
@@ -152,17 +122,20 @@ async fn codex_stop_while_a_question_waits_denies_it_and_ends_the_run() {
     )
     .await;
     bot.send(CHAT, "create never-c.txt");
-    let asked = question(&bot, "touch never-c.txt").await;
+    let asked = bot.question(CHAT, "touch never-c.txt").await;
     bot.send(CHAT, "/stop");
     bot.wait_shown(CHAT, "the stop report", "Stopped").await;
-    settled(&bot, &asked, "Denied: the run was stopped.").await;
+    bot.settled(&asked, "Denied: the run was stopped.").await;
     bot.idle_status(CHAT).await;
     bot.wait_agents_gone().await;
     assert!(!bot.sandbox.workdir.join("never-c.txt").exists());
     assert_eq!(bot.codex_turns().len(), 1, "the model never heard back");
     assert!(!shows(&bot.telegram.store(), CHAT, "Not reached."));
     let allow = buttons(&asked)[0].1.clone();
-    assert_eq!(bot.press_as(USER, CHAT, asked.id, &allow).await, GONE);
+    assert_eq!(
+        bot.press_as(USER, CHAT, asked.id, &allow).await,
+        QUESTION_CLOSED
+    );
     bot.shut_down().await;
 }
 
@@ -178,11 +151,12 @@ async fn codex_allow_for_this_session_is_not_asked_again() {
     )
     .await;
     bot.send(CHAT, "touch twice-c.txt twice");
-    let asked = question(&bot, "touch twice-c.txt").await;
+    let asked = bot.question(CHAT, "touch twice-c.txt").await;
     assert_eq!(bot.press(&asked, "Allow for this session").await, "Allowed");
     bot.wait_shown(CHAT, "the answer", "Touched it twice.")
         .await;
-    settled(&bot, &asked, "Allowed for this session by User42").await;
+    bot.settled(&asked, "Allowed for this session by User42")
+        .await;
     let questions = bot
         .everything_shown(CHAT)
         .iter()
@@ -213,7 +187,7 @@ async fn codex_stall_timer_does_not_count_the_wait_for_the_user() {
     )
     .await;
     bot.send(CHAT, "create late-c.txt");
-    let asked = question(&bot, "touch late-c.txt").await;
+    let asked = bot.question(CHAT, "touch late-c.txt").await;
     tokio::time::sleep(std::time::Duration::from_secs(12)).await;
     assert_eq!(bot.press(&asked, "Allow").await, "Allowed");
     bot.wait_shown(CHAT, "the answer", "Late but fine.").await;
@@ -241,11 +215,11 @@ async fn codex_unanswered_question_is_denied_after_the_timeout() {
     )
     .await;
     bot.send(CHAT, "create ignored-c.txt");
-    let asked = question(&bot, "touch ignored-c.txt").await;
+    let asked = bot.question(CHAT, "touch ignored-c.txt").await;
     bot.wait_shown(CHAT, "the chat told", "No answer within 1 min: denied.")
         .await;
     bot.wait_shown(CHAT, "the answer", "Moving on.").await;
-    settled(&bot, &asked, "No answer within 1 min: denied.").await;
+    bot.settled(&asked, "No answer within 1 min: denied.").await;
     assert!(!bot.sandbox.workdir.join("ignored-c.txt").exists());
     let inputs = model_inputs(&bot);
     assert!(inputs.contains("rejected by user"), "{inputs}");

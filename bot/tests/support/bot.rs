@@ -24,6 +24,8 @@ pub const USER: i64 = 42;
 pub const STRANGER: i64 = 666;
 /// A turn of either CLI takes a few seconds here (its start-up); leave room for a loaded machine.
 pub const TURN: Duration = Duration::from_secs(90);
+/// The answer to a tap under a question whose run has ended.
+pub const QUESTION_CLOSED: &str = "That run has ended; this question is closed.";
 
 /// Which agent a new chat starts with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,6 +234,40 @@ impl Bot {
 
     /// Presses the button labelled `label` under `message` as the allowed user, and returns the
     /// text the bot answered the press with.
+    /// The agent's question showing `needle` in `chat` (a permission prompt,
+    /// its own question or a plan, not the tool line of its answer), once it
+    /// has its buttons.
+    pub async fn question(&self, chat: i64, needle: &str) -> StoredMessage {
+        let is_question = |m: &StoredMessage| {
+            m.text.contains(needle)
+                && (m.text.contains("wants permission")
+                    || m.text.starts_with('❓')
+                    || m.text.starts_with('📋'))
+        };
+        self.wait(&format!("the question {needle:?} with its buttons"), |s| {
+            s.visible(chat)
+                .iter()
+                .any(|m| is_question(m) && m.reply_markup.is_some())
+        })
+        .await;
+        self.telegram
+            .store()
+            .visible(chat)
+            .into_iter()
+            .find(is_question)
+            .expect("shown")
+    }
+
+    /// Waits until the question `asked` says `decided` and has no buttons left.
+    pub async fn settled(&self, asked: &StoredMessage, decided: &str) {
+        self.wait(&format!("the question to say {decided:?}"), |s| {
+            s.visible(asked.chat)
+                .iter()
+                .any(|m| m.id == asked.id && m.text.contains(decided) && m.reply_markup.is_none())
+        })
+        .await;
+    }
+
     pub async fn press(&self, message: &StoredMessage, label: &str) -> String {
         let data = buttons(message)
             .into_iter()

@@ -59,6 +59,22 @@ impl Reply {
         }
     }
 
+    /// The agent's own question (`AskUserQuestion`): which colour, Red or Blue.
+    pub fn colour_question() -> Self {
+        Reply::ToolUse {
+            name: "AskUserQuestion".into(),
+            input: json!({"questions": [{
+                "question": "Which colour should the button be?",
+                "header": "Colour",
+                "options": [
+                    {"label": "Red", "description": "A red button"},
+                    {"label": "Blue", "description": "A blue button"}
+                ],
+                "multiSelect": false
+            }]}),
+        }
+    }
+
     pub fn bash(command: &str) -> Self {
         Reply::ToolUse {
             name: "Bash".into(),

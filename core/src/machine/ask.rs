@@ -59,20 +59,20 @@ impl<C: CancelSignal> Machine<C> {
     ) -> Result<(), Error> {
         let heed_cancel = !mutated!(self.config, AnswerAfterCancel);
         let keep_open = answering && mutated!(self.config, AnswerTwice);
-        let close_first = mutated!(self.config, RefusedTapCloses);
+        let refusal_closes = mutated!(self.config, RefusedTapCloses);
         let current = self.current_run(run)?;
         let index = current
             .questions
             .iter()
             .position(|(id, _)| *id == question)
             .ok_or(Error::Unanswerable(run, question))?;
-        if close_first {
-            current.questions.remove(index);
-        }
         if answering && current.cancel_reason.is_some() && heed_cancel {
+            if refusal_closes {
+                current.questions.remove(index);
+            }
             return Err(Error::Cancelled(run));
         }
-        if !keep_open && !close_first {
+        if !keep_open {
             current.questions.remove(index);
         }
         Ok(())
